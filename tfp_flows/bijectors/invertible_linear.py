@@ -1,0 +1,165 @@
+"""Invertible linear map with an LU parametrisation (Glow's invertible 1x1 convolution)."""
+import numpy as np
+import scipy.linalg
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfb = tfp.bijectors
+
+__all__ = ["InvertibleLinear", "random_lu_init"]
+
+
+def random_lu_init(event_size, seed=None):
+    """LU factors of a random orthogonal matrix, with a positive ``U`` diagonal.
+
+    Returns NumPy arrays ``(permutation, lower, upper, log_diag)`` such that
+    ``W = P @ (tril(lower, -1) + I) @ (triu(upper, 1) + diag(exp(log_diag)))`` is orthogonal,
+    where ``P @ v == v[permutation]``. Signs of the orthogonal matrix's columns are chosen so
+    that the diagonal of ``U`` is positive (flipping a column keeps it orthogonal).
+
+    Example:
+        >>> perm, lower, upper, log_diag = random_lu_init(3, seed=0)
+        >>> perm.shape, lower.shape, upper.shape, log_diag.shape
+        ((3,), (3, 3), (3, 3), (3,))
+    """
+    event_size = int(event_size)
+    if event_size < 1:
+        raise ValueError(f"event_size must be a positive integer, got {event_size}")
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((event_size, event_size)))
+    p, lower, upper = scipy.linalg.lu(q)
+    signs = np.sign(np.diag(upper))
+    upper = upper * signs[None, :]  # == LU of q @ diag(signs), still orthogonal
+    permutation = np.argmax(p, axis=1)
+    return (
+        permutation.astype(np.int32),
+        np.tril(lower, -1),
+        np.triu(upper, 1),
+        np.log(np.abs(np.diag(upper))),
+    )
+
+
+class InvertibleLinear(tfb.Bijector):
+    r"""``y = W x`` on the last axis, with :math:`W = P L U`.
+
+    :math:`P` is a fixed permutation, :math:`L` unit lower-triangular, and
+    :math:`U = \mathrm{triu}(u, 1) + \mathrm{diag}(\exp(d))` upper-triangular with a
+    positive-by-construction diagonal, so :math:`W` is always invertible and
+
+    .. math:: \log|\det W| = \textstyle\sum_i d_i \;(\times\, H W \text{ for images}).
+
+    The inverse uses two triangular solves. ``event_ndims=1`` for vectors ``[..., D]``;
+    ``event_ndims=3`` applies the same matrix to the channels of every pixel of
+    ``[..., H, W, C]`` (Glow's invertible 1x1 convolution).
+
+    Give ``event_size`` (and a ``seed``) and the bijector creates trainable ``tf.Variable`` s
+    ``lower``, ``upper``, ``log_diag`` starting from a random rotation (see
+    :func:`random_lu_init`); or give ``permutation``, ``lower``, ``upper``, ``log_diag``
+    yourself (as :class:`tfp_flows.layers.InvertibleLinearLayer` does with Keras weights,
+    which a Keras model tracks).
+
+    Example:
+        >>> bij = InvertibleLinear(event_size=3, seed=1)
+        >>> x = tf.constant([[1.0, 2.0, 3.0]])
+        >>> bool(np.allclose(bij.inverse(bij.forward(x)), x, atol=1e-5))
+        True
+        >>> round(float(bij.forward_log_det_jacobian(x, event_ndims=1)), 5)   # a rotation
+        0.0
+    """
+
+    def __init__(self, event_size=None, seed=None, permutation=None, lower=None, upper=None,
+                 log_diag=None, event_ndims=1, validate_args=False, dtype=tf.float32,
+                 name="invertible_linear"):
+        parameters = dict(locals())
+        if event_ndims not in (1, 3):
+            raise ValueError(f"event_ndims must be 1 (vectors) or 3 (images), got {event_ndims}")
+        given = [v is not None for v in (permutation, lower, upper, log_diag)]
+        if any(given) and not all(given):
+            raise ValueError("give all of permutation, lower, upper, log_diag, or none")
+        if not any(given):
+            permutation, lower0, upper0, log_diag0 = random_lu_init(event_size, seed)
+            lower = tf.Variable(lower0, dtype=dtype, name="lower")
+            upper = tf.Variable(upper0, dtype=dtype, name="upper")
+            log_diag = tf.Variable(log_diag0, dtype=dtype, name="log_diag")
+        else:
+            dtype = log_diag.dtype
+        permutation = np.asarray(permutation, dtype=np.int32)
+        size = permutation.shape[0]
+        if sorted(permutation.tolist()) != list(range(size)):
+            raise ValueError(f"permutation must be a permutation of range({size}), got {permutation}")
+        self._permutation = permutation
+        self._inverse_permutation = np.argsort(permutation).astype(np.int32)
+        self._lower, self._upper, self._log_diag = lower, upper, log_diag
+        self._event_ndims = event_ndims
+        self._size = size
+        with tf.name_scope(name) as name:
+            super().__init__(
+                forward_min_event_ndims=event_ndims,
+                is_constant_jacobian=True,
+                validate_args=validate_args,
+                dtype=dtype,
+                parameters=parameters,
+                name=name,
+            )
+
+    @classmethod
+    def _parameter_properties(cls, dtype):
+        return dict()
+
+    @property
+    def permutation(self):
+        return self._permutation
+
+    def _factors(self):
+        eye = tf.eye(self._size, dtype=self.dtype)
+        lower = tf.linalg.band_part(tf.convert_to_tensor(self._lower), -1, 0)
+        lower = lower - tf.linalg.band_part(lower, 0, 0) + eye
+        upper = tf.linalg.band_part(tf.convert_to_tensor(self._upper), 0, -1)
+        upper = upper - tf.linalg.band_part(upper, 0, 0)
+        upper = upper + tf.linalg.diag(tf.exp(tf.convert_to_tensor(self._log_diag)))
+        return lower, upper
+
+    def matrix(self):
+        """The dense matrix ``W = P L U``."""
+        lower, upper = self._factors()
+        return tf.gather(tf.matmul(lower, upper), self._permutation)
+
+    def _check_size(self, x):
+        if x.shape[-1] is not None and x.shape[-1] != self._size:
+            raise ValueError(
+                f"{self.name}: expected an input whose last axis has size {self._size}, "
+                f"got shape {x.shape}"
+            )
+
+    def _forward(self, x):
+        self._check_size(x)
+        return tf.linalg.matvec(self.matrix(), x)
+
+    def _inverse(self, y):
+        self._check_size(y)
+        lower, upper = self._factors()
+        shape = tf.shape(y)
+        cols = tf.transpose(tf.reshape(y, [-1, self._size]))         # [D, N]
+        cols = tf.gather(cols, self._inverse_permutation)             # P^T y
+        cols = tf.linalg.triangular_solve(lower, cols, lower=True)
+        cols = tf.linalg.triangular_solve(upper, cols, lower=False)
+        return tf.reshape(tf.transpose(cols), shape)
+
+    def _log_det(self, x):
+        total = tf.reduce_sum(tf.convert_to_tensor(self._log_diag))
+        if self._event_ndims == 3:
+            total = total * tf.cast(tf.shape(x)[-3] * tf.shape(x)[-2], x.dtype)
+            return tf.zeros_like(x[..., 0, 0, 0]) + total
+        return tf.zeros_like(x[..., 0]) + total
+
+    def _forward_log_det_jacobian(self, x):
+        return self._log_det(x)
+
+    def _inverse_log_det_jacobian(self, y):
+        return -self._log_det(y)
+
+    def _forward_and_fldj(self, x):
+        return self._forward(x), self._log_det(x)
+
+    def _inverse_and_ildj(self, y):
+        return self._inverse(y), -self._log_det(y)
