@@ -1,0 +1,366 @@
+"""Tests for tfp_flows.plotting: figures hold the right axes and the right numbers."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.animation import FuncAnimation
+from matplotlib.collections import LineCollection
+from PIL import Image
+from scipy import stats
+
+from tfp_flows import plotting
+from tfp_flows.plotting import (
+    animate_layers,
+    density_grid,
+    normal_qq,
+    plot_density,
+    plot_latent_lines,
+    plot_latent_qq,
+    plot_layer_grid,
+    plot_loss,
+    plot_nll_parts,
+    plot_samples,
+)
+
+MEAN = np.array([0.5, -0.25])
+COV = np.array([[1.0, 0.3], [0.3, 0.5]])
+
+
+def gauss_log_prob(x):
+    """A correlated Gaussian log-density with a known closed form."""
+    return stats.multivariate_normal(MEAN, COV).logpdf(x)
+
+
+def std_normal_log_prob(x):
+    return -0.5 * np.sum(np.asarray(x, np.float64) ** 2, axis=1) - np.log(2 * np.pi)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def contour_sets(ax):
+    return [c for c in ax.collections if hasattr(c, "levels")]
+
+
+# --- density ---------------------------------------------------------------------------
+
+
+def test_density_grid_equals_exp_log_prob_on_the_grid():
+    seen = {}
+
+    def log_prob(x):
+        seen["dtype"], seen["shape"] = x.dtype, x.shape
+        return gauss_log_prob(x)
+
+    xx, yy, p = density_grid(log_prob, bounds=((-2, 3), (-1, 1)), resolution=7)
+    assert seen == {"dtype": np.float32, "shape": (49, 2)}
+    assert xx.shape == yy.shape == p.shape == (7, 7)
+    np.testing.assert_allclose(xx[0], np.linspace(-2, 3, 7))
+    np.testing.assert_allclose(yy[:, 0], np.linspace(-1, 1, 7))
+    expected = stats.multivariate_normal(MEAN, COV).pdf(np.stack([xx, yy], -1))
+    np.testing.assert_allclose(p, expected, rtol=1e-5)
+
+
+def test_plot_density_contours_the_density():
+    fig = plot_density(gauss_log_prob, resolution=12, colorbar=False, title="fit")
+    (ax,) = fig.axes
+    assert ax.get_title() == "fit"
+    (cs,) = contour_sets(ax)
+    _, _, p = density_grid(gauss_log_prob, resolution=12)
+    assert cs.zmax == pytest.approx(p.max())
+    assert cs.zmin == pytest.approx(p.min())
+    assert cs.levels[0] == 0.0 and cs.levels[-1] == pytest.approx(p.max())
+    assert ax.get_xlim() == (-3.0, 3.0)
+
+
+def test_plot_density_with_truth_shares_the_colour_scale():
+    fig = plot_density(gauss_log_prob, resolution=10, truth=std_normal_log_prob)
+    model_ax, truth_ax, cbar_ax = fig.axes  # two panels and one colour bar
+    assert (model_ax.get_title(), truth_ax.get_title()) == ("model density", "true density")
+    (cs_model,), (cs_truth,) = contour_sets(model_ax), contour_sets(truth_ax)
+    np.testing.assert_array_equal(cs_model.levels, cs_truth.levels)
+    peak = max(density_grid(f, resolution=10)[2].max()
+               for f in (gauss_log_prob, std_normal_log_prob))
+    assert cs_model.levels[-1] == pytest.approx(peak)
+    assert cbar_ax.get_ylabel() == "density"
+
+
+def test_plot_density_accepts_tensors_and_objects_with_log_prob():
+    import tensorflow as tf
+
+    class Model:
+        def __call__(self, x):  # like keras.Model: callable, but not a log-density
+            raise AssertionError("__call__ must not be used when .log_prob exists")
+
+        def log_prob(self, x):
+            return tf.reduce_sum(-0.5 * tf.square(x), axis=1) - np.log(2 * np.pi)
+
+    fig = plot_density(Model(), resolution=6, truth=std_normal_log_prob, colorbar=False)
+    (cs_model,), (cs_truth,) = (contour_sets(a) for a in fig.axes)
+    assert cs_model.zmax == pytest.approx(cs_truth.zmax, rel=1e-6)
+
+
+def test_plot_density_draws_into_given_axes():
+    fig, (a, b) = plt.subplots(1, 2)
+    assert plot_density(std_normal_log_prob, resolution=5, truth=std_normal_log_prob,
+                        ax=(a, b), colorbar=False) is fig
+    with pytest.raises(ValueError, match="expected ax to hold 2 matplotlib Axes, got 1"):
+        plot_density(std_normal_log_prob, resolution=5, truth=std_normal_log_prob, ax=a)
+
+
+def test_plot_density_rejects_bad_input():
+    with pytest.raises(ValueError, match="NaN or \\+inf values"):
+        plot_density(lambda x: np.full(len(x), np.nan), resolution=4)
+    with pytest.raises(ValueError, match="to return 16 values .* got an array of shape \\(3,\\)"):
+        plot_density(lambda x: np.zeros(3), resolution=4)
+    with pytest.raises(TypeError, match="callable log-density or an object with a .log_prob"):
+        plot_density(42)
+    with pytest.raises(ValueError, match="min < max"):
+        plot_density(std_normal_log_prob, bounds=((1, -1), (0, 1)))
+    with pytest.raises(ValueError, match="resolution >= 2"):
+        plot_density(std_normal_log_prob, resolution=1)
+    # -inf is a legitimate log-density (zero density outside a support)
+    _, _, p = density_grid(lambda x: np.where(x[:, 0] > 0, 0.0, -np.inf), resolution=4)
+    assert p.min() == 0.0 and p.max() == 1.0
+
+
+# --- samples -------------------------------------------------------------------------
+
+
+def test_plot_samples_panels(rng):
+    samples, data = rng.normal(size=(30, 2)), rng.uniform(-1, 2, size=(40, 2))
+    assert len(plot_samples(samples).axes) == 1
+
+    fig = plot_samples(samples, data)
+    data_ax, model_ax = fig.axes
+    assert (data_ax.get_title(), model_ax.get_title()) == ("data", "model samples")
+    np.testing.assert_allclose(model_ax.collections[0].get_offsets(), samples)
+    np.testing.assert_allclose(data_ax.collections[0].get_offsets(), data)
+    lo, hi = data[:, 0].min(), data[:, 0].max()
+    assert model_ax.get_xlim() == data_ax.get_xlim()
+    assert model_ax.get_xlim()[0] < lo and model_ax.get_xlim()[1] > hi
+
+    fig = plot_samples(samples, data, overlay=True, bounds=((-4, 4), (-5, 5)))
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["data", "model samples"]
+    assert ax.get_ylim() == (-5.0, 5.0)
+
+
+def test_plot_samples_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"expected samples of shape \[n, 2\], got \(5, 3\)"):
+        plot_samples(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r"expected data of shape \[n, 2\], got \(4,\)"):
+        plot_samples(np.zeros((5, 2)), data=np.zeros(4))
+
+
+def test_plot_layer_grid(rng):
+    z = rng.normal(size=(15, 2))
+    steps = [z, z * 2, z + 1, np.tanh(z), z ** 3]
+    fig = plot_layer_grid(steps, cols=2)
+    assert len(fig.axes) == 5  # the sixth cell of the 3 x 2 grid is removed
+    assert [a.get_title() for a in fig.axes] == [
+        "base", "after bijector 1", "after bijector 2", "after bijector 3", "after bijector 4"]
+    for ax, pts in zip(fig.axes, steps):
+        np.testing.assert_allclose(ax.collections[0].get_offsets(), pts)
+    # each point keeps its colour from panel to panel
+    colours = [a.collections[0].get_array() for a in fig.axes]
+    for c in colours[1:]:
+        np.testing.assert_array_equal(c, colours[0])
+
+    fig = plot_layer_grid(steps[:2], names=["z", "x"], bounds=((-1, 1), (-2, 2)))
+    assert [a.get_title() for a in fig.axes] == ["z", "x"]
+    assert fig.axes[1].get_ylim() == (-2.0, 2.0)
+
+
+def test_plot_layer_grid_rejects_bad_input():
+    z = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="expected 2 names .* got 3"):
+        plot_layer_grid([z, z], names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="same number of points, got sizes \\[4, 3\\]"):
+        plot_layer_grid([z, z[:3]])
+    with pytest.raises(ValueError, match=r"expected steps\[1\] of shape \[n, 2\], got \(4, 3\)"):
+        plot_layer_grid([z, np.zeros((4, 3))])
+
+
+def test_plot_latent_lines(rng):
+    z = rng.normal(size=(20, 2))
+    x = z * [2.0, 0.5] + 1.0
+    fig = plot_latent_lines(z, x, n=6)
+    (ax,) = fig.axes
+    assert ax.get_title() == "Transformed latent z \u2192 x"
+    (lines,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    segments = lines.get_segments()
+    assert len(segments) == 6
+    for seg, zi, xi in zip(segments, z, x):
+        np.testing.assert_allclose(seg, [zi, xi])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["latent z", "x = f(z)"]
+    with pytest.raises(ValueError, match=r"same shape, got \(20, 2\) and \(19, 2\)"):
+        plot_latent_lines(z, x[:19])
+
+
+# --- animation -----------------------------------------------------------------------
+
+
+def test_animate_layers_writes_a_gif(tmp_path, rng):
+    z = rng.normal(size=(12, 2))
+    steps = [z, 2 * z, z + [3.0, 0.0]]
+    path = tmp_path / "flow.gif"
+    fig = animate_layers(steps, path=str(path), frames_per_step=2, fps=10, dpi=20,
+                         names=["z", "scaled", "shifted"])
+    assert isinstance(fig.animation, FuncAnimation)
+    with Image.open(path) as gif:
+        assert gif.format == "GIF"
+        assert gif.n_frames == (len(steps) - 1) * 2 + 1
+    (ax,) = fig.axes
+    # the last frame drawn shows the last step and its name
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), steps[-1])
+    assert ax.get_title() == "shifted"
+
+
+def test_animate_layers_without_path_and_bad_input(rng):
+    z = rng.normal(size=(5, 2))
+    fig = animate_layers([z, -z], frames_per_step=1, dpi=20)
+    assert isinstance(fig.animation, FuncAnimation)
+    np.testing.assert_allclose(fig.axes[0].collections[0].get_offsets(), z)
+    assert fig.axes[0].get_title() == "base"
+    fig.set_dpi(20)
+    html = fig.animation.to_jshtml()  # what a notebook shows; renders every frame
+    assert html.count("data:image/png;base64") == 2
+    with pytest.raises(ValueError, match="at least 2 arrays in steps, got 1"):
+        animate_layers([z])
+    with pytest.raises(ValueError, match="path ending in .gif, got 'out.mp4'"):
+        animate_layers([z, z], path="out.mp4")
+    with pytest.raises(ValueError, match="frames_per_step >= 1"):
+        animate_layers([z, z], frames_per_step=0)
+
+
+# --- training curves -----------------------------------------------------------------
+
+
+def test_plot_loss_with_dict_and_history():
+    import keras
+
+    logs = {"loss": [3.0, 2.0, 1.5, 1.4], "val_loss": [3.2, 2.2, 1.7, 1.6]}
+    history = keras.callbacks.History()
+    history.history = logs
+    for source in (logs, history):
+        fig = plot_loss(source, reference=1.131, reference_label="true entropy")
+        (ax,) = fig.axes
+        assert ax.get_ylabel() == "negative log-likelihood (nats)"
+        assert ax.get_xlabel() == "epoch"
+        train, val, ref = ax.lines
+        np.testing.assert_allclose(train.get_xdata(), [1, 2, 3, 4])
+        np.testing.assert_allclose(train.get_ydata(), logs["loss"])
+        np.testing.assert_allclose(val.get_ydata(), logs["val_loss"])
+        np.testing.assert_allclose(ref.get_ydata(), [1.131, 1.131])
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+            "training", "validation", "true entropy (1.131)"]
+
+
+def test_plot_loss_variants_and_errors():
+    fig = plot_loss({"loss": [1.0, 0.5]})
+    assert len(fig.axes[0].lines) == 1
+    # fit(validation_freq=2): validation points sit at epochs 2, 4, 6
+    fig = plot_loss({"loss": [6, 5, 4, 3, 2, 1], "val_loss": [5.5, 3.5, 1.5]})
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_xdata(), [2, 4, 6])
+    with pytest.raises(ValueError, match="'loss' key, got keys \\['val_loss'\\]"):
+        plot_loss({"val_loss": [1.0]})
+    with pytest.raises(TypeError, match="Keras History or a dict"):
+        plot_loss([1.0, 2.0])
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        plot_loss({"loss": []})
+
+
+def test_plot_nll_parts():
+    l2, logdet, d = np.array([3.0, 1.5, 1.1]), np.array([-0.2, 0.4, 0.9]), 2
+    fig = plot_nll_parts(l2, logdet, event_size=d, xlabel="epoch")
+    a_l2, a_ld, a_nll = fig.axes
+    np.testing.assert_allclose(a_l2.lines[0].get_ydata(), l2)
+    reference = a_l2.lines[1]
+    assert reference.get_linestyle() == "--"
+    np.testing.assert_allclose(reference.get_ydata(), [d / 2, d / 2])
+    assert [t.get_text() for t in a_l2.get_legend().get_texts()] == ["L2 part", "Normal noise"]
+    np.testing.assert_allclose(a_ld.lines[0].get_ydata(), logdet)
+    np.testing.assert_allclose(a_nll.lines[0].get_ydata(),
+                               l2 + 0.5 * d * np.log(2 * np.pi) - logdet)
+    assert a_nll.get_xlabel() == "epoch"
+    assert a_l2.get_shared_x_axes().joined(a_l2, a_nll)
+    with pytest.raises(ValueError, match="same length, got 3 and 2"):
+        plot_nll_parts(l2, logdet[:2], event_size=d)
+    with pytest.raises(ValueError, match="event_size >= 1"):
+        plot_nll_parts(l2, logdet, event_size=0)
+
+
+def test_nll_parts_match_a_gaussian_log_prob(rng):
+    """The third panel is exactly -mean(log_prob) for a flow x = 2 z + 1 (d = 2)."""
+    x = rng.normal(size=(50, 2)) * 2.0 + 1.0
+    z = (x - 1.0) / 2.0
+    l2 = 0.5 * np.mean(np.sum(z ** 2, axis=1))
+    logdet = 2 * np.log(0.5)  # log|det dz/dx|
+    fig = plot_nll_parts([l2], [logdet], event_size=2)
+    nll = -np.mean(stats.multivariate_normal([1.0, 1.0], 4.0 * np.eye(2)).logpdf(x))
+    assert fig.axes[2].lines[0].get_ydata()[0] == pytest.approx(nll)
+
+
+# --- latent checks -------------------------------------------------------------------
+
+
+def test_plot_latent_qq():
+    n = 40
+    exact = stats.norm.ppf((np.arange(1, n + 1) - 0.5) / n)
+    z = np.stack([exact[::-1], 2.0 * exact + 1.0], axis=1)
+    fig = plot_latent_qq(z, bins=8)
+    assert len(fig.axes) == 4
+    assert [a.get_title() for a in fig.axes] == [
+        "Q-Q plot of z[0]", "Q-Q plot of z[1]", "histogram of z[0]", "histogram of z[1]"]
+    qq0, qq1, hist0, _ = fig.axes
+    on_line = qq0.collections[0].get_offsets()
+    np.testing.assert_allclose(on_line[:, 0], on_line[:, 1], atol=1e-12)  # Normal: y = x
+    off_line = qq1.collections[0].get_offsets()
+    np.testing.assert_allclose(off_line[:, 1], 2.0 * off_line[:, 0] + 1.0, atol=1e-12)
+    line = qq0.lines[0]
+    np.testing.assert_allclose(line.get_xdata(), line.get_ydata())
+    widths = np.array([p.get_width() for p in hist0.patches])
+    heights = np.array([p.get_height() for p in hist0.patches])
+    assert np.sum(widths * heights) == pytest.approx(1.0)  # a density histogram
+    pdf = hist0.lines[0]
+    np.testing.assert_allclose(pdf.get_ydata(), stats.norm.pdf(pdf.get_xdata()))
+
+
+def test_plot_latent_qq_dims_and_errors(rng):
+    images = rng.normal(size=(10, 4, 5))  # flattened to 20 dimensions
+    fig = plot_latent_qq(images, dims=[0, 19], bins=3)
+    assert fig.axes[1].get_title() == "Q-Q plot of z[19]"
+    assert len(plot_latent_qq(rng.normal(size=10), bins=3).axes) == 2
+    with pytest.raises(ValueError, match="z has 20 dimensions; expected at most 16"):
+        plot_latent_qq(images)
+    with pytest.raises(ValueError, match="indices in \\[0, 20\\), got \\[20\\]"):
+        plot_latent_qq(images, dims=[20])
+    with pytest.raises(ValueError, match="n >= 2"):
+        plot_latent_qq(np.zeros((1, 2)))
+
+
+def test_normal_qq_positions():
+    theory, sample = normal_qq([2.0, -1.0, 0.5, 0.0])
+    np.testing.assert_allclose(sample, [-1.0, 0.0, 0.5, 2.0])
+    np.testing.assert_allclose(theory, stats.norm.ppf([0.125, 0.375, 0.625, 0.875]))
+
+
+def test_public_api_returns_figures_and_never_shows(monkeypatch, rng):
+    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("plt.show was called"))
+    z = rng.normal(size=(6, 2))
+    figures = [
+        plot_density(std_normal_log_prob, resolution=4),
+        plot_samples(z, z),
+        plot_layer_grid([z, z]),
+        plot_latent_lines(z, z),
+        plot_loss({"loss": [1.0]}),
+        plot_nll_parts([1.0], [0.0], event_size=2),
+        plot_latent_qq(z, bins=3),
+    ]
+    assert all(isinstance(f, plt.Figure) for f in figures)
+    assert sorted(plotting.__all__) == sorted(
+        ["animate_layers", "density_grid", "normal_qq", "plot_density", "plot_latent_lines",
+         "plot_latent_qq", "plot_layer_grid", "plot_loss", "plot_nll_parts", "plot_samples"])

@@ -1,0 +1,39 @@
+"""Plots for normalizing flows (matplotlib only).
+
+Every function returns the ``matplotlib.figure.Figure`` it drew on and never calls
+``plt.show()``; most accept ``ax`` / ``axes`` to draw into existing axes.
+
+Nothing here imports the model code: inputs are duck-typed.
+
+- A *log-density* is any callable ``log_prob(x) -> [n]`` taking float32 points of shape
+  ``[n, 2]`` (a ``tf.Tensor`` result is converted with ``np.asarray``), or any object with
+  a ``.log_prob`` method (a flow model, a TFP distribution).
+- *Samples* are array-likes of shape ``[n, 2]``.
+
+Functions:
+
+- :func:`plot_density`, :func:`density_grid`: density contours, model vs truth.
+- :func:`plot_samples`: model samples against data.
+- :func:`plot_layer_grid`, :func:`animate_layers`: a sample bent bijector by bijector.
+- :func:`plot_latent_lines`: lines from latent points to their images.
+- :func:`plot_loss`, :func:`plot_nll_parts`: training curves.
+- :func:`plot_latent_qq`, :func:`normal_qq`: are the latents standard Normal?
+"""
+from tfp_flows.plotting.animation import animate_layers
+from tfp_flows.plotting.density import density_grid, plot_density
+from tfp_flows.plotting.latent import normal_qq, plot_latent_qq
+from tfp_flows.plotting.samples import plot_latent_lines, plot_layer_grid, plot_samples
+from tfp_flows.plotting.training import plot_loss, plot_nll_parts
+
+__all__ = [
+    "animate_layers",
+    "density_grid",
+    "normal_qq",
+    "plot_density",
+    "plot_latent_lines",
+    "plot_latent_qq",
+    "plot_layer_grid",
+    "plot_loss",
+    "plot_nll_parts",
+    "plot_samples",
+]

@@ -1,0 +1,203 @@
+"""Scatter plots of samples: model against data, layer by layer, latent to data lines."""
+import numpy as np
+from matplotlib.collections import LineCollection
+
+from tfp_flows.plotting._common import as_bounds, as_points, get_axes, padded_bounds, set_bounds
+
+MODEL_COLOR = "tab:orange"
+DATA_COLOR = "tab:blue"
+
+
+def plot_samples(samples, data=None, bounds=None, overlay=False, ax=None, s=4.0, alpha=0.5,
+                 title="model samples", data_title="data"):
+    """Scatter plot of model samples, optionally against data.
+
+    Without ``data``: one panel. With ``data``: two panels, data (left) and model samples
+    (right), on the same limits; or, with ``overlay=True``, one panel with both point
+    clouds and a legend.
+
+    Args:
+      samples: array-like ``[n, 2]`` drawn from the model.
+      data: optional array-like ``[m, 2]`` of training or test points.
+      bounds: ``((xmin, xmax), (ymin, ymax))``. If None and ``data`` is given, the range of
+        the data plus 5% on each side (a few wild model samples then do not squash the
+        picture); if None without data, matplotlib's autoscaling.
+      overlay: draw data and samples in one panel.
+      ax: an Axes, or a pair of Axes for the two-panel layout; new ones if None.
+      s, alpha: marker size and opacity.
+      title, data_title: titles of the model and data panels (``title`` alone when
+        overlaid).
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Raises:
+      ValueError: if ``samples`` or ``data`` is not of shape ``[n, 2]``.
+
+    Example:
+    >>> import numpy as np, matplotlib.pyplot as plt
+    >>> fig = plot_samples(np.zeros((5, 2)))
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
+    """
+    samples = as_points(samples, "samples")
+    data = None if data is None else as_points(data, "data")
+    if bounds is not None:
+        bounds = as_bounds(bounds)
+    elif data is not None:
+        bounds = padded_bounds(data)
+    two_panels = data is not None and not overlay
+    fig, axes = get_axes(ax, 2 if two_panels else 1, sharex=True, sharey=True)
+    if data is None:
+        panels = [(axes[0], [(samples, MODEL_COLOR, None)], title)]
+    elif overlay:
+        panels = [(axes[0], [(data, DATA_COLOR, data_title),
+                             (samples, MODEL_COLOR, title)], title)]
+    else:
+        panels = [(axes[0], [(data, DATA_COLOR, None)], data_title),
+                  (axes[1], [(samples, MODEL_COLOR, None)], title)]
+    for a, clouds, name in panels:
+        for pts, color, label in clouds:
+            a.scatter(pts[:, 0], pts[:, 1], s=s, alpha=alpha, color=color, label=label,
+                      linewidths=0)
+        if len(clouds) > 1:
+            a.legend(markerscale=3, loc="upper right")
+        a.set_title(name)
+        a.set_xlabel("$x_1$")
+        a.set_ylabel("$x_2$")
+        if bounds is not None:
+            set_bounds(a, bounds)
+    return fig
+
+
+def _as_steps(steps, min_steps=1):
+    """Check a list of ``[n, 2]`` arrays with one common ``n``."""
+    arrays = [as_points(x, f"steps[{i}]") for i, x in enumerate(steps)]
+    if len(arrays) < min_steps:
+        raise ValueError(f"expected at least {min_steps} arrays in steps, got {len(arrays)}")
+    sizes = {len(a) for a in arrays}
+    if len(sizes) > 1:
+        raise ValueError(f"expected every array in steps to hold the same number of "
+                         f"points, got sizes {[len(a) for a in arrays]}")
+    return arrays
+
+
+def _step_names(names, count):
+    if names is None:
+        return ["base"] + [f"after bijector {i}" for i in range(1, count)]
+    names = [str(n) for n in names]
+    if len(names) != count:
+        raise ValueError(f"expected {count} names (one per array in steps), got {len(names)}")
+    return names
+
+
+def _base_colors(base):
+    """Colour values that follow each point through the layers: its base angle."""
+    return np.arctan2(base[:, 1], base[:, 0])
+
+
+def plot_layer_grid(steps, names=None, bounds=None, cols=4, s=4.0, cmap="hsv",
+                    color_by_base=True, axes=None):
+    """A grid of scatter plots, one per stage of a flow: the base sample bent layer by layer.
+
+    Args:
+      steps: list of array-likes ``[n, 2]`` with the same ``n``: the base sample, then the
+        sample after each bijector (as a model's ``forward_steps(z)`` returns them).
+      names: one title per array; default ``"base"``, ``"after bijector 1"``, ...
+      bounds: ``((xmin, xmax), (ymin, ymax))`` shared by every panel; None lets each panel
+        scale to its own points (layers often change the scale a lot).
+      cols: panels per row; the grid has ``ceil(len(steps) / cols)`` rows and unused
+        cells are removed, so the figure has exactly ``len(steps)`` axes.
+      s: marker size.
+      cmap, color_by_base: colour each point by its angle in the base sample, so a point
+        keeps its colour from panel to panel; with ``color_by_base=False`` one colour.
+      axes: optional sequence of ``len(steps)`` Axes to draw into.
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Example:
+    >>> import numpy as np, matplotlib.pyplot as plt
+    >>> z = np.random.default_rng(0).normal(size=(20, 2))
+    >>> fig = plot_layer_grid([z, 2 * z, z ** 3], names=["z", "scale", "cube"], cols=2)
+    >>> [a.get_title() for a in fig.axes]
+    ['z', 'scale', 'cube']
+    >>> plt.close(fig)
+    """
+    arrays = _as_steps(steps)
+    titles = _step_names(names, len(arrays))
+    cols = int(cols)
+    if cols < 1:
+        raise ValueError(f"expected cols >= 1, got {cols}")
+    if bounds is not None:
+        bounds = as_bounds(bounds)
+    if axes is None:
+        ncols = min(cols, len(arrays))
+        nrows = -(-len(arrays) // ncols)
+        fig, grid = get_axes(None, nrows * ncols, nrows=nrows, ncols=ncols,
+                             panel_size=(3.0, 3.0))
+        for extra in grid[len(arrays):]:
+            extra.remove()
+        grid = grid[:len(arrays)]
+    else:
+        fig, grid = get_axes(axes, len(arrays), name="axes")
+    colors = _base_colors(arrays[0]) if color_by_base else None
+    for a, pts, name in zip(grid, arrays, titles):
+        if colors is None:
+            a.scatter(pts[:, 0], pts[:, 1], s=s, color=MODEL_COLOR, linewidths=0)
+        else:
+            a.scatter(pts[:, 0], pts[:, 1], s=s, c=colors, cmap=cmap, linewidths=0)
+        a.set_title(name)
+        if bounds is not None:
+            set_bounds(a, bounds)
+    return fig
+
+
+def plot_latent_lines(z, x, n=150, ax=None, s=6.0, title="Transformed latent z \u2192 x",
+                      z_color=DATA_COLOR, x_color=MODEL_COLOR, line_alpha=0.3):
+    """Lines from latent points ``z_i`` to their images ``x_i = f(z_i)``.
+
+    The picture of the Glow tutorial: the first ``n`` pairs, each joined by a grey line,
+    latent points in ``z_color`` and their images in ``x_color``, with a legend.
+
+    Args:
+      z: array-like ``[m, 2]`` of latent (base) points.
+      x: array-like ``[m, 2]`` of the same points after the flow (same row order).
+      n: how many pairs to draw (the first ``n``; all if fewer).
+      ax: an Axes to draw into; a new figure if None.
+      s: marker size.
+      title: panel title.
+      z_color, x_color, line_alpha: colours of the two clouds and opacity of the lines.
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Raises:
+      ValueError: if ``z`` or ``x`` is not ``[m, 2]`` or their shapes differ.
+
+    Example:
+    >>> import numpy as np, matplotlib.pyplot as plt
+    >>> z = np.random.default_rng(0).normal(size=(10, 2))
+    >>> fig = plot_latent_lines(z, z + 3.0, n=4)
+    >>> len(fig.axes[0].collections)  # the lines and two scatters
+    3
+    >>> plt.close(fig)
+    """
+    z = as_points(z, "z")
+    x = as_points(x, "x")
+    if z.shape != x.shape:
+        raise ValueError(f"expected z and x of the same shape, got {z.shape} and {x.shape}")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"expected n >= 1, got {n}")
+    z, x = z[:n], x[:n]
+    fig, (a,) = get_axes(ax, 1, panel_size=(5.0, 4.5))
+    a.add_collection(LineCollection(np.stack([z, x], axis=1), colors="0.5",
+                                    alpha=line_alpha, linewidths=0.8))
+    a.scatter(z[:, 0], z[:, 1], s=s, color=z_color, label="latent z", zorder=3)
+    a.scatter(x[:, 0], x[:, 1], s=s, color=x_color, label="x = f(z)", zorder=3)
+    a.autoscale_view()
+    a.legend(loc="best")
+    a.set_title(title)
+    return fig

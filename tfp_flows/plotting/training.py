@@ -1,0 +1,154 @@
+"""Training curves: the loss per epoch, and the negative log-likelihood split in parts."""
+from collections.abc import Mapping
+
+import numpy as np
+
+from tfp_flows.plotting._common import get_axes
+
+NLL_LABEL = "negative log-likelihood (nats)"
+
+
+def _as_curve(values, name):
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"expected {name} as a non-empty 1-D sequence, got shape {arr.shape}")
+    return arr
+
+
+def _history_dict(history):
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, Mapping):
+        raise TypeError(f"expected a Keras History or a dict of loss lists, "
+                        f"got {type(history).__name__}")
+    if "loss" not in logs:
+        raise ValueError(f"expected the history to have a 'loss' key, got keys {sorted(logs)}")
+    return logs
+
+
+def plot_loss(history, reference=None, reference_label="reference", ax=None,
+              title="training", ylabel=NLL_LABEL, logy=False):
+    """Training and validation loss per epoch.
+
+    Args:
+      history: a Keras ``History`` (what ``Model.fit`` returns; its ``.history`` dict is
+        read) or a plain dict with a ``'loss'`` list and optionally ``'val_loss'``. When
+        ``val_loss`` is shorter than ``loss`` (``fit(validation_freq=k)``) its points are
+        placed at epochs ``k, 2k, ...`` with ``k = len(loss) // len(val_loss)``.
+      reference: optional number drawn as a dashed horizontal line, e.g. the true entropy
+        of the data (the lowest mean NLL any model can reach on it).
+      reference_label: legend text of that line (its value is appended).
+      ax: an Axes to draw into; a new figure if None.
+      title: panel title.
+      ylabel: y-axis label, by default ``"negative log-likelihood (nats)"``.
+      logy: logarithmic y axis.
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Raises:
+      TypeError: if ``history`` is neither a History nor a mapping.
+      ValueError: if it has no ``'loss'`` key or a curve is not a non-empty 1-D list.
+
+    Example:
+    >>> import matplotlib.pyplot as plt
+    >>> fig = plot_loss({"loss": [3.0, 2.5, 2.2], "val_loss": [3.1, 2.6, 2.4]},
+    ...                 reference=2.0, reference_label="true entropy")
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['training', 'validation', 'true entropy (2.000)']
+    >>> plt.close(fig)
+    """
+    logs = _history_dict(history)
+    loss = _as_curve(logs["loss"], "history['loss']")
+    fig, (a,) = get_axes(ax, 1, panel_size=(5.5, 3.8))
+    epochs = np.arange(1, loss.size + 1)
+    a.plot(epochs, loss, label="training", color="tab:blue")
+    if logs.get("val_loss") is not None:
+        val = _as_curve(logs["val_loss"], "history['val_loss']")
+        if val.size > loss.size:
+            raise ValueError(f"expected at most {loss.size} val_loss values (one per epoch), "
+                             f"got {val.size}")
+        every = loss.size // val.size
+        a.plot(np.arange(1, val.size + 1) * every, val, label="validation", color="tab:orange",
+               marker="o" if every > 1 else None, markersize=3)
+    if reference is not None:
+        reference = float(reference)
+        a.axhline(reference, color="0.3", linestyle="--", linewidth=1,
+                  label=f"{reference_label} ({reference:.3f})")
+    if logy:
+        a.set_yscale("log")
+    a.set_xlabel("epoch")
+    a.set_ylabel(ylabel)
+    a.set_title(title)
+    a.legend(loc="upper right")
+    return fig
+
+
+def plot_nll_parts(l2, logdet, *, event_size, x=None, xlabel="step", axes=None,
+                   title="negative log-likelihood in parts"):
+    """The negative log-likelihood of a flow split into its parts, in three panels.
+
+    For a flow ``x = f(z)`` with a standard Normal base in ``d = event_size`` dimensions,
+    ``-log p(x) = 0.5 * ||z||^2 + (d / 2) * log(2 * pi) - log|det dz/dx|``. The panels,
+    sharing the x axis, show (as in the Glow paper's training plots):
+
+    1. the L2 part ``l2`` = batch mean of ``0.5 * ||z||^2``, with a dashed line at
+       ``d / 2`` labelled "Normal noise": its value when the latents ``z = f^{-1}(x)`` are
+       exactly standard Normal;
+    2. the log-det part ``logdet`` = batch mean of ``log|det dz/dx|``, the inverse
+       log-det-Jacobian (TFP's ``inverse_log_det_jacobian`` at the data), which is what
+       raises the likelihood;
+    3. the full objective ``l2 + (d / 2) * log(2 * pi) - logdet``, the mean negative
+       log-likelihood in nats; this equals ``-mean(model.log_prob(x))`` (it is NOT the
+       constant-free ``l2 - logdet``).
+
+    Args:
+      l2: 1-D sequence, the L2 part per step or per epoch.
+      logdet: 1-D sequence of the same length, the log-det part.
+      event_size: ``d``, the number of dimensions of one example (e.g. 2, or 784 for
+        28x28 images).
+      x: optional x values (steps or epochs); default ``1 .. len(l2)``.
+      xlabel: label of the shared x axis.
+      axes: optional sequence of three Axes; a new figure if None.
+      title: figure title (set only when the figure is made here).
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Raises:
+      ValueError: if the inputs are not 1-D, their lengths differ, or ``event_size < 1``.
+
+    Example:
+    >>> import matplotlib.pyplot as plt
+    >>> fig = plot_nll_parts([2.0, 1.2, 1.0], [0.1, 0.5, 0.6], event_size=2)
+    >>> len(fig.axes), fig.axes[0].lines[1].get_ydata()[0]  # the d/2 reference line
+    (3, 1.0)
+    >>> plt.close(fig)
+    """
+    l2 = _as_curve(l2, "l2")
+    logdet = _as_curve(logdet, "logdet")
+    if l2.size != logdet.size:
+        raise ValueError(f"expected l2 and logdet of the same length, got {l2.size} and "
+                         f"{logdet.size}")
+    d = int(event_size)
+    if d < 1:
+        raise ValueError(f"expected event_size >= 1, got {event_size}")
+    steps = np.arange(1, l2.size + 1) if x is None else _as_curve(x, "x")
+    if steps.size != l2.size:
+        raise ValueError(f"expected x of length {l2.size}, got {steps.size}")
+    made_here = axes is None
+    fig, panels = get_axes(axes, 3, name="axes", nrows=3, ncols=1, panel_size=(6.0, 2.2),
+                           sharex=True)
+    nll = l2 + 0.5 * d * np.log(2 * np.pi) - logdet
+    a_l2, a_ld, a_nll = panels
+    a_l2.plot(steps, l2, color="tab:blue", label="L2 part")
+    a_l2.axhline(d / 2, color="0.3", linestyle="--", linewidth=1, label="Normal noise")
+    a_l2.set_ylabel("0.5 ||z||$^2$")
+    a_l2.legend(loc="upper right")
+    a_ld.plot(steps, logdet, color="tab:green")
+    a_ld.set_ylabel("log |det dz/dx|")
+    a_nll.plot(steps, nll, color="tab:red")
+    a_nll.set_ylabel("NLL (nats)")
+    a_nll.set_xlabel(xlabel)
+    if made_here:
+        fig.suptitle(title)
+    return fig
