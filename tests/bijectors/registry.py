@@ -135,3 +135,57 @@ REGISTRY = {
     "chain_with_stock_tfp": _chain_with_stock,
     "invert_logit": _inverted_logit,
 }
+
+
+class AutoregressiveConditioner:
+    """A fixed random autoregressive map (strictly lower-triangular weights)."""
+
+    def __init__(self, size, dtype, seed):
+        rng = np.random.default_rng(seed)
+        tril = np.tril(np.ones((size, size)), -1)
+        self.w_shift = tf.constant(rng.normal(size=(size, size)) * tril, dtype)
+        self.w_scale = tf.constant(rng.normal(size=(size, size)) * tril * 0.5, dtype)
+
+    def __call__(self, y):
+        shift = tf.linalg.matvec(self.w_shift, tf.tanh(y))
+        log_scale = tf.linalg.matvec(self.w_scale, tf.sin(y))
+        return tf.stack([shift, log_scale], axis=-1)
+
+
+def _maf(dtype):
+    return fb.MaskedAutoregressive(AutoregressiveConditioner(3, dtype, 7)), (3,), _normal
+
+
+def _iaf(dtype):
+    return tfb.Invert(fb.MaskedAutoregressive(AutoregressiveConditioner(3, dtype, 8))), (3,), _normal
+
+
+REGISTRY.update(masked_autoregressive=_maf, inverse_autoregressive=_iaf)
+
+
+class SplineParams:
+    """Fixed random spline parameters as a function of the conditioning input."""
+
+    def __init__(self, n_out, count, dtype, seed, autoregressive=False):
+        rng = np.random.default_rng(seed)
+        self.count, self.n_out, self.autoregressive = count, n_out, autoregressive
+        self.w = tf.constant(rng.normal(size=(n_out, n_out, count)) * 0.5, dtype)
+        self.tril = tf.constant(np.tril(np.ones((n_out, n_out)), -1)[..., None], dtype)
+
+    def __call__(self, x):
+        if self.autoregressive:  # output i depends on x_{<i}
+            return tf.einsum("...j,ijk->...ik", tf.tanh(x), self.w * self.tril)
+        h = tf.tanh(tf.reduce_sum(x, -1, keepdims=True))[..., None]
+        return h * self.w[0] + tf.zeros(x.shape[:-1] + [self.n_out, self.count], x.dtype)
+
+
+def _spline_coupling(dtype):
+    return fb.SplineCoupling(SplineParams(2, 11, dtype, 9), num_bins=4, bound=3.0), (4,), _normal
+
+
+def _spline_autoregressive(dtype):
+    return (fb.SplineAutoregressive(SplineParams(3, 11, dtype, 10, autoregressive=True),
+                                    num_bins=4, bound=3.0), (3,), _normal)
+
+
+REGISTRY.update(spline_coupling=_spline_coupling, spline_autoregressive=_spline_autoregressive)

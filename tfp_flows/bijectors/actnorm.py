@@ -58,7 +58,10 @@ class ActNorm(tfb.Bijector):
         if event_ndims not in (1, 3):
             raise ValueError(f"event_ndims must be 1 (vectors) or 3 (images), got {event_ndims}")
         if (loc is None) != (log_scale is None):
-            raise ValueError("give both loc and log_scale, or neither")
+            raise ValueError(
+                "give both loc and log_scale, or neither; got only "
+                + ("loc" if log_scale is None else "log_scale")
+            )
         self._initialized = None
         if loc is None:
             if num_features is None or int(num_features) < 1:

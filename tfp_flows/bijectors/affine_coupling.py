@@ -84,7 +84,10 @@ class AffineCoupling(tfb.Bijector):
         if not callable(conditioner):
             raise TypeError(f"conditioner must be callable, got {type(conditioner).__name__}")
         if num_masked is not None and fraction_masked is not None:
-            raise ValueError("give at most one of num_masked and fraction_masked")
+            raise ValueError(
+                "give at most one of num_masked and fraction_masked, got "
+                f"num_masked={num_masked} and fraction_masked={fraction_masked}"
+            )
         if fraction_masked is not None and not 0.0 < float(fraction_masked) < 1.0:
             raise ValueError(f"fraction_masked must be in (0, 1), got {fraction_masked}")
         if num_masked is not None and int(num_masked) < 1:
@@ -92,7 +95,10 @@ class AffineCoupling(tfb.Bijector):
         if log_scale_bound is not None and not float(log_scale_bound) > 0:
             raise ValueError(f"log_scale_bound must be positive or None, got {log_scale_bound}")
         if mask is not None and (num_masked is not None or fraction_masked is not None):
-            raise ValueError("give either a mask or num_masked/fraction_masked, not both")
+            raise ValueError(
+                "give either a mask or num_masked/fraction_masked, not both; got a mask and "
+                f"num_masked={num_masked}, fraction_masked={fraction_masked}"
+            )
         self._conditioner = conditioner
         self._num_masked = None if num_masked is None else int(num_masked)
         self._fraction_masked = fraction_masked
@@ -187,27 +193,30 @@ class AffineCoupling(tfb.Bijector):
             log_scale = soft_clip_log_scale(log_scale, self._log_scale_bound)
         return shift, log_scale
 
+    def _couple(self, x_cond, x_rest, inverse, **kwargs):
+        """Transforms the non-conditioning entries (vector split mask). Returns the new
+        entries and the elementwise log-det of this direction (``None`` if zero)."""
+        shift, log_scale = self._shift_and_log_scale(x_cond, x_rest.shape.as_list(), **kwargs)
+        if inverse:
+            rest = x_rest - shift
+            if log_scale is None:
+                return rest, None
+            return rest * tf.exp(-log_scale), -log_scale
+        if log_scale is None:
+            return x_rest + shift, None
+        return x_rest * tf.exp(log_scale) + shift, log_scale
+
     def _transform(self, x, inverse, **kwargs):
         """Returns (output, unreduced log-det of this direction)."""
         if self._mask is None:
             first, second = self._split_sizes(x)
             a, b = x[..., :first], x[..., first:]
             x_cond, x_rest = (b, a) if self._reverse_mask else (a, b)
-            shift, log_scale = self._shift_and_log_scale(x_cond, x_rest.shape.as_list(), **kwargs)
-            if inverse:
-                rest = x_rest - shift
-                if log_scale is not None:
-                    rest = rest * tf.exp(-log_scale)
-            else:
-                rest = x_rest if log_scale is None else x_rest * tf.exp(log_scale)
-                rest = rest + shift
+            rest, ldj = self._couple(x_cond, x_rest, inverse, **kwargs)
             parts = (rest, x_cond) if self._reverse_mask else (x_cond, rest)
             out = tf.concat(parts, axis=-1)
-            if log_scale is None:
-                ldj = tf.zeros_like(out[..., 0])
-            else:
-                ldj = tf.reduce_sum(log_scale, axis=-1)
-            return out, -ldj if inverse else ldj
+            ldj = tf.zeros_like(out[..., 0]) if ldj is None else tf.reduce_sum(ldj, axis=-1)
+            return out, ldj
 
         self._check_mask_shape(x)
         mask = tf.constant(self._mask, dtype=x.dtype)

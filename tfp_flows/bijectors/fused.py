@@ -6,15 +6,22 @@ of this package implement ``_forward_and_fldj(x, **kw)`` / ``_inverse_and_ildj(y
 returning the transformed value and the *unreduced* log-det (per minimal event), so one
 network evaluation serves both. :func:`inverse_and_log_det` and :func:`forward_and_log_det`
 use that fast path when a bijector has it and fall back to the two TFP calls otherwise,
-so they work on any ``tfb.Bijector``.
+so they work on any ``tfb.Bijector``; ``tfb.Invert`` of a fused bijector is fused too.
 """
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 __all__ = ["forward_and_log_det", "inverse_and_log_det"]
 
 
-def _reduce(ldj, extra_ndims):
-    if extra_ndims <= 0:
+def _reduce(ldj, bijector, event_ndims, direction):
+    min_ndims = _static_min_ndims(bijector, direction)
+    if event_ndims < min_ndims:  # as TFP's own calls do, rather than a silently wrong sum
+        raise ValueError(
+            f"{bijector.name}: event_ndims must be at least {min_ndims}, got {event_ndims}"
+        )
+    extra_ndims = event_ndims - min_ndims
+    if extra_ndims == 0:
         return ldj
     return tf.reduce_sum(ldj, axis=list(range(-extra_ndims, 0)))
 
@@ -40,12 +47,14 @@ def inverse_and_log_det(bijector, y, event_ndims, **kwargs):
         >>> ildj.numpy().round(4).tolist()
         [-1.3863, -1.3863, -1.3863]
     """
+    if isinstance(bijector, tfp.bijectors.Invert):
+        return forward_and_log_det(bijector.bijector, y, event_ndims, **kwargs)
     fused = getattr(bijector, "_inverse_and_ildj", None)
     if fused is None:
         x = bijector.inverse(y, **kwargs)
         return x, bijector.inverse_log_det_jacobian(y, event_ndims=event_ndims, **kwargs)
     x, ildj = fused(tf.convert_to_tensor(y, dtype_hint=bijector.dtype), **kwargs)
-    return x, _reduce(ildj, event_ndims - _static_min_ndims(bijector, "inverse"))
+    return x, _reduce(ildj, bijector, event_ndims, "inverse")
 
 
 def forward_and_log_det(bijector, x, event_ndims, **kwargs):
@@ -58,9 +67,11 @@ def forward_and_log_det(bijector, x, event_ndims, **kwargs):
         >>> float(fldj.numpy().round(4))
         1.3863
     """
+    if isinstance(bijector, tfp.bijectors.Invert):
+        return inverse_and_log_det(bijector.bijector, x, event_ndims, **kwargs)
     fused = getattr(bijector, "_forward_and_fldj", None)
     if fused is None:
         y = bijector.forward(x, **kwargs)
         return y, bijector.forward_log_det_jacobian(x, event_ndims=event_ndims, **kwargs)
     y, fldj = fused(tf.convert_to_tensor(x, dtype_hint=bijector.dtype), **kwargs)
-    return y, _reduce(fldj, event_ndims - _static_min_ndims(bijector, "forward"))
+    return y, _reduce(fldj, bijector, event_ndims, "forward")

@@ -22,9 +22,9 @@ def random_lu_init(event_size, seed=None):
         >>> perm.shape, lower.shape, upper.shape, log_diag.shape
         ((3,), (3, 3), (3, 3), (3,))
     """
-    event_size = int(event_size)
-    if event_size < 1:
+    if event_size is None or int(event_size) < 1:
         raise ValueError(f"event_size must be a positive integer, got {event_size}")
+    event_size = int(event_size)
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((event_size, event_size)))
     p, lower, upper = scipy.linalg.lu(q)
@@ -75,7 +75,12 @@ class InvertibleLinear(tfb.Bijector):
             raise ValueError(f"event_ndims must be 1 (vectors) or 3 (images), got {event_ndims}")
         given = [v is not None for v in (permutation, lower, upper, log_diag)]
         if any(given) and not all(given):
-            raise ValueError("give all of permutation, lower, upper, log_diag, or none")
+            names = ("permutation", "lower", "upper", "log_diag")
+            missing = [n for n, g in zip(names, given) if not g]
+            raise ValueError(
+                "give all of permutation, lower, upper, log_diag, or none; missing "
+                + ", ".join(missing)
+            )
         if not any(given):
             permutation, lower0, upper0, log_diag0 = random_lu_init(event_size, seed)
             lower = tf.Variable(lower0, dtype=dtype, name="lower")
@@ -87,6 +92,13 @@ class InvertibleLinear(tfb.Bijector):
         size = permutation.shape[0]
         if sorted(permutation.tolist()) != list(range(size)):
             raise ValueError(f"permutation must be a permutation of range({size}), got {permutation}")
+        for what, value, want in (("lower", lower, [size, size]), ("upper", upper, [size, size]),
+                                  ("log_diag", log_diag, [size])):
+            if not tf.TensorShape(value.shape).is_compatible_with(want):
+                raise ValueError(
+                    f"{what} must have shape {want} to match a permutation of {size} entries, "
+                    f"got shape {tuple(value.shape)}"
+                )
         self._permutation = permutation
         self._inverse_permutation = np.argsort(permutation).astype(np.int32)
         self._lower, self._upper, self._log_diag = lower, upper, log_diag

@@ -1,4 +1,6 @@
 """Logit preprocessing of dequantised pixel intensities (Real NVP, Dinh et al. 2017)."""
+import math
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -94,10 +96,11 @@ class Logit(tfb.Bijector):
 
     def _forward_log_det_jacobian(self, x):
         p = self._p(self._checked(x))
-        const = tf.math.log((1.0 - 2.0 * self._alpha) / self._max_value)
-        return tf.cast(const, x.dtype) - tf.math.log(p) - tf.math.log1p(-p)
+        # A Python float, converted straight to x.dtype (tf.cast would pass through float32).
+        const = math.log((1.0 - 2.0 * self._alpha) / self._max_value)
+        return tf.constant(const, x.dtype) - tf.math.log(p) - tf.math.log1p(-p)
 
     def _inverse_log_det_jacobian(self, y):
         # d/dy sigmoid(y) = sigmoid(y) sigmoid(-y); log of it is -softplus(-y) - softplus(y).
-        const = tf.math.log(self._max_value / (1.0 - 2.0 * self._alpha))
-        return tf.cast(const, y.dtype) - tf.nn.softplus(-y) - tf.nn.softplus(y)
+        const = math.log(self._max_value / (1.0 - 2.0 * self._alpha))
+        return tf.constant(const, y.dtype) - tf.nn.softplus(-y) - tf.nn.softplus(y)

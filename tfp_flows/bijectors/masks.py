@@ -80,7 +80,9 @@ def validate_mask(mask):
     if mask.ndim == 0:
         raise ValueError("a coupling mask must have the event's shape, got a scalar")
     if not np.all((mask == 0) | (mask == 1)):
-        raise ValueError("a coupling mask must contain only 0 and 1")
+        raise ValueError(
+            f"a coupling mask must contain only 0 and 1, got values {np.unique(mask).tolist()}"
+        )
     if mask.all() or not mask.any():
         raise ValueError(
             "a coupling mask needs both conditioning (1) and transformed (0) entries, "

@@ -1,0 +1,197 @@
+"""A plain MLP conditioner for coupling layers (RealNVP / NICE / spline couplings)."""
+import numbers
+
+import keras
+import tensorflow as tf
+
+__all__ = ["CouplingMLP"]
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def _check_hidden_units(hidden_units):
+    if isinstance(hidden_units, numbers.Integral):
+        hidden_units = (hidden_units,)
+    try:
+        units = tuple(hidden_units)
+    except TypeError:
+        units = None
+    if units is None or any(
+        isinstance(u, bool) or not isinstance(u, numbers.Integral) or u < 1 for u in units
+    ):
+        raise ValueError(
+            "`hidden_units` must be a sequence of positive integers; "
+            f"got {hidden_units!r}."
+        )
+    return tuple(int(u) for u in units)
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class CouplingMLP(keras.layers.Layer):
+    r"""Dense conditioner for coupling layers.
+
+    A coupling layer splits ``x = (x_a, x_b)``, keeps ``x_a`` and transforms
+    ``x_b`` with parameters computed from ``x_a`` only:
+
+    .. math::
+
+        \theta = \mathrm{reshape}\big(W_L\,\sigma(\cdots\sigma(W_1 [x_a, c] + b_1)
+        \cdots) + b_L\big) \in \mathbb{R}^{\dots \times U \times P},
+
+    where ``c`` is an optional conditioning input concatenated to ``x_a``,
+    ``U = output_units`` (usually ``dim(x_b)``) and ``P = num_params`` (e.g. 2
+    for a shift and a log-scale). Output unit ``u * P + p`` holds parameter ``p``
+    of coordinate ``u``, so the reshape to ``[..., U, P]`` is free. With
+    ``zero_init_output`` the last layer starts at zero, so the output is zero
+    and a new coupling layer starts as the identity.
+
+    Args:
+      output_units: number ``U`` of transformed coordinates.
+      num_params: number ``P`` of parameters per coordinate. The output always
+        has a trailing ``P`` axis, also for ``P == 1``.
+      hidden_units: sizes of the hidden layers (may be empty).
+      activation: hidden activation, anything ``keras.activations.get`` takes.
+      zero_init_output: if ``True`` (default) the output kernel and bias start
+        at zero.
+      kernel_initializer: initializer of the hidden kernels.
+      **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype`` ...).
+
+    The input size (and the conditional size, when ``conditional`` is passed)
+    is fixed at the first call; later calls must pass (or omit) ``conditional``
+    in the same way.
+
+    Example:
+
+    >>> net = CouplingMLP(output_units=2, hidden_units=(8,))
+    >>> net(tf.zeros((5, 3))).shape
+    TensorShape([5, 2, 2])
+    >>> float(tf.reduce_max(tf.abs(net(tf.ones((5, 3))))))  # zero-initialised
+    0.0
+    """
+
+    def __init__(
+        self,
+        output_units,
+        num_params=2,
+        hidden_units=(64, 64),
+        activation="relu",
+        zero_init_output=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.output_units = _check_positive_int(output_units, "output_units")
+        self.num_params = _check_positive_int(num_params, "num_params")
+        self.hidden_units = _check_hidden_units(hidden_units)
+        self.activation = keras.activations.get(activation)
+        self.zero_init_output = bool(zero_init_output)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self._input_size = None
+        self._conditional_size = None
+
+    def build(self, x_shape, conditional_shape=None):
+        if x_shape[-1] is None:
+            raise ValueError(
+                f"CouplingMLP needs a known last input dimension; got {tuple(x_shape)}."
+            )
+        self._input_size = int(x_shape[-1])
+        if conditional_shape is not None:
+            if conditional_shape[-1] is None:
+                raise ValueError(
+                    "CouplingMLP needs a known last `conditional` dimension; got "
+                    f"{tuple(conditional_shape)}."
+                )
+            self._conditional_size = int(conditional_shape[-1])
+        fan_in = self._input_size + (self._conditional_size or 0)
+        sizes = (fan_in,) + self.hidden_units + (self.output_units * self.num_params,)
+        self._kernels, self._biases = [], []
+        n_layers = len(sizes) - 1
+        for k in range(n_layers):
+            last = k == n_layers - 1
+            init = "zeros" if (last and self.zero_init_output) else self.kernel_initializer
+            self._kernels.append(
+                self.add_weight(
+                    shape=(sizes[k], sizes[k + 1]),
+                    initializer=init,
+                    name="output_kernel" if last else f"hidden_kernel_{k}",
+                )
+            )
+            self._biases.append(
+                self.add_weight(
+                    shape=(sizes[k + 1],),
+                    initializer="zeros",
+                    name="output_bias" if last else f"hidden_bias_{k}",
+                )
+            )
+
+    def call(self, x, conditional=None):
+        if (conditional is None) != (self._conditional_size is None):
+            if conditional is None:
+                raise ValueError(
+                    "This CouplingMLP was built with a `conditional` input of size "
+                    f"{self._conditional_size}; pass `conditional=`."
+                )
+            raise ValueError(
+                "This CouplingMLP was built without a `conditional` input; got one."
+            )
+        u, p = self.output_units, self.num_params
+        batch_shape = None  # None: input is already 2-D and the output is [N, U, P].
+        if conditional is not None:
+            if x.shape.rank == 2 and conditional.shape.rank == 2 and (
+                x.shape[0] is not None and x.shape[0] == conditional.shape[0]
+            ):
+                x = tf.concat([x, conditional], axis=-1)
+            else:
+                batch_shape = tf.broadcast_dynamic_shape(
+                    tf.shape(x)[:-1], tf.shape(conditional)[:-1]
+                )
+                x = tf.concat(
+                    [
+                        tf.broadcast_to(x, tf.concat([batch_shape, [self._input_size]], 0)),
+                        tf.broadcast_to(
+                            conditional,
+                            tf.concat([batch_shape, [self._conditional_size]], 0),
+                        ),
+                    ],
+                    axis=-1,
+                )
+        if x.shape.rank != 2:
+            if batch_shape is None:
+                batch_shape = tf.shape(x)[:-1]
+            x = tf.reshape(x, [-1, x.shape[-1]])
+        h = x
+        last = len(self._kernels) - 1
+        for k, (kernel, bias) in enumerate(zip(self._kernels, self._biases)):
+            h = tf.nn.bias_add(tf.matmul(h, kernel), bias)
+            if k != last:
+                h = self.activation(h)
+        if batch_shape is None:
+            return tf.reshape(h, [-1, u, p])
+        return tf.reshape(h, tf.concat([batch_shape, [u, p]], 0))
+
+    def compute_output_shape(self, x_shape, conditional_shape=None):
+        batch = tuple(x_shape)[:-1]
+        if conditional_shape is not None:
+            cond = tuple(conditional_shape)[:-1]
+            n = max(len(batch), len(cond))
+            a = (1,) * (n - len(batch)) + batch
+            b = (1,) * (n - len(cond)) + cond
+            batch = tuple(v if w == 1 else w if v == 1 else (v if v is not None else w)
+                          for v, w in zip(a, b))
+        return batch + (self.output_units, self.num_params)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            output_units=self.output_units,
+            num_params=self.num_params,
+            hidden_units=list(self.hidden_units),
+            activation=keras.activations.serialize(self.activation),
+            zero_init_output=self.zero_init_output,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+        )
+        return config

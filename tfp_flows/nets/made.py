@@ -1,0 +1,351 @@
+"""MADE: a masked dense network whose outputs are autoregressive in its inputs."""
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["MADE"]
+
+_NAMED_ORDERS = ("left-to-right", "right-to-left", "random")
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def _check_hidden_units(hidden_units):
+    if isinstance(hidden_units, numbers.Integral):
+        hidden_units = (hidden_units,)
+    try:
+        units = tuple(hidden_units)
+    except TypeError:
+        raise ValueError(
+            "`hidden_units` must be a sequence of positive integers; "
+            f"got {hidden_units!r}."
+        ) from None
+    for u in units:
+        if isinstance(u, bool) or not isinstance(u, numbers.Integral) or u < 1:
+            raise ValueError(
+                "`hidden_units` must be a sequence of positive integers; "
+                f"got {hidden_units!r}."
+            )
+    return tuple(int(u) for u in units)
+
+
+def _resolve_order(event_size, order, seed):
+    """Returns the autoregressive order as an int array (a permutation)."""
+    if isinstance(order, str):
+        if order == "left-to-right":
+            return np.arange(event_size)
+        if order == "right-to-left":
+            return np.arange(event_size)[::-1].copy()
+        if order == "random":
+            return np.random.default_rng(seed).permutation(event_size)
+        raise ValueError(
+            f"`order` must be one of {_NAMED_ORDERS} or a permutation of "
+            f"range({event_size}); got {order!r}."
+        )
+    try:
+        arr = np.asarray(order, dtype=object if order is None else None)
+    except (TypeError, ValueError):  # e.g. a ragged nested list
+        arr = np.empty((0, 0))
+    if (
+        arr.ndim != 1
+        or arr.size != event_size
+        or not np.issubdtype(arr.dtype, np.integer)
+        or not np.array_equal(np.sort(arr), np.arange(event_size))
+    ):
+        raise ValueError(
+            f"`order` must be one of {_NAMED_ORDERS} or a permutation of "
+            f"range({event_size}); got {order!r}."
+        )
+    return arr.astype(np.int64)
+
+
+def _made_masks(order, hidden_units, num_params, conditional=False):
+    """Builds the 0/1 masks of a MADE network (Germain et al., 2015).
+
+    Input ``i`` gets degree ``position(i) + 1`` in ``1..D``; hidden units get
+    degrees spread equally over ``1..D-1`` (TFP's ``hidden_degrees="equal"``),
+    or over ``0..D-1`` when ``conditional``: degree-0 units see only the
+    conditional input, so that the first variable's outputs depend on it too.
+    A hidden unit of degree ``k`` may see units of degree ``<= k``; output ``i``
+    may see hidden units of degree ``< degree(i)``.
+
+    Returns:
+      A list of float64 arrays of shapes ``[D, h0], [h0, h1], ..., [h_last, D*P]``.
+      The output mask is repeated ``num_params`` times along its columns, so
+      column ``i * num_params + p`` belongs to input ``i`` (row-major layout of
+      ``[D, P]``).
+    """
+    d = len(order)
+    input_degrees = np.empty(d, dtype=np.int64)
+    input_degrees[order] = np.arange(1, d + 1)
+    degrees = [input_degrees]
+    for units in hidden_units:
+        if conditional:
+            spread = np.floor(np.arange(units) * d / units)
+            degrees.append(spread.astype(np.int64))
+            continue
+        min_degree = min(int(np.min(degrees[-1])), d - 1)
+        spread = np.ceil(np.arange(1, units + 1) * (d - 1) / (units + 1))
+        degrees.append(np.maximum(min_degree, spread.astype(np.int64)))
+    masks = [
+        (d_in[:, None] <= d_out[None, :]).astype(np.float64)
+        for d_in, d_out in zip(degrees[:-1], degrees[1:])
+    ]
+    out = (degrees[-1][:, None] < input_degrees[None, :]).astype(np.float64)
+    masks.append(np.repeat(out, num_params, axis=1))
+    return masks
+
+
+def _broadcast_shapes(a, b):
+    """Static broadcast of two shape tuples that may contain None."""
+    a, b = tuple(a), tuple(b)
+    n = max(len(a), len(b))
+    a = (1,) * (n - len(a)) + a
+    b = (1,) * (n - len(b)) + b
+    out = []
+    for u, v in zip(a, b):
+        if u == 1:
+            out.append(v)
+        elif v == 1 or v is None or u == v:
+            out.append(u)
+        elif u is None:
+            out.append(v)
+        else:
+            raise ValueError(f"Batch shapes {a} and {b} do not broadcast.")
+    return tuple(out)
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows")
+class MADE(keras.layers.Layer):
+    r"""Masked autoencoder for distribution estimation (Germain et al., 2015).
+
+    A dense network ``x -> h_1 -> ... -> h_L -> y`` whose weight matrices are
+    multiplied element-wise by fixed 0/1 masks so that
+
+    .. math::
+
+        y_{i,:} = f_i(x_{\pi_1}, \dots, x_{\pi_{k-1}}), \qquad \pi_k = i,
+
+    i.e. output ``[..., i, :]`` depends only on inputs that come *before* ``i``
+    in the autoregressive order ``pi`` (the first variable in the order gets
+    outputs that are constant in ``x``). This is the conditioner of masked
+    autoregressive flows (MAF / IAF): the ``num_params`` outputs for ``x_i``
+    parameterise an invertible scalar transform of ``x_i``.
+
+    Each unit gets a *degree*: input ``i`` has ``position(i) + 1`` in ``1..D``,
+    hidden units get degrees spread equally over ``1..D-1`` as in TFP's
+    ``AutoregressiveNetwork`` (``hidden_degrees="equal"``); with a conditional
+    input they are spread over ``0..D-1`` instead, and degree-0 units see only
+    the conditional, so the first variable's outputs depend on it too (in TFP's
+    network they are constants). A hidden unit of degree ``k`` sees units of
+    degree ``<= k``; output ``i`` sees hidden units of degree
+    ``< position(i) + 1``. Masks are NumPy constants rebuilt in ``build()``
+    from the order; only the order is stored in ``get_config()``. Each layer
+    costs one matmul with ``kernel * mask`` (the product is skipped where a
+    mask is all ones); leading batch dims are
+    flattened, and the output layer's ``event_size * num_params`` units are laid
+    out row-major so the final reshape to ``[..., event_size, num_params]`` is
+    free.
+
+    Args:
+      event_size: number ``D`` of autoregressive inputs (``x.shape[-1]``).
+      num_params: number ``P`` of outputs per input.
+      hidden_units: sizes of the hidden layers (may be empty). Use at least
+        ``D - 1`` units per layer, else some outputs lose their dependencies.
+      activation: hidden activation, anything ``keras.activations.get`` takes.
+      order: ``"left-to-right"`` (``x_0`` first), ``"right-to-left"``,
+        ``"random"`` (a permutation drawn from ``seed``), or an explicit
+        sequence listing the variable indices in autoregressive order, e.g.
+        ``[2, 0, 1]`` means ``x_2`` comes first and ``x_1`` last.
+      seed: integer seed for ``order="random"`` (only used for the order).
+      conditional_size: if given, ``call`` requires a ``conditional`` input of
+        shape ``[..., conditional_size]``, connected densely (unmasked) to the
+        first hidden layer (to the output layer if there are no hidden layers).
+      kernel_initializer: initializer of the hidden kernels (masked entries
+        start at zero).
+      zero_init_output: if ``True`` (default) the output kernel(s) and bias
+        start at zero, so the network outputs zeros and a new flow starts as
+        the identity (with a suitable parameterisation).
+      **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype`` ...).
+
+    Raises:
+      ValueError: if an argument is malformed, ``order`` is not a valid order,
+        or ``conditional`` is passed / omitted against ``conditional_size``.
+
+    Example:
+
+    >>> made = MADE(event_size=3, hidden_units=(8,))
+    >>> made(tf.zeros((5, 3))).shape
+    TensorShape([5, 3, 2])
+    >>> MADE(event_size=3, order="right-to-left").order
+    array([2, 1, 0])
+    """
+
+    def __init__(
+        self,
+        event_size,
+        num_params=2,
+        hidden_units=(64, 64),
+        activation="relu",
+        order="left-to-right",
+        seed=None,
+        conditional_size=None,
+        kernel_initializer="glorot_uniform",
+        zero_init_output=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.event_size = _check_positive_int(event_size, "event_size")
+        self.num_params = _check_positive_int(num_params, "num_params")
+        self.hidden_units = _check_hidden_units(hidden_units)
+        if conditional_size is not None:
+            conditional_size = _check_positive_int(conditional_size, "conditional_size")
+        self.conditional_size = conditional_size
+        self.seed = seed
+        self._order = _resolve_order(self.event_size, order, seed)
+        self._order.flags.writeable = False
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.zero_init_output = bool(zero_init_output)
+
+    @property
+    def order(self):
+        """The autoregressive order, a read-only int array (a permutation).
+
+        ``order[k]`` is the index of the ``k``-th variable: output ``[..., i, :]``
+        depends exactly on the inputs ``x[..., order[:k]]`` where
+        ``order[k] == i``. A ``"random"`` order is drawn once, at construction.
+        """
+        return self._order
+
+    def build(self, input_shape):
+        if input_shape is not None and input_shape[-1] is not None:
+            if int(input_shape[-1]) != self.event_size:
+                raise ValueError(
+                    f"MADE expects inputs with last dimension event_size="
+                    f"{self.event_size}; got input shape {tuple(input_shape)}."
+                )
+        masks = _made_masks(
+            self._order,
+            self.hidden_units,
+            self.num_params,
+            conditional=self.conditional_size is not None,
+        )
+        dtype = self.compute_dtype
+        with tf.init_scope():  # Eager constants, even if first built in a graph.
+            # An all-ones mask (e.g. hidden -> hidden when event_size == 2) is skipped.
+            self._masks = [
+                None if m.all() else tf.constant(m, dtype=dtype) for m in masks
+            ]
+        out_init = "zeros" if self.zero_init_output else self.kernel_initializer
+        sizes = (self.event_size,) + self.hidden_units + (self.event_size * self.num_params,)
+        self._kernels, self._biases = [], []
+        n_layers = len(sizes) - 1
+        for k in range(n_layers):
+            last = k == n_layers - 1
+            init = out_init if last else self.kernel_initializer
+            init = _masked_initializer(init, masks[k])
+            self._kernels.append(
+                self.add_weight(
+                    shape=(sizes[k], sizes[k + 1]),
+                    initializer=init,
+                    name="output_kernel" if last else f"hidden_kernel_{k}",
+                )
+            )
+            self._biases.append(
+                self.add_weight(
+                    shape=(sizes[k + 1],),
+                    initializer="zeros",
+                    name="output_bias" if last else f"hidden_bias_{k}",
+                )
+            )
+        self._conditional_kernel = None
+        if self.conditional_size is not None:
+            init = out_init if n_layers == 1 else self.kernel_initializer
+            self._conditional_kernel = self.add_weight(
+                shape=(self.conditional_size, sizes[1]),
+                initializer=init,
+                name="conditional_kernel",
+            )
+
+    def call(self, x, conditional=None):
+        if (conditional is None) != (self.conditional_size is None):
+            if conditional is None:
+                raise ValueError(
+                    f"This MADE was built with conditional_size="
+                    f"{self.conditional_size}; pass `conditional=`."
+                )
+            raise ValueError(
+                "This MADE was built without `conditional_size`; got a "
+                "`conditional` input. Set `conditional_size` to use one."
+            )
+        d, p = self.event_size, self.num_params
+        batch_shape = None  # None: inputs are already 2-D and the output is [N, D, P].
+        if conditional is None:
+            if x.shape.rank != 2:
+                batch_shape = tf.shape(x)[:-1]
+                x = tf.reshape(x, [-1, d])
+        elif not (x.shape.rank == 2 and conditional.shape.rank == 2):
+            batch_shape = tf.broadcast_dynamic_shape(
+                tf.shape(x)[:-1], tf.shape(conditional)[:-1]
+            )
+            x = tf.reshape(tf.broadcast_to(x, tf.concat([batch_shape, [d]], 0)), [-1, d])
+            conditional = tf.reshape(
+                tf.broadcast_to(
+                    conditional, tf.concat([batch_shape, [self.conditional_size]], 0)
+                ),
+                [-1, self.conditional_size],
+            )
+        # (Rank-2 x and conditional broadcast their batch dims in the add below.)
+        h = x
+        last = len(self._kernels) - 1
+        for k, (kernel, bias, mask) in enumerate(
+            zip(self._kernels, self._biases, self._masks)
+        ):
+            h = tf.matmul(h, kernel if mask is None else kernel * mask)
+            if k == 0 and conditional is not None:
+                h = h + tf.matmul(conditional, self._conditional_kernel)
+            h = tf.nn.bias_add(h, bias)
+            if k != last:
+                h = self.activation(h)
+        if batch_shape is None:
+            return tf.reshape(h, [-1, d, p])
+        return tf.reshape(h, tf.concat([batch_shape, [d, p]], 0))
+
+    def compute_output_shape(self, x_shape, conditional_shape=None):
+        batch = tuple(x_shape)[:-1]
+        if conditional_shape is not None:
+            batch = _broadcast_shapes(batch, tuple(conditional_shape)[:-1])
+        return batch + (self.event_size, self.num_params)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            event_size=self.event_size,
+            num_params=self.num_params,
+            hidden_units=list(self.hidden_units),
+            activation=keras.activations.serialize(self.activation),
+            order=[int(i) for i in self._order],
+            seed=self.seed,
+            conditional_size=self.conditional_size,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            zero_init_output=self.zero_init_output,
+        )
+        return config
+
+
+def _masked_initializer(initializer, mask):
+    """Wraps ``initializer`` so that masked-out kernel entries start at zero."""
+    initializer = keras.initializers.get(initializer)
+
+    def init(shape, dtype=None):
+        value = initializer(shape, dtype=dtype)
+        return value * tf.constant(mask, dtype=value.dtype)
+
+    return init
