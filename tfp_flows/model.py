@@ -194,6 +194,11 @@ class FlowModel(keras.Model):
             first = first[0] if isinstance(first, (tuple, list)) else first
         if first is not None and any(layer.needs_data_init for layer in self.flow_layers):
             self.initialize_from_data(first)
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            # Keras would create the optimizer's slots inside the first traced step, which
+            # lifts every variable out of the graph and traces the step twice: build it now.
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
         return super().fit(x, batch_size=batch_size, **kwargs)
 
     # ------------------------------------------------------------ saving

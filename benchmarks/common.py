@@ -1,0 +1,148 @@
+"""Shared pieces of the benchmarks: stock-TFP references (under tf_keras), data, timing.
+
+The references are the classic tutorial code: ``tfb.AutoregressiveNetwork`` (a Keras 2 /
+``tf_keras`` layer) inside ``tfb.MaskedAutoregressiveFlow``, trained with ``tf_keras``
+``Model.fit`` on ``Model(x_, dist.log_prob(x_))``. They run in the same process as our Keras 3
+flows, so every comparison is a ratio measured in one run on one machine.
+"""
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
+import tf_keras  # noqa: E402
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+
+def machine():
+    """A one-line description of where the numbers come from."""
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"TF {tf.__version__}, TFP {tfp.__version__}")
+
+
+# ------------------------------------------------------------------ stock TFP references
+def stock_maf_bijector(event_size, num_layers, hidden_units, activation="relu", inverse=False):
+    """``num_layers`` x stock MAF (or IAF) with ``tfb.Permute`` (reverse) between them."""
+    bijectors = []
+    for i in range(num_layers):
+        made = tfb.AutoregressiveNetwork(params=2, event_shape=[event_size],
+                                         hidden_units=list(hidden_units), activation=activation)
+        maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=made)
+        bijectors.append(tfb.Invert(maf) if inverse else maf)
+        if i < num_layers - 1:
+            bijectors.append(tfb.Permute(list(range(event_size))[::-1]))
+    return tfb.Chain(list(reversed(bijectors)))
+
+
+class _StockCouplingNet(tf_keras.layers.Layer):
+    """A tf_keras MLP giving (shift, log_scale) for stock ``tfb.RealNVP``."""
+
+    def __init__(self, output_units, hidden_units, activation):
+        super().__init__()
+        self.hidden = [tf_keras.layers.Dense(h, activation=activation) for h in hidden_units]
+        self.out = tf_keras.layers.Dense(2 * output_units, kernel_initializer="zeros")
+
+    def call(self, x):
+        for layer in self.hidden:
+            x = layer(x)
+        shift, log_scale = tf.split(self.out(x), 2, axis=-1)
+        return shift, log_scale
+
+
+def stock_real_nvp_bijector(event_size, num_layers, hidden_units, activation="relu"):
+    """``num_layers`` x stock ``tfb.RealNVP`` (half masked) with reverse permutations."""
+    bijectors = []
+    nets = []
+    for i in range(num_layers):
+        net = _StockCouplingNet(event_size - event_size // 2, hidden_units, activation)
+        nets.append(net)
+        bijectors.append(tfb.RealNVP(num_masked=event_size // 2,
+                                     shift_and_log_scale_fn=lambda x, d, net=net: net(x)))
+        if i < num_layers - 1:
+            bijectors.append(tfb.Permute(list(range(event_size))[::-1]))
+    chain = tfb.Chain(list(reversed(bijectors)))
+    chain._nets = nets  # keep the tf_keras layers reachable for tracking
+    return chain
+
+
+def stock_distribution(bijector, event_size):
+    base = tfd.Sample(tfd.Normal(0.0, 1.0), [event_size])
+    return tfd.TransformedDistribution(base, bijector)
+
+
+def stock_keras_model(dist, event_size, learning_rate=1e-3):
+    """The classic tutorial pattern, which only works under tf_keras (Keras 2)."""
+    x_ = tf_keras.layers.Input(shape=(event_size,), dtype=tf.float32)
+    model = tf_keras.Model(x_, dist.log_prob(x_))
+    model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate),
+                  loss=lambda _, log_prob: -log_prob)
+    return model
+
+
+# ------------------------------------------------------------------ timing
+class _StepTimerMixin:
+    """Records the time at the end of every training batch."""
+
+    def on_train_begin(self, logs=None):
+        self.times = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())
+
+
+class _TimeBudgetMixin:
+    """Stops training after ``self.seconds`` of wall time (checked after every batch)."""
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
+def step_timer(stock=False):
+    """A StepTimer callback for Keras 3 (default) or tf_keras (``stock=True``)."""
+    import keras
+
+    base = tf_keras.callbacks.Callback if stock else keras.callbacks.Callback
+    return type("StepTimer", (_StepTimerMixin, base), {})()
+
+
+def time_budget(seconds, stock=False):
+    """A callback that ends ``fit`` after ``seconds``, for Keras 3 or tf_keras."""
+    import keras
+
+    base = tf_keras.callbacks.Callback if stock else keras.callbacks.Callback
+    callback = type("TimeBudget", (_TimeBudgetMixin, base), {})()
+    callback.seconds = seconds
+    return callback
+
+
+def steps_per_second(timer, warmup=20):
+    """Median-based steps/s from a StepTimer, skipping the first ``warmup`` (tracing) steps."""
+    t = np.asarray(timer.times[warmup:])
+    if len(t) < 10:
+        raise RuntimeError(f"too few timed steps ({len(t)}) for a rate")
+    return 1.0 / float(np.median(np.diff(t)))
+
+
+def compare_times(fns, repeats=7, number=3):
+    """Best mean time of ``number`` calls for each function in ``fns`` (a dict), with the
+    trials interleaved (a, b, a, b, ...) so background load affects all alike."""
+    for fn in fns.values():
+        fn()
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / number)
+    return best
