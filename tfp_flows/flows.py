@@ -102,6 +102,7 @@ def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
     Sampling in one pass per layer; density needs ``D`` passes per layer.
 
     Example:
+        >>> import numpy as np
         >>> flow = iaf(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
         >>> flow.log_prob(np.zeros((4, 2), "float32")).shape
         TensorShape([4])
@@ -200,6 +201,7 @@ def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
     have bounded derivatives by construction); it is accepted for a uniform signature.
 
     Example:
+        >>> import numpy as np
         >>> flow = nsf(event_shape=2, num_layers=2, hidden_units=(8,), num_bins=4)
         >>> flow.log_prob(np.zeros((2, 2), "float32")).shape
         TensorShape([2])

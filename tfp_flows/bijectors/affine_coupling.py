@@ -61,7 +61,7 @@ class AffineCoupling(tfb.Bijector):
 
     Example:
         >>> net = lambda x_b: (tf.zeros_like(x_b), tf.ones_like(x_b))
-        >>> bij = AffineCoupling(net)           # keeps x[0], scales x[1] by e
+        >>> bij = AffineCoupling(net, log_scale_bound=None)   # keeps x[0], scales x[1] by e
         >>> bij.forward(tf.constant([1.0, 1.0])).numpy().round(4)
         array([1.    , 2.7183], dtype=float32)
         >>> float(bij.forward_log_det_jacobian(tf.constant([1.0, 1.0]), event_ndims=1))

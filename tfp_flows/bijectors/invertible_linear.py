@@ -63,8 +63,8 @@ class InvertibleLinear(tfb.Bijector):
         >>> x = tf.constant([[1.0, 2.0, 3.0]])
         >>> bool(np.allclose(bij.inverse(bij.forward(x)), x, atol=1e-5))
         True
-        >>> round(float(bij.forward_log_det_jacobian(x, event_ndims=1)), 5)   # a rotation
-        0.0
+        >>> bij.forward_log_det_jacobian(x, event_ndims=1).numpy().round(5)   # a rotation
+        array([0.], dtype=float32)
     """
 
     def __init__(self, event_size=None, seed=None, permutation=None, lower=None, upper=None,

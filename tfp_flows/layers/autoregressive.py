@@ -19,6 +19,7 @@ class AutoregressiveLayer(FlowLayer):
     sampling, sequential density). ``order`` is MADE's autoregressive order.
 
     Example:
+        >>> import numpy as np
         >>> layer = AutoregressiveLayer(event_size=3, hidden_units=(8,))
         >>> layer(np.zeros((2, 3), "float32")).shape
         TensorShape([2, 3])
