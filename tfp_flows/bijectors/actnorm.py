@@ -3,6 +3,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows.bijectors._shapes import per_feature_log_det
+
 tfb = tfp.bijectors
 
 __all__ = ["ActNorm", "actnorm_statistics"]
@@ -116,15 +118,7 @@ class ActNorm(tfb.Bijector):
                 lambda: (self.initialize(y), tf.constant(True))[1])
 
     def _log_det(self, x):
-        log_scale = tf.convert_to_tensor(self._log_scale)
-        total = tf.reduce_sum(log_scale)
-        if self._event_ndims == 3:
-            spatial = tf.cast(tf.shape(x)[-3] * tf.shape(x)[-2], x.dtype)
-            total = total * spatial
-            batch = x[..., 0, 0, 0]
-        else:
-            batch = x[..., 0]
-        return tf.zeros_like(batch) + total
+        return per_feature_log_det(self._log_scale, x, self._event_ndims)
 
     def _forward(self, x):
         return x * tf.exp(tf.convert_to_tensor(self._log_scale)) + self._loc

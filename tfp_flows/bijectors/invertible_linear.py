@@ -4,6 +4,8 @@ import scipy.linalg
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows.bijectors._shapes import per_feature_log_det
+
 tfb = tfp.bijectors
 
 __all__ = ["InvertibleLinear", "random_lu_init"]
@@ -158,11 +160,7 @@ class InvertibleLinear(tfb.Bijector):
         return tf.reshape(tf.transpose(cols), shape)
 
     def _log_det(self, x):
-        total = tf.reduce_sum(tf.convert_to_tensor(self._log_diag))
-        if self._event_ndims == 3:
-            total = total * tf.cast(tf.shape(x)[-3] * tf.shape(x)[-2], x.dtype)
-            return tf.zeros_like(x[..., 0, 0, 0]) + total
-        return tf.zeros_like(x[..., 0]) + total
+        return per_feature_log_det(self._log_diag, x, self._event_ndims)
 
     def _forward_log_det_jacobian(self, x):
         return self._log_det(x)

@@ -1,33 +1,11 @@
 """A plain MLP conditioner for coupling layers (RealNVP / NICE / spline couplings)."""
-import numbers
 
 import keras
 import tensorflow as tf
 
+from tfp_flows.nets._checks import _check_hidden_units, _check_positive_int
+
 __all__ = ["CouplingMLP"]
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
-    return int(value)
-
-
-def _check_hidden_units(hidden_units):
-    if isinstance(hidden_units, numbers.Integral):
-        hidden_units = (hidden_units,)
-    try:
-        units = tuple(hidden_units)
-    except TypeError:
-        units = None
-    if units is None or any(
-        isinstance(u, bool) or not isinstance(u, numbers.Integral) or u < 1 for u in units
-    ):
-        raise ValueError(
-            "`hidden_units` must be a sequence of positive integers; "
-            f"got {hidden_units!r}."
-        )
-    return tuple(int(u) for u in units)
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")

@@ -1,38 +1,14 @@
 """MADE: a masked dense network whose outputs are autoregressive in its inputs."""
-import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_flows.nets._checks import _check_hidden_units, _check_positive_int
+
 __all__ = ["MADE"]
 
 _NAMED_ORDERS = ("left-to-right", "right-to-left", "random")
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
-    return int(value)
-
-
-def _check_hidden_units(hidden_units):
-    if isinstance(hidden_units, numbers.Integral):
-        hidden_units = (hidden_units,)
-    try:
-        units = tuple(hidden_units)
-    except TypeError:
-        raise ValueError(
-            "`hidden_units` must be a sequence of positive integers; "
-            f"got {hidden_units!r}."
-        ) from None
-    for u in units:
-        if isinstance(u, bool) or not isinstance(u, numbers.Integral) or u < 1:
-            raise ValueError(
-                "`hidden_units` must be a sequence of positive integers; "
-                f"got {hidden_units!r}."
-            )
-    return tuple(int(u) for u in units)
 
 
 def _resolve_order(event_size, order, seed):
