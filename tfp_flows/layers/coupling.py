@@ -66,7 +66,8 @@ class AffineCouplingLayer(FlowLayer):
             self._mask = make(self.event_shape, reverse=self.reverse_mask)
             build_shape = (1,) + self.event_shape
         self.conditioner = conditioner
-        if not conditioner.built:
+        if not conditioner.built or not conditioner.weights:
+            # Keras marks a layer without build() as built after from_config, weightless.
             conditioner(tf.zeros(build_shape, self.compute_dtype))
         self.built = True
 

@@ -1,0 +1,276 @@
+"""Tests for the flow builders in tfp_flows.flows (maf, iaf, real_nvp, nice, glow, nsf).
+
+Every flow is tiny (2 layers, 8 hidden units) and trained on 500 standardised two-moons
+points; each builder is trained once (``_trained``) and shared by the tests that only read it.
+"""
+import functools
+import inspect
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfp_flows
+from tfp_flows import BUILDERS, FlowModel, build_flow, datasets
+from tfp_flows.layers import PermuteLayer
+
+tfd = tfp.distributions
+
+NAMES = sorted(BUILDERS) + ["nsf_ar"]  # nsf_ar: nsf(autoregressive=True)
+COMMON = {"event_shape", "num_layers", "hidden_units", "activation", "permutation",
+          "base_distribution", "seed", "dtype", "log_scale_bound", "name"}
+SMALL = dict(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
+X = datasets.load_toy("moons", n_train=500)[0]
+EPOCHS, BATCH = 3, 100
+
+
+def make(name, **kwargs):
+    kwargs = {**SMALL, **kwargs}
+    if name == "nsf_ar":
+        return tfp_flows.nsf(autoregressive=True, **kwargs)
+    return build_flow(name, **kwargs)
+
+
+class _WeightsAtEpochEnd(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append([w.numpy().copy() for w in self.model.trainable_weights])
+
+
+@functools.lru_cache(maxsize=None)
+def _trained(name):
+    """A flow trained for EPOCHS epochs, with its weights before and after each epoch."""
+    keras.utils.set_random_seed(0)
+    model = make(name)
+    model.compile(keras.optimizers.Adam(1e-2))
+    initial = [w.numpy().copy() for w in model.trainable_weights]
+    record = _WeightsAtEpochEnd()
+    history = model.fit(X, epochs=EPOCHS, batch_size=BATCH, shuffle=False, verbose=0,
+                        callbacks=[record])
+    return model, initial, record.weights, history.history["loss"]
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def name(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def trained(name):
+    return _trained(name)
+
+
+def _perturb(model, scale=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    for w in model.trainable_weights:
+        w.assign(w.numpy() + scale * rng.normal(size=w.shape).astype(w.dtype))
+
+
+# ----------------------------------------------------------------------------- shapes, sampling
+
+
+def test_log_prob_and_sample_shapes(name):
+    model = make(name)
+    assert isinstance(model, FlowModel)
+    log_prob = model.log_prob(X[:7])
+    assert log_prob.shape == (7,) and log_prob.dtype == tf.float32
+    np.testing.assert_array_equal(model(X[:7]).numpy(), log_prob.numpy())
+    samples = model.sample(5, seed=(1, 2))
+    assert samples.shape == (5, 2) and samples.dtype == tf.float32
+    s, lp = model.sample_and_log_prob(4, seed=(1, 2))
+    assert s.shape == (4, 2) and lp.shape == (4,)
+
+
+def test_sample_and_log_prob_agrees_with_log_prob(trained):
+    model = trained[0]
+    samples, log_prob = model.sample_and_log_prob(200, seed=(3, 4))
+    np.testing.assert_allclose(log_prob.numpy(), model.log_prob(samples).numpy(),
+                               rtol=1e-4, atol=1e-4)
+    # The same seed gives the same samples as sample().
+    np.testing.assert_allclose(samples.numpy(), model.sample(200, seed=(3, 4)).numpy(),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_distribution_is_a_transformed_distribution_matching_the_model(trained):
+    model = trained[0]
+    dist = model.distribution
+    # TFP's TransformedDistribution.__new__ returns its non-CompositeTensor base class
+    # ``_TransformedDistribution`` when the bijector is not a CompositeTensor.
+    assert isinstance(dist, tfd.Distribution)
+    assert type(dist).__module__ == tfd.TransformedDistribution.__module__
+    assert type(dist).__name__ in ("TransformedDistribution", "_TransformedDistribution")
+    assert isinstance(dist.distribution, tfd.Distribution)
+    assert isinstance(dist.bijector, tfp.bijectors.Bijector)
+    assert len(dist.bijector.bijectors) == len(model.flow_layers)
+    assert dist.event_shape == (2,)
+    np.testing.assert_allclose(dist.log_prob(X[:100]).numpy(), model.log_prob(X[:100]).numpy(),
+                               rtol=1e-5, atol=1e-5)
+    seed = (5, 6)
+    np.testing.assert_allclose(dist.sample(50, seed=seed).numpy(),
+                               model.sample(50, seed=seed).numpy(), rtol=1e-5, atol=1e-5)
+    # The trained flow is not the base distribution any more.
+    base = model.base_distribution.log_prob(X[:100]).numpy()
+    assert np.abs(base - model.log_prob(X[:100]).numpy()).max() > 1e-3
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_gradients_reach_every_weight(name):
+    model = make(name)
+    weights = model.trainable_weights
+    assert weights
+
+    def grads():
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(model.log_prob(X[:100]))
+        return tape.gradient(loss, weights)
+
+    at_init = grads()  # zero-initialised output layers: inner grads may be zero, not None
+    assert all(g is not None for g in at_init)
+    assert any(np.any(g.numpy() != 0) for g in at_init)
+    _perturb(model)
+    perturbed = grads()
+    zero = [w.path for w, g in zip(weights, perturbed) if g is None or not np.any(g.numpy() != 0)]
+    assert zero == []
+
+
+def test_one_epoch_changes_every_weight_and_loss_goes_down(trained):
+    model, initial, per_epoch, losses = trained
+    after_one = per_epoch[0]
+    unchanged = [w.path for w, a, b in zip(model.trainable_weights, initial, after_one)
+                 if np.array_equal(a, b)]
+    assert unchanged == []
+    assert len(losses) == EPOCHS and np.all(np.isfinite(losses))
+    assert losses[-1] < losses[0]
+    assert np.all(np.diff(losses) < 0), losses
+
+
+def test_save_and_load_reproduce_log_prob_exactly(trained, tmp_path):
+    model = trained[0]
+    path = tmp_path / "flow.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is FlowModel and loaded is not model
+    assert [type(l) for l in loaded.flow_layers] == [type(l) for l in model.flow_layers]
+    np.testing.assert_array_equal(loaded.log_prob(X).numpy(), model.log_prob(X).numpy())
+    np.testing.assert_array_equal(loaded.sample(20, seed=(7, 8)).numpy(),
+                                  model.sample(20, seed=(7, 8)).numpy())
+
+
+def test_training_continues_after_loading(tmp_path):
+    model, _, _, losses = _trained("real_nvp")
+    path = tmp_path / "flow.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    # The optimizer comes back with its step count and its moment estimates.
+    assert int(loaded.optimizer.iterations.numpy()) == EPOCHS * len(X) // BATCH
+    saved_state = [v.numpy() for v in model.optimizer.variables]
+    loaded_state = [v.numpy() for v in loaded.optimizer.variables]
+    assert len(saved_state) == len(loaded_state) > 1
+    for saved, restored in zip(saved_state, loaded_state):
+        np.testing.assert_array_equal(restored, saved)
+    before = [w.numpy().copy() for w in loaded.trainable_weights]
+    history = loaded.fit(X, epochs=1, batch_size=BATCH, shuffle=False, verbose=0)
+    assert int(loaded.optimizer.iterations.numpy()) == (EPOCHS + 1) * len(X) // BATCH
+    assert all(not np.array_equal(a, w.numpy()) for a, w in zip(before, loaded.trainable_weights))
+    # It goes on from where it was, not from scratch (a fresh flow starts near 2.8 nats).
+    assert history.history["loss"][0] < losses[0]
+    assert abs(history.history["loss"][0] - losses[-1]) < 0.1
+    # The original model is untouched by training the loaded one.
+    np.testing.assert_array_equal(keras.models.load_model(path).log_prob(X).numpy(),
+                                  model.log_prob(X).numpy())
+
+
+# ----------------------------------------------------------------------------- float64
+
+
+def test_float64_flow(name):
+    model = make(name, dtype="float64")
+    assert all(w.dtype == "float64" for w in model.weights)
+    x64 = X[:50].astype("float64")
+    log_prob = model.log_prob(x64)
+    assert log_prob.dtype == tf.float64 and log_prob.shape == (50,)
+    samples, lp = model.sample_and_log_prob(10, seed=(1, 2))
+    assert samples.dtype == tf.float64 and lp.dtype == tf.float64
+    assert model.distribution.log_prob(x64).dtype == tf.float64
+    # With the weights of the trained float32 flow it computes the same density.
+    reference = _trained(name)[0]
+    model.set_weights([w.astype("float64") for w in reference.get_weights()])
+    np.testing.assert_allclose(model.log_prob(x64).numpy(),
+                               reference.log_prob(X[:50]).numpy(), rtol=1e-5, atol=1e-5)
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_mean(model.log_prob(x64))
+    grads = tape.gradient(loss, model.trainable_weights)
+    assert all(g is not None and g.dtype == tf.float64 for g in grads)
+
+
+def test_float64_flow_trains():
+    model = make("real_nvp", dtype="float64")
+    model.compile(keras.optimizers.Adam(1e-2))
+    history = model.fit(X.astype("float64"), epochs=2, batch_size=BATCH, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert all(w.dtype == "float64" for w in model.weights)
+    assert model.log_prob(X[:5]).dtype == tf.float64
+
+
+# ----------------------------------------------------------------------------- signature, errors
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_builders_share_a_keyword_only_signature(kind):
+    builder = BUILDERS[kind]
+    params = inspect.signature(builder).parameters
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
+    assert COMMON <= set(params)
+    if kind != "nsf":
+        assert set(params) == COMMON
+    with pytest.raises(TypeError):
+        builder(2)
+    model = builder(event_shape=(2,), num_layers=1, hidden_units=[4], activation="tanh",
+                    permutation=None, base_distribution="normal", seed=1, dtype="float32",
+                    log_scale_bound=3.0, name="my_flow")
+    assert isinstance(model, FlowModel) and model.name == "my_flow"
+    assert model.event_shape == (2,)
+    assert not any(isinstance(l, PermuteLayer) for l in model.flow_layers)
+    assert model.log_prob(X[:3]).shape == (3,)
+
+
+@pytest.mark.parametrize("kind", ["maf", "real_nvp", "nsf"])
+def test_random_permutation_is_reproducible(kind):
+    def perms(seed):
+        model = build_flow(kind, event_shape=6, num_layers=4, hidden_units=(8,),
+                           permutation="random", seed=seed)
+        return [l.permutation for l in model.flow_layers if isinstance(l, PermuteLayer)]
+
+    first = perms(3)
+    assert len(first) == 3
+    assert all(sorted(p) == list(range(6)) for p in first)
+    assert perms(3) == first
+    assert perms(4) != first
+    assert len({tuple(p) for p in first}) > 1  # a fresh draw between layers
+
+
+def test_unknown_flow_name_lists_the_names():
+    with pytest.raises(ValueError) as info:
+        build_flow("not_a_flow", event_shape=2)
+    message = str(info.value)
+    assert "not_a_flow" in message
+    assert all(kind in message for kind in BUILDERS)
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+@pytest.mark.parametrize("bad", [
+    dict(event_shape=0), dict(event_shape=-2), dict(event_shape=(2, 2)),
+    dict(event_shape="two"), dict(event_shape=()),
+    dict(num_layers=0), dict(num_layers=-1),
+    dict(hidden_units=()), dict(hidden_units=(0,)), dict(hidden_units=(8, -1)),
+], ids=lambda d: "-".join(f"{k}={v}" for k, v in d.items()))
+def test_bad_arguments_raise_value_error(kind, bad):
+    with pytest.raises(ValueError, match=list(bad)[0]):
+        build_flow(kind, **{**SMALL, **bad})

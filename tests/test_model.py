@@ -1,0 +1,309 @@
+"""Tests for FlowModel with Keras features: validation, callbacks, jit, progress bar,
+distribution strategies, data-dependent initialisation, input checks."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfp_flows
+from tfp_flows import FlowModel, datasets
+from tfp_flows.layers import ActNormLayer, AffineCouplingLayer
+
+X = datasets.load_toy("moons", n_train=500)[0]
+X_OTHER = datasets.load_toy("moons", n_train=500, seed=1, standardize=False)[0] * 3.0 + 1.0
+SMALL = dict(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
+BATCH = 100
+
+
+def _mean_nll(model, x):
+    return float(-np.mean(model.log_prob(x).numpy()))
+
+
+@pytest.fixture(scope="module")
+def flow():
+    """A compiled real_nvp flow (no permutations: flow_layers == num_layers), shared by the
+    tests below that only need a working model; each of them trains it a little further."""
+    model = tfp_flows.real_nvp(permutation=None, **SMALL)
+    model.compile(keras.optimizers.Adam(1e-2))
+    model.fit(X, epochs=1, batch_size=BATCH, verbose=0)
+    return model
+
+
+def _glow():
+    return tfp_flows.glow(**SMALL)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def test_validation_split_gives_val_loss(flow):
+    history = flow.fit(X, validation_split=0.2, epochs=2, batch_size=BATCH, shuffle=False,
+                       verbose=0).history
+    assert len(history["val_loss"]) == 2 and np.all(np.isfinite(history["val_loss"]))
+    # Keras holds out the last 20%; val_loss is their mean NLL after the last epoch.
+    np.testing.assert_allclose(history["val_loss"][-1], _mean_nll(flow, X[400:]), rtol=1e-5)
+
+
+def test_validation_data_as_a_bare_array(flow):
+    history = flow.fit(X[:400], validation_data=X[400:], epochs=1, batch_size=BATCH,
+                       verbose=0).history
+    assert len(history["val_loss"]) == 1
+    np.testing.assert_allclose(history["val_loss"][0], _mean_nll(flow, X[400:]), rtol=1e-5)
+
+
+def test_evaluate_returns_mean_nll(flow):
+    np.testing.assert_allclose(flow.evaluate(X, batch_size=BATCH, verbose=0), _mean_nll(flow, X),
+                               rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+def test_early_stopping_stops(flow):
+    # No epoch can improve by 1e9 nats: training stops after patience + 1 epochs.
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=1e9, patience=1)
+    history = flow.fit(X, validation_split=0.2, epochs=10, batch_size=BATCH, verbose=0,
+                       callbacks=[stop])
+    assert history.epoch == [0, 1]
+    assert stop.stopped_epoch == 1
+
+
+def test_model_checkpoint_writes_a_loadable_keras_file(flow, tmp_path):
+    path = tmp_path / "checkpoint.keras"
+    flow.fit(X, epochs=2, batch_size=BATCH, verbose=0,
+             callbacks=[keras.callbacks.ModelCheckpoint(str(path))])
+    assert path.exists()
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, FlowModel)
+    # Saved at the end of the last epoch: the current weights.
+    np.testing.assert_array_equal(loaded.log_prob(X).numpy(), flow.log_prob(X).numpy())
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("interrupted")
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit(flow, tmp_path):
+    backup_dir = tmp_path / "backup"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        flow.fit(X, epochs=4, batch_size=BATCH, verbose=0,
+                 callbacks=[keras.callbacks.BackupAndRestore(str(backup_dir)), _Interrupt(1)])
+    assert any(backup_dir.iterdir())
+    saved = [w.numpy().copy() for w in flow.trainable_weights]
+    for w in flow.trainable_weights:  # spoil the weights: the backup must restore them
+        w.assign(w.numpy() + 1.0)
+    restored = []
+
+    class _Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            restored.extend(w.numpy().copy() for w in self.model.trainable_weights)
+
+    try:
+        history = flow.fit(X, epochs=4, batch_size=BATCH, verbose=0, callbacks=[
+            keras.callbacks.BackupAndRestore(str(backup_dir)), _Record()])
+    finally:
+        # Keras 3 leaves the restored start epoch on the model (``_initial_epoch``), so a
+        # later fit(epochs=1) of this shared model would run no epoch at all.
+        flow._initial_epoch = None
+    assert history.epoch == [2, 3]  # resumes after the two finished epochs
+    for a, b in zip(saved, restored):
+        np.testing.assert_array_equal(a, b)
+    assert not backup_dir.exists() or not any(backup_dir.iterdir())  # deleted when done
+
+
+def test_progress_bar(flow, capsys):
+    flow.fit(X, epochs=1, batch_size=BATCH, verbose=1)
+    out = capsys.readouterr().out
+    assert "5/5" in out and "loss:" in out
+
+
+# ----------------------------------------------------------------------------- jit
+
+
+def test_jit_compile_trains_like_jit_off():
+    reference = tfp_flows.real_nvp(**SMALL)
+    jitted = tfp_flows.real_nvp(**SMALL)
+    rng = np.random.default_rng(0)
+    weights = [w + 0.1 * rng.normal(size=w.shape).astype(w.dtype) for w in reference.get_weights()]
+    reference.set_weights(weights)
+    jitted.set_weights(weights)
+    # The reference runs eagerly: no tf.function, no XLA (and no second trace to pay for).
+    reference.compile(keras.optimizers.Adam(1e-2), jit_compile=False, run_eagerly=True)
+    jitted.compile(keras.optimizers.Adam(1e-2), jit_compile=True)
+    assert jitted.jit_compile is True and reference.jit_compile is False
+    fits = [m.fit(X, epochs=2, batch_size=BATCH, shuffle=False, verbose=0).history["loss"]
+            for m in (reference, jitted)]
+    np.testing.assert_allclose(fits[1], fits[0], rtol=1e-4)
+    np.testing.assert_allclose(jitted.log_prob(X).numpy(), reference.log_prob(X).numpy(),
+                               rtol=1e-4, atol=1e-4)
+    assert np.abs(jitted.log_prob(X).numpy() - tfp_flows.real_nvp(**SMALL).log_prob(X).numpy()
+                  ).max() > 1e-2  # it did train
+
+
+# ----------------------------------------------------------------------------- forward, encode
+
+
+def test_forward_steps(flow):
+    z = flow.base_distribution.sample(50, seed=(1, 2))
+    steps = flow.forward_steps(z)
+    assert len(steps) == SMALL["num_layers"] + 1 == len(flow.flow_layers) + 1
+    np.testing.assert_array_equal(steps[0].numpy(), z.numpy())
+    for layer, before, after in zip(flow.flow_layers, steps[:-1], steps[1:]):
+        np.testing.assert_allclose(after.numpy(), layer(before).numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(steps[-1].numpy(), flow.bijector().forward(z).numpy(),
+                               rtol=1e-6, atol=1e-6)
+    assert not np.allclose(steps[-1].numpy(), z.numpy(), atol=1e-3)  # trained: not identity
+
+
+def test_encode_is_consistent_with_log_prob(flow):
+    x = X[:50]
+    z, log_det = flow.encode(x)
+    assert z.shape == (50, 2) and log_det.shape == (50,)
+    bijector = flow.bijector()
+    np.testing.assert_allclose(z.numpy(), bijector.inverse(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(log_det.numpy(),
+                               bijector.inverse_log_det_jacobian(x, event_ndims=1).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(flow.log_prob(x).numpy(),
+                               (flow.base_distribution.log_prob(z) + log_det).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(bijector.forward(z).numpy(), x, rtol=1e-4, atol=1e-5)
+    assert np.abs(log_det.numpy()).max() > 1e-3
+
+
+# ----------------------------------------------------------------------------- strategy
+
+
+def test_mirrored_strategy_trains_like_one_device():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        mirrored = tfp_flows.real_nvp(**SMALL)
+        mirrored.compile(keras.optimizers.SGD(0.1))
+    single = tfp_flows.real_nvp(**SMALL)
+    single.compile(keras.optimizers.SGD(0.1), run_eagerly=True)
+    rng = np.random.default_rng(0)
+    weights = [w + 0.1 * rng.normal(size=w.shape).astype(w.dtype) for w in mirrored.get_weights()]
+    mirrored.set_weights(weights)
+    single.set_weights(weights)
+    # One full batch per step: both see the same data, so the updates must agree.
+    losses = mirrored.fit(X, epochs=3, batch_size=len(X), shuffle=False, verbose=0).history["loss"]
+    reference = single.fit(X, epochs=3, batch_size=len(X), shuffle=False, verbose=0).history["loss"]
+    np.testing.assert_allclose(losses, reference, rtol=1e-5)
+    assert losses[-1] < losses[0]
+    for a, b in zip(mirrored.get_weights(), single.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- ActNorm init
+
+
+def _actnorm_inputs(model, x):
+    """The input of each ActNorm layer (data side first) when x enters the flow."""
+    h, inputs = tf.convert_to_tensor(x), []
+    for layer in reversed(model.flow_layers):
+        if isinstance(layer, ActNormLayer):
+            inputs.append((layer, h))
+        h = layer.bijector().inverse(h)
+    return inputs
+
+
+def _assert_standardised(layer, h):
+    out = layer.bijector().inverse(h).numpy()
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(axis=0), 1.0, atol=1e-3)
+
+
+def test_initialize_from_data_standardises_every_actnorm():
+    model = _glow()
+    actnorms = [l for l in model.flow_layers if isinstance(l, ActNormLayer)]
+    assert len(actnorms) == 2 and not any(l.is_initialized for l in actnorms)
+    model.initialize_from_data(X_OTHER[:BATCH])
+    assert all(l.is_initialized for l in actnorms)
+    for layer, h in _actnorm_inputs(model, X_OTHER[:BATCH]):
+        _assert_standardised(layer, h)
+
+
+def test_fit_initialises_actnorm_and_a_loaded_model_keeps_its_values(tmp_path):
+    model = _glow()
+    model.compile("adam")
+    model.fit(X_OTHER, epochs=0, batch_size=BATCH, verbose=0)  # initialises, trains nothing
+    first = model.flow_layers[-1]
+    assert isinstance(first, ActNormLayer) and first.is_initialized
+    for layer, h in _actnorm_inputs(model, X_OTHER[:BATCH]):  # the first batch
+        _assert_standardised(layer, h)
+    first.loc.assign(first.loc.numpy() + 0.5)  # as if trained
+    values = [(l.loc.numpy().copy(), l.log_scale.numpy().copy())
+              for l in model.flow_layers if isinstance(l, ActNormLayer)]
+    model.save(tmp_path / "glow.keras")
+    loaded = keras.models.load_model(tmp_path / "glow.keras")
+    loaded_actnorms = [l for l in loaded.flow_layers if isinstance(l, ActNormLayer)]
+    assert all(l.is_initialized for l in loaded_actnorms)
+    loaded.fit(X, epochs=0, batch_size=BATCH, verbose=0)  # other data: must not re-initialise
+    for layer, (loc, log_scale) in zip(loaded_actnorms, values):
+        np.testing.assert_array_equal(layer.loc.numpy(), loc)
+        np.testing.assert_array_equal(layer.log_scale.numpy(), log_scale)
+    # ...whereas a layer that is not initialised yet does take the new data.
+    fresh = _glow()
+    fresh.compile("adam")
+    fresh.fit(X, epochs=0, batch_size=BATCH, verbose=0)
+    assert not np.allclose(fresh.flow_layers[-1].loc.numpy(), values[0][0])
+
+
+def test_fit_initialises_actnorm_from_a_dataset():
+    model = _glow()
+    model.compile("adam")
+    data = tf.data.Dataset.from_tensor_slices(X_OTHER).batch(50)
+    model.fit(data, epochs=0, shuffle=False, verbose=0)
+    for layer, h in _actnorm_inputs(model, X_OTHER[:50]):
+        _assert_standardised(layer, h)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_nan_in_data_names_the_row():
+    model = tfp_flows.real_nvp(**SMALL)
+    model.compile("adam")
+    bad = X[:20].copy()
+    bad[7, 1] = np.nan
+    with pytest.raises(ValueError, match="row 7"):
+        model.fit(bad, epochs=1, verbose=0)
+    bad[7, 1] = np.inf
+    with pytest.raises(ValueError, match="row 7"):
+        model.fit(bad, epochs=1, verbose=0)
+
+
+def test_wrong_width_is_rejected():
+    model = tfp_flows.real_nvp(**SMALL)
+    model.compile("adam")
+    wide = np.zeros((10, 3), "float32")
+    with pytest.raises(ValueError, match=r"expected data of shape \[n, 2\], got \(10, 3\)"):
+        model.fit(wide, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"expected data of shape \[n, 2\], got \(10, 3\)"):
+        model.log_prob(wide)
+    with pytest.raises(ValueError, match=r"expected data of shape \[n, 2\]"):
+        model.fit(np.zeros(10, "float32"), epochs=1, verbose=0)
+
+
+def test_targets_and_losses_are_rejected():
+    model = tfp_flows.real_nvp(**SMALL)
+    with pytest.raises(ValueError, match="loss"):
+        model.compile("adam", loss="mse")
+    model.compile("adam")
+    with pytest.raises(ValueError, match="targets"):
+        model.fit(X, X, epochs=1, verbose=0)
+
+
+def test_flow_layers_must_be_flow_layers():
+    with pytest.raises(TypeError, match="Dense"):
+        FlowModel([AffineCouplingLayer((2,), hidden_units=(4,)), keras.layers.Dense(2)],
+                  event_shape=(2,))
+    with pytest.raises(ValueError, match="base_distribution"):
+        FlowModel([AffineCouplingLayer((2,), hidden_units=(4,))], event_shape=(2,),
+                  base_distribution="laplace")
