@@ -1,0 +1,246 @@
+"""Tests of the ``tfp-flows`` command, run in-process through ``tfp_flows.cli.main(argv)``
+with tiny settings (plus one subprocess call of the installed entry point)."""
+import json
+import math
+import shutil
+import subprocess
+
+import keras
+import numpy as np
+import pytest
+
+from tfp_flows import BUILDERS
+from tfp_flows.cli import FLOW_NAMES, TOY_DATA_NAMES, main
+from tfp_flows.cli._common import ERROR_PREFIX, OutputDir
+from tfp_flows.datasets import TOY_NAMES, load_array
+
+TINY_FILE = ["--epochs", "2", "--layers", "2", "--hidden", "8", "--batch-size", "64", "-q"]
+TINY = TINY_FILE + ["--n-train", "200"]
+PLOTS = ("loss.png", "samples.png", "density.png", "layers.png")
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A tiny MAF fitted to moons by ``tfp-flows fit``: its output directory."""
+    out = tmp_path_factory.mktemp("fit") / "run"
+    assert main(["fit", "--data", "moons", "--flow", "maf", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(ERROR_PREFIX), err
+    return lines[0]
+
+
+def test_names_match_the_package():
+    assert sorted(FLOW_NAMES) == sorted(BUILDERS)
+    assert tuple(TOY_DATA_NAMES) == tuple(TOY_NAMES)
+
+
+def test_fit_writes_model_metrics_and_pictures(fitted, capsys):
+    assert sorted(p.name for p in fitted.iterdir()) == sorted(
+        ("model.keras", "metrics.json") + PLOTS)
+    assert not [p for p in fitted.parent.iterdir() if p.name.startswith(".")]
+    m = json.loads((fitted / "metrics.json").read_text())
+    for key in ("train_nll_nats", "validation_nll_nats", "test_nll_nats", "kl_to_truth_nats",
+                "true_entropy_nats", "wall_time_s", "train_time_s"):
+        assert isinstance(m[key], float) and math.isfinite(m[key]), key
+    assert m["kl_to_truth_nats"] == pytest.approx(m["test_nll_nats"] - m["true_entropy_nats"])
+    assert m["kl_to_truth_nats"] > 0
+    assert m["true_entropy_nats"] == pytest.approx(1.13, abs=0.02)
+    assert m["epochs_run"] == 2 and m["n_rows"] == {"train": 180, "validation": 20,
+                                                    "test": 20000}
+    assert m["settings"]["flow"] == "maf" and m["settings"]["hidden_units"] == [8]
+    assert m["settings"]["epochs"] == 2 and m["settings"]["lr"] == 1e-3
+    assert m["versions"]["tensorflow"] and m["versions"]["keras"]
+    assert len(m["scaler"]["mean"]) == 2 and all(s > 0 for s in m["scaler"]["std"])
+
+
+def test_sample_and_log_prob_round_trip(fitted, tmp_path, capsys):
+    model_path = str(fitted / "model.keras")
+    samples_csv, lp_csv = tmp_path / "samples.csv", tmp_path / "lp.csv"
+    assert main(["sample", model_path, "-n", "50", "--out", str(samples_csv), "-q"]) == 0
+    assert samples_csv.read_text().splitlines()[0] == "x1,x2"
+    x = load_array(samples_csv)
+    assert x.shape == (50, 2)
+    assert main(["log-prob", model_path, str(samples_csv), "--out", str(lp_csv), "-q"]) == 0
+    assert lp_csv.read_text().splitlines()[0] == "log_prob"
+    from_cli = load_array(lp_csv)[:, 0]
+    model = keras.models.load_model(model_path)
+    np.testing.assert_allclose(from_cli, np.asarray(model.log_prob(x)), rtol=1e-6, atol=1e-6)
+    capsys.readouterr()
+    assert main(["log-prob", model_path, str(samples_csv)]) == 0   # to stdout, no header
+    printed = np.array([float(v) for v in capsys.readouterr().out.split()])
+    np.testing.assert_allclose(printed, from_cli, rtol=1e-6, atol=1e-6)
+
+
+def test_unscale_and_data_units(fitted, tmp_path):
+    model_path = str(fitted / "model.keras")
+    scaler = json.loads((fitted / "metrics.json").read_text())["scaler"]
+    mean, std = np.array(scaler["mean"]), np.array(scaler["std"])
+    std_csv, raw_csv = tmp_path / "std.csv", tmp_path / "raw.csv"
+    assert main(["sample", model_path, "-n", "20", "--out", str(std_csv), "-q"]) == 0
+    assert main(["sample", model_path, "-n", "20", "--out", str(raw_csv), "--unscale",
+                 "-q"]) == 0
+    z, x = load_array(std_csv), load_array(raw_csv)
+    np.testing.assert_allclose(x, z * std + mean, rtol=1e-5, atol=1e-5)
+    lp_std, lp_raw = tmp_path / "lp_std.csv", tmp_path / "lp_raw.csv"
+    assert main(["log-prob", model_path, str(std_csv), "--out", str(lp_std), "-q"]) == 0
+    assert main(["log-prob", model_path, str(raw_csv), "--data-units", "--out", str(lp_raw),
+                 "-q"]) == 0
+    np.testing.assert_allclose(load_array(lp_raw), load_array(lp_std) - np.log(std).sum(),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_fit_a_csv_file_standardises_and_holds_out_test_rows(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal([5.0, -3.0], [2.0, 0.5], size=(150, 2))
+    data = tmp_path / "data.csv"
+    np.savetxt(data, x, delimiter=",", header="a,b", comments="")
+    out = tmp_path / "run"
+    assert main(["fit", "--data", str(data), "--flow", "real_nvp", *TINY_FILE,
+                 "--out", str(out)]) == 0
+    assert "test NLL in data units" in capsys.readouterr().out
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["data_kind"] == "file" and "kl_to_truth_nats" not in m
+    assert m["n_rows"] == {"train": 121, "validation": 14, "test": 15}
+    np.testing.assert_allclose(m["scaler"]["mean"], [5.0, -3.0], atol=0.5)
+    np.testing.assert_allclose(m["scaler"]["std"], [2.0, 0.5], rtol=0.25)
+    assert m["test_nll_data_units_nats"] == pytest.approx(
+        m["test_nll_nats"] + np.log(m["scaler"]["std"]).sum())
+    assert {p.name for p in out.iterdir()} >= set(PLOTS)
+
+
+def _bad_cases():
+    """(id, files to create {name: text}, argv with {tmp} / {model} placeholders, exit,
+    text expected in the message)."""
+    fit = ["fit", "--flow", "maf", *TINY_FILE, "--out", "{tmp}/out"]
+    return [
+        ("missing-file", {}, ["fit", "--data", "{tmp}/nope.csv", *fit[1:]], 1,
+         "data file not found"),
+        ("non-numeric", {"bad.csv": "x,y\n1,2\n3,abc\n"},
+         ["fit", "--data", "{tmp}/bad.csv", *fit[1:]], 1, "line 3, column 2"),
+        ("nan", {"nan.csv": "1,2\n3,nan\n"}, ["fit", "--data", "{tmp}/nan.csv", *fit[1:]], 1,
+         "not a finite number"),
+        ("too-few-rows", {"few.csv": "1,2\n3,4\n5,7\n"},
+         ["fit", "--data", "{tmp}/few.csv", *fit[1:]], 1, "at least 10"),
+        ("one-column-coupling", {"one.csv": "".join(f"{i}\n" for i in range(12))},
+         ["fit", "--data", "{tmp}/one.csv", "--flow", "real_nvp", *fit[3:]], 1,
+         "use --flow maf or iaf"),
+        ("unknown-flow", {}, ["fit", "--data", "moons", "--flow", "flowy", *fit[3:]], 2,
+         "invalid choice: 'flowy'"),
+        ("unknown-data", {}, ["fit", "--data", "moonz", *fit[1:]], 1, "unknown data 'moonz'"),
+        ("zero-epochs", {}, ["fit", "--data", "moons", *fit[1:], "--epochs", "0"], 2,
+         "--epochs"),
+        ("negative-epochs", {}, ["fit", "--data", "moons", *fit[1:], "--epochs", "-3"], 2,
+         "--epochs"),
+        ("zero-lr", {}, ["fit", "--data", "moons", *fit[1:], "--lr", "0"], 2, "--lr"),
+        ("negative-lr", {}, ["fit", "--data", "moons", *fit[1:], "--lr", "-1e-3"], 2, "--lr"),
+        ("bad-hidden", {}, ["fit", "--data", "moons", *fit[1:], "--hidden", "64,x"], 2,
+         "--hidden"),
+        ("wrong-width", {"wide.csv": "1,2,3\n4,5,6\n"},
+         ["log-prob", "{model}", "{tmp}/wide.csv", "--out", "{tmp}/out"], 1, "column 3"),
+        ("log-prob-nan", {"nan.csv": "1,2\nnan,3\n"},
+         ["log-prob", "{model}", "{tmp}/nan.csv", "--out", "{tmp}/out"], 1, "line 2, column 1"),
+        ("log-prob-missing", {}, ["log-prob", "{model}", "{tmp}/none.csv", "--out", "{tmp}/out"],
+         1, "data file not found"),
+        ("invalid-model", {"fake.keras": "not a zip file\n"},
+         ["sample", "{tmp}/fake.keras", "--out", "{tmp}/out"], 1, "not a valid .keras model"),
+        ("missing-model", {}, ["sample", "{tmp}/none.keras", "--out", "{tmp}/out"], 1,
+         "model file not found"),
+        ("not-a-keras-name", {"model.h5": "x"}, ["sample", "{tmp}/model.h5", "--out", "{tmp}/out"],
+         1, "not a .keras model file"),
+        ("zero-samples", {}, ["sample", "{model}", "-n", "0", "--out", "{tmp}/out"], 2, "-n"),
+        ("unscale-without-metrics", {"copy": None},
+         ["sample", "{tmp}/copy/model.keras", "--unscale", "--out", "{tmp}/out"], 1,
+         "no metrics.json"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_cases(), ids=[c[0] for c in _bad_cases()])
+def test_bad_input_gives_one_line_and_writes_nothing(case, fitted, tmp_path, capsys):
+    _, files, argv, status, expected = case
+    for name, text in files.items():
+        if text is None:  # a folder holding the model but no metrics.json
+            (tmp_path / name).mkdir()
+            shutil.copy(fitted / "model.keras", tmp_path / name / "model.keras")
+        else:
+            (tmp_path / name).write_text(text)
+    before = _listing(tmp_path)
+    argv = [a.format(tmp=tmp_path, model=fitted / "model.keras") for a in argv]
+    assert main(argv) == status
+    line = _one_error_line(capsys)
+    assert expected in line
+    assert _listing(tmp_path) == before   # no out, no temporary leftovers
+
+
+def test_non_empty_out_is_refused_and_left_alone(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert main(["fit", "--data", "moons", "--flow", "maf", *TINY, "--out", str(out)]) == 1
+    assert "--overwrite" in _one_error_line(capsys)
+    assert _listing(tmp_path) == ["out", "out/keep.txt"]
+
+
+def test_failure_half_way_leaves_the_old_out_untouched(tmp_path, capsys, monkeypatch):
+    from tfp_flows import plotting
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(plotting, "plot_layer_grid", broken)
+    out = tmp_path / "deep" / "out"
+    assert main(["fit", "--data", "moons", "--flow", "real_nvp", *TINY, "--out",
+                 str(out)]) == 1
+    assert "RuntimeError: drawing failed" in _one_error_line(capsys)
+    assert _listing(tmp_path) == []   # not even the parent folder it created
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "keep.txt").write_text("mine")
+    assert main(["fit", "--data", "moons", "--flow", "real_nvp", *TINY, "--out",
+                 str(tmp_path / "old"), "--overwrite"]) == 1
+    _one_error_line(capsys)
+    assert _listing(tmp_path) == ["old", "old/keep.txt"]
+
+
+def test_output_dir_commit_replaces_old_contents(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with OutputDir(out, overwrite=True) as staging:
+        (staging.path / "new.txt").write_text("new")
+        assert _listing(tmp_path)[0].startswith(".out.tmp-")
+        staging.commit()
+    assert _listing(tmp_path) == ["out", "out/new.txt"]
+
+
+def test_demo_quick(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "KL(true two moons || flow)" in printed and str(out / "density.png") in printed
+    assert {p.name for p in out.iterdir()} == {"model.keras", "metrics.json", *PLOTS}
+    assert main(["demo", "--quick", "--out", str(out), "-q"]) == 1   # not over a full dir
+    assert "--overwrite" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("command", ["fit", "sample", "log-prob", "demo"])
+def test_command_help(command, capsys):
+    assert main([command, "--help"]) == 0
+    assert f"tfp-flows {command}" in capsys.readouterr().out
+
+
+def test_installed_entry_point_help():
+    exe = shutil.which("tfp-flows")
+    if exe is None:
+        pytest.skip("the tfp-flows entry point is not installed (pip install -e .)")
+    done = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "usage: tfp-flows" in done.stdout and "log-prob" in done.stdout

@@ -1,0 +1,257 @@
+"""The ``tfp-flows`` command: fit a flow to data, sample from it, score data with it.
+
+::
+
+    tfp-flows fit --data moons --flow maf --out runs/moons     # model, metrics, pictures
+    tfp-flows sample runs/moons/model.keras -n 1000 --out samples.csv
+    tfp-flows log-prob runs/moons/model.keras samples.csv
+    tfp-flows demo                                              # two moons, about 2 minutes
+
+Run ``tfp-flows COMMAND --help`` for the options. Bad input ends with one line on stderr,
+``tfp-flows: error: ...``, and exit status 1 (2 for a malformed command line); an output
+directory or file is only put in place once everything in it has been written.
+
+This module imports neither TensorFlow nor matplotlib: the subcommands do, when they run.
+"""
+import argparse
+import importlib
+import os
+import re
+import sys
+
+# Before anything imports TensorFlow: no C++ INFO/WARNING chatter for command-line users.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from tfp_flows.cli._common import (  # noqa: E402
+    PROG,
+    CLIError,
+    error_line,
+    quiet_tensorflow_startup,
+)
+
+__all__ = ["FLOW_NAMES", "build_parser", "main"]
+
+#: Flow names accepted by ``--flow`` (the keys of :data:`tfp_flows.flows.BUILDERS`; listed
+#: here so that building the parser needs no TensorFlow).
+FLOW_NAMES = ("maf", "iaf", "real_nvp", "nice", "glow", "nsf")
+
+#: Toy data set names accepted by ``--data`` (those of :data:`tfp_flows.datasets.TOY_NAMES`).
+TOY_DATA_NAMES = ("moons", "circles", "banana", "eight_gaussians", "checkerboard", "spirals")
+
+
+class _UsageError(Exception):
+    """A malformed command line (argparse's complaint, kept to one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read "--lr -1e-3" as a (bad) value, not as an option: argparse's own pattern
+        # knows -3 and -0.5 but not exponents.
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+    def error(self, message):
+        command = self.prog[len(PROG):].strip()
+        where = f"{command}: " if command else ""
+        raise _UsageError(f"{where}{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 0.5), got {text!r}") from None
+    if not 0.0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 0.5), got {text!r}")
+    return value
+
+
+def _hidden_units(text):
+    """``"64"`` -> ``(64,)``, ``"64,64"`` -> ``(64, 64)``.
+
+    Example:
+        >>> _hidden_units("32, 16")
+        (32, 16)
+    """
+    try:
+        units = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        units = ()
+    if not units or any(u < 1 for u in units):
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers separated by commas (e.g. 64 or 64,64), got {text!r}")
+    return units
+
+
+def _add_common(parser):
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress output (errors and the final summary only)")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an unexpected error, show the Python traceback")
+
+
+def _add_training_options(parser):
+    parser.add_argument("--epochs", type=_positive_int, default=100, metavar="N",
+                        help="maximum number of epochs (default 100)")
+    parser.add_argument("--layers", type=_positive_int, default=4, metavar="N",
+                        help="number of flow layers (default 4)")
+    parser.add_argument("--hidden", type=_hidden_units, default=(64,), metavar="UNITS",
+                        help="hidden units of each conditioner network: 64, or a comma list "
+                             "such as 64,64 for two hidden layers (default 64)")
+    parser.add_argument("--batch-size", type=_positive_int, default=128, metavar="N",
+                        help="minibatch size (default 128)")
+    parser.add_argument("--lr", type=_positive_float, default=1e-3,
+                        help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                        help="learning-rate schedule: cosine decay to 1%% of --lr over "
+                             "--epochs, or constant (default cosine)")
+    parser.add_argument("--patience", type=_positive_int, default=20, metavar="N",
+                        help="early stopping: epochs without a better validation loss "
+                             "before training stops; the best weights are kept (default 20)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N",
+                        help="random seed (default 0)")
+    parser.add_argument("--validation-split", type=_fraction, default=0.1, metavar="FRACTION",
+                        help="fraction of the training rows held out for validation and "
+                             "early stopping, in [0, 0.5) (default 0.1)")
+    parser.add_argument("--n-train", type=_positive_int, default=None, metavar="N",
+                        help="toy data only: number of training points drawn (default 1000)")
+
+
+def build_parser():
+    """The ``argparse`` parser of ``tfp-flows`` (no TensorFlow needed)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Fit normalizing flows (TensorFlow Probability, Keras 3) to data, "
+                    "sample from them and score data with them.",
+        epilog=f"Run '{PROG} COMMAND --help' for the options of a command.")
+    from tfp_flows import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fit = commands.add_parser(
+        "fit", help="fit a flow to a data set; write model, metrics and pictures",
+        description="Fit a flow by maximum likelihood and write into --out: model.keras, "
+                    "metrics.json (train/validation/test NLL in nats; for toy data the KL "
+                    "divergence to the exact density), loss.png, samples.png, density.png "
+                    "and layers.png. Data are standardised (zero mean, unit variance per "
+                    "column, from the training rows); the model lives in that standardised "
+                    "space and metrics.json records the scaler.")
+    fit.add_argument("--data", required=True, metavar="NAME|FILE",
+                     help=f"a toy data set ({', '.join(TOY_DATA_NAMES)}: exact density "
+                          "known, test data drawn fresh) or a .csv / .npy file of rows "
+                          "(10%% of its rows are held out as test data)")
+    fit.add_argument("--flow", required=True, choices=FLOW_NAMES,
+                     help=f"flow architecture: {', '.join(FLOW_NAMES)}")
+    _add_training_options(fit)
+    fit.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    fit.add_argument("--overwrite", action="store_true",
+                     help="replace DIR if it exists and is not empty")
+    _add_common(fit)
+
+    sample = commands.add_parser(
+        "sample", help="draw samples from a fitted model into a CSV file",
+        description="Draw samples from a model written by 'fit'. The CSV has a header "
+                    "x1,x2,... and one sample per row, in the model's (standardised) space "
+                    "unless --unscale maps them back to data units.")
+    sample.add_argument("model", metavar="MODEL.keras", help="a model written by 'fit'")
+    sample.add_argument("-n", "--num-samples", type=_positive_int, default=1000, metavar="N",
+                        help="number of samples (default 1000)")
+    sample.add_argument("--out", metavar="FILE.csv",
+                        help="output CSV file (default: print to standard output)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--unscale", action="store_true",
+                        help="map samples back to data units with the scaler recorded in "
+                             "metrics.json next to the model")
+    sample.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    _add_common(sample)
+
+    log_prob = commands.add_parser(
+        "log-prob", help="log-density of each row of a CSV / NPY file under a fitted model",
+        description="Print (or write with --out) one log-density in nats per row of FILE. "
+                    "Rows are read in the model's (standardised) space, as 'sample' writes "
+                    "them; with --data-units they are in data units and are standardised "
+                    "with the scaler in metrics.json next to the model (the result is then "
+                    "the log-density in data units).")
+    log_prob.add_argument("model", metavar="MODEL.keras", help="a model written by 'fit'")
+    log_prob.add_argument("data", metavar="FILE", help="a .csv or .npy file, one point per row")
+    log_prob.add_argument("--out", metavar="FILE.csv",
+                          help="write a CSV with header log_prob instead of printing the "
+                               "values one per line")
+    log_prob.add_argument("--data-units", action="store_true",
+                          help="rows are in data units (see above)")
+    log_prob.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    _add_common(log_prob)
+
+    demo = commands.add_parser(
+        "demo", help="fit a flow to two moons (about two minutes on two CPU cores)",
+        description="Fit a masked autoregressive flow to the two-moons data set, print the "
+                    "KL divergence to the exact density and where the pictures are.")
+    demo.add_argument("--out", default="demo_output", metavar="DIR",
+                      help="output directory (default ./demo_output)")
+    demo.add_argument("--quick", action="store_true",
+                      help="a few seconds' version with tiny settings (a smoke test)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--overwrite", action="store_true",
+                      help="replace DIR if it exists and is not empty")
+    _add_common(demo)
+    return parser
+
+
+_HANDLERS = {
+    "fit": ("tfp_flows.cli.fit", "run_fit"),
+    "demo": ("tfp_flows.cli.fit", "run_demo"),
+    "sample": ("tfp_flows.cli.predict", "run_sample"),
+    "log-prob": ("tfp_flows.cli.predict", "run_log_prob"),
+}
+
+
+def main(argv=None):
+    """Runs ``tfp-flows`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status:
+    0 on success, 1 on an error, 2 for a malformed command line."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as err:
+        print(error_line(err), file=sys.stderr)
+        return 2
+    except SystemExit as stop:  # --help, --version
+        return stop.code if isinstance(stop.code, int) else 0
+    module, name = _HANDLERS[args.command]
+    try:
+        quiet_tensorflow_startup()
+        handler = getattr(importlib.import_module(module), name)
+        return handler(args) or 0
+    except CLIError as err:
+        print(error_line(err), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(error_line("interrupted"), file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug or an environment problem: still one line by default
+        if args.traceback:
+            raise
+        print(error_line(f"unexpected {type(err).__name__}: {err} "
+                         "(run again with --traceback for details)"), file=sys.stderr)
+        return 1
