@@ -177,21 +177,49 @@ class FlowModel(keras.Model):
                 layer.initialize(h)
             h = layer.bijector().inverse(h)
 
-    def fit(self, x=None, y=None, batch_size=None, **kwargs):
+    def _as_dataset(self, x, batch_size, shuffle):
+        data = tf.data.Dataset.from_tensor_slices(x.astype(self.compute_dtype))
+        if shuffle:
+            data = data.shuffle(len(x), reshuffle_each_iteration=True)
+        data = data.batch(batch_size)
+        return data.prefetch(tf.data.AUTOTUNE) if shuffle else data.cache()
+
+    def fit(self, x=None, y=None, batch_size=None, validation_split=0.0, validation_data=None,
+            shuffle=True, sample_weight=None, **kwargs):
         """``keras.Model.fit`` on data ``x`` (no targets needed).
 
-        NumPy input is checked first (shape ``[n, *event_shape]``, finite values), and layers
-        that initialise from data (ActNorm) see the first batch before training starts.
+        NumPy input is checked first (shape ``[n, *event_shape]``, finite values) and fed
+        through ``tf.data`` (Keras's per-epoch cost for NumPy arrays and ``validation_split``
+        is several times a small data set's training time); ``validation_split`` keeps Keras's
+        meaning: the last fraction of ``x``, taken before shuffling. ``validation_data`` may be
+        a bare array. Layers that initialise from data (ActNorm) see the first batch before
+        training starts.
         """
         if y is not None:
             raise ValueError("FlowModel.fit takes data x only: a flow has no targets y")
         first = None
+        eval_batch_size = int(batch_size or 32)
         if isinstance(x, (np.ndarray, list, tf.Tensor)):
             x = check_data(x, self.event_shape)
-            first = x[: batch_size or 32]
+            if not 0.0 <= float(validation_split) < 1.0:
+                raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+            batch_size = int(batch_size or 32)
+            if sample_weight is None:
+                n_val = int(len(x) * float(validation_split))
+                if n_val:
+                    x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
+                validation_split = 0.0
+                first = x[:batch_size]
+                x = self._as_dataset(x, batch_size, shuffle=bool(shuffle))
+                shuffle, batch_size = False, None
+            else:
+                first = x[:batch_size]
         elif isinstance(x, tf.data.Dataset):
             first = next(iter(x.take(1)))
             first = first[0] if isinstance(first, (tuple, list)) else first
+        if isinstance(validation_data, (np.ndarray, list, tf.Tensor)):
+            validation_data = check_data(validation_data, self.event_shape, "validation data")
+            validation_data = self._as_dataset(validation_data, eval_batch_size, shuffle=False)
         if first is not None and any(layer.needs_data_init for layer in self.flow_layers):
             self.initialize_from_data(first)
         if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
@@ -199,7 +227,9 @@ class FlowModel(keras.Model):
             # lifts every variable out of the graph and traces the step twice: build it now.
             with self.distribute_strategy.scope():
                 self.optimizer.build(self.trainable_variables)
-        return super().fit(x, batch_size=batch_size, **kwargs)
+        return super().fit(x, batch_size=batch_size, validation_split=validation_split,
+                           validation_data=validation_data, shuffle=shuffle,
+                           sample_weight=sample_weight, **kwargs)
 
     # ------------------------------------------------------------ saving
     def get_config(self):

@@ -52,12 +52,14 @@ class AffineCouplingLayer(FlowLayer):
             size = self.event_shape[0]
             self._mask = half_mask(size, self.num_masked, self.reverse_mask)
             in_units = int(self._mask.sum())
+            self._default_conditioner = conditioner is None
             if conditioner is None:
                 conditioner = CouplingMLP(
                     output_units=size - in_units, num_params=1 if self.shift_only else 2,
                     hidden_units=self.hidden_units, activation=activation, dtype=self.dtype_policy)
             build_shape = (1, in_units)
         else:
+            self._default_conditioner = False
             if conditioner is None:
                 raise ValueError(
                     f"mask={mask!r} needs a conditioner: a Keras layer mapping "
@@ -92,7 +94,7 @@ class AffineCouplingLayer(FlowLayer):
             "shift_only": self.shift_only,
             "log_scale_bound": self.log_scale_bound,
         }
-        if not isinstance(self.conditioner, CouplingMLP) or self.mask_kind != "half":
+        if not self._default_conditioner:
             config["conditioner"] = keras.saving.serialize_keras_object(self.conditioner)
         return config
 
