@@ -13,6 +13,11 @@ import tensorflow_probability as tfp
 
 __all__ = ["forward_and_log_det", "inverse_and_log_det"]
 
+# For bijectors that are not composite tensors (ours hold Keras conditioners), tfb.Invert(b)
+# returns TFP's private base class _Invert, so isinstance(x, tfb.Invert) is False for them.
+_INVERT_CLASSES = tuple(c for c in tfp.bijectors.Invert.__mro__
+                        if c.__name__ in ("Invert", "_Invert"))
+
 
 def _reduce(ldj, bijector, event_ndims, direction):
     min_ndims = _static_min_ndims(bijector, direction)
@@ -49,7 +54,7 @@ def inverse_and_log_det(bijector, y, event_ndims, **kwargs):
         >>> x.numpy().tolist(), ildj.numpy().tolist()
         ([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], [-0.0, -0.0, -0.0])
     """
-    if isinstance(bijector, tfp.bijectors.Invert):
+    if isinstance(bijector, _INVERT_CLASSES):
         return forward_and_log_det(bijector.bijector, y, event_ndims, **kwargs)
     fused = getattr(bijector, "_inverse_and_ildj", None)
     if fused is None:
@@ -69,7 +74,7 @@ def forward_and_log_det(bijector, x, event_ndims, **kwargs):
         >>> round(float(fldj), 4)     # stock TFP returns the constant log-det unbroadcast
         1.3863
     """
-    if isinstance(bijector, tfp.bijectors.Invert):
+    if isinstance(bijector, _INVERT_CLASSES):
         return inverse_and_log_det(bijector.bijector, x, event_ndims, **kwargs)
     fused = getattr(bijector, "_forward_and_fldj", None)
     if fused is None:
