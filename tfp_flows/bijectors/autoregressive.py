@@ -101,22 +101,27 @@ class MaskedAutoregressive(tfb.Bijector):
             return (value - shift) * tf.exp(-log_scale), -log_scale
         return value * tf.exp(log_scale) + shift, log_scale
 
-    def _forward_and_fldj(self, z, **kwargs):
-        size = self._event_size(z)
+    def _solve_forward(self, z, passes, **kwargs):
+        """Runs ``passes`` fixed-point passes ``y <- f(z; theta(y))`` from ``y = 0``: after
+        ``k`` passes the first ``k`` entries (in the conditioner's order) are exact. Only ``y``
+        is carried through the loop, so nothing unneeded is computed when sampling."""
 
         def step(y):
-            return self._elementwise(z, y, inverse=False, **kwargs)
+            return self._elementwise(z, y, inverse=False, **kwargs)[0]
 
         y = tf.zeros_like(z)
-        if size <= _UNROLL_LIMIT:
-            for _ in range(size):
-                y, ldj = step(y)
-        else:
-            y, ldj = tf.while_loop(
-                lambda i, y, ldj: i < size,
-                lambda i, y, ldj: (i + 1,) + step(y),
-                (tf.constant(0), y, tf.zeros_like(z)),
-            )[1:]
+        if passes <= _UNROLL_LIMIT:
+            for _ in range(passes):
+                y = step(y)
+            return y
+        return tf.while_loop(lambda y: True, lambda y: (step(y),), (y,),
+                             maximum_iterations=passes)[0]
+
+    def _forward_and_fldj(self, z, **kwargs):
+        # After D - 1 passes every parameter depends only on exact entries: the last pass
+        # gives the exact output and its log-det together (D conditioner calls in all).
+        y = self._solve_forward(z, self._event_size(z) - 1, **kwargs)
+        y, ldj = self._elementwise(z, y, inverse=False, **kwargs)
         return y, tf.reduce_sum(ldj, axis=-1)
 
     def _inverse_and_ildj(self, y, **kwargs):
@@ -124,7 +129,7 @@ class MaskedAutoregressive(tfb.Bijector):
         return x, tf.reduce_sum(ildj, axis=-1)
 
     def _forward(self, z, **kwargs):
-        return self._forward_and_fldj(z, **kwargs)[0]
+        return self._solve_forward(z, self._event_size(z), **kwargs)
 
     def _inverse(self, y, **kwargs):
         return self._inverse_and_ildj(y, **kwargs)[0]
