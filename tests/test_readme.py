@@ -13,8 +13,8 @@ def _blocks(language):
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def _commands():
-    lines = [line.split("#")[0].strip() for line in _blocks("bash")[0].splitlines()]
+def _commands(block=0):
+    lines = [line.split("#")[0].strip() for line in _blocks("bash")[block].splitlines()]
     return [line for line in lines if line]
 
 
@@ -52,3 +52,18 @@ def test_python_example_runs(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = _blocks("python")[index]
     exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "readme"})
+
+
+def test_command_line_examples_run(tmp_path, monkeypatch):
+    """The command-line block runs as written, with only the epochs cut down for speed."""
+    from tfp_flows.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for command in _commands(block=1):
+        argv = shlex.split(command)
+        assert argv[0] == "tfp-flows"
+        if argv[1] == "fit":
+            argv += ["--epochs", "2", "--layers", "2", "--hidden", "8"]
+        assert main(argv[1:]) == 0, command
+    assert (tmp_path / "runs" / "moons" / "metrics.json").is_file()
+    assert len((tmp_path / "log_prob.csv").read_text().splitlines()) == 1001  # header + rows

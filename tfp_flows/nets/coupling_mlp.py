@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tfp_flows.nets._checks import _check_hidden_units, _check_positive_int
+from tfp_flows.nets._common import _add_dense_stack, _check_hidden_units, _check_positive_int
 
 __all__ = ["CouplingMLP"]
 
@@ -86,25 +86,11 @@ class CouplingMLP(keras.layers.Layer):
             self._conditional_size = int(conditional_shape[-1])
         fan_in = self._input_size + (self._conditional_size or 0)
         sizes = (fan_in,) + self.hidden_units + (self.output_units * self.num_params,)
-        self._kernels, self._biases = [], []
-        n_layers = len(sizes) - 1
-        for k in range(n_layers):
-            last = k == n_layers - 1
-            init = "zeros" if (last and self.zero_init_output) else self.kernel_initializer
-            self._kernels.append(
-                self.add_weight(
-                    shape=(sizes[k], sizes[k + 1]),
-                    initializer=init,
-                    name="output_kernel" if last else f"hidden_kernel_{k}",
-                )
-            )
-            self._biases.append(
-                self.add_weight(
-                    shape=(sizes[k + 1],),
-                    initializer="zeros",
-                    name="output_bias" if last else f"hidden_bias_{k}",
-                )
-            )
+
+        def kernel_init(k, last):
+            return "zeros" if (last and self.zero_init_output) else self.kernel_initializer
+
+        self._kernels, self._biases = _add_dense_stack(self, sizes, kernel_init)
 
     def call(self, x, conditional=None):
         if (conditional is None) != (self._conditional_size is None):

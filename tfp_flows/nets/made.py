@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.nets._checks import _check_hidden_units, _check_positive_int
+from tfp_flows.nets._common import _add_dense_stack, _check_hidden_units, _check_positive_int
 
 __all__ = ["MADE"]
 
@@ -221,29 +221,14 @@ class MADE(keras.layers.Layer):
             ]
         out_init = "zeros" if self.zero_init_output else self.kernel_initializer
         sizes = (self.event_size,) + self.hidden_units + (self.event_size * self.num_params,)
-        self._kernels, self._biases = [], []
-        n_layers = len(sizes) - 1
-        for k in range(n_layers):
-            last = k == n_layers - 1
-            init = out_init if last else self.kernel_initializer
-            init = _masked_initializer(init, masks[k])
-            self._kernels.append(
-                self.add_weight(
-                    shape=(sizes[k], sizes[k + 1]),
-                    initializer=init,
-                    name="output_kernel" if last else f"hidden_kernel_{k}",
-                )
-            )
-            self._biases.append(
-                self.add_weight(
-                    shape=(sizes[k + 1],),
-                    initializer="zeros",
-                    name="output_bias" if last else f"hidden_bias_{k}",
-                )
-            )
+
+        def kernel_init(k, last):
+            return _masked_initializer(out_init if last else self.kernel_initializer, masks[k])
+
+        self._kernels, self._biases = _add_dense_stack(self, sizes, kernel_init)
         self._conditional_kernel = None
         if self.conditional_size is not None:
-            init = out_init if n_layers == 1 else self.kernel_initializer
+            init = out_init if len(sizes) == 2 else self.kernel_initializer
             self._conditional_kernel = self.add_weight(
                 shape=(self.conditional_size, sizes[1]),
                 initializer=init,
