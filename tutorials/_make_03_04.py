@@ -224,7 +224,7 @@ We use four layers of each kind with `tanh` conditioners: in short runs on this 
 smooth conditioners reached a lower loss than ReLU ones (try `activation="relu"`).
 '''),
 code(r'''
-EPOCHS, BATCH, LEARNING_RATE = 50, 64, 3e-3
+EPOCHS, BATCH, LEARNING_RATE = 200, 64, 2e-3
 common = dict(event_shape=2, num_layers=4, hidden_units=(64, 64), activation="tanh", seed=0)
 builders = {"MAF": tfp_flows.maf, "IAF": tfp_flows.iaf,
             "RealNVP": tfp_flows.real_nvp, "NICE": tfp_flows.nice}
