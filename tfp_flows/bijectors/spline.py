@@ -46,6 +46,14 @@ def rational_quadratic_spline(params, num_bins, bound):
                                        range_min=-tf.cast(bound, params.dtype))
 
 
+def _check_spline_args(num_bins, bound):
+    if int(num_bins) < 2:
+        raise ValueError(f"num_bins must be at least 2, got {num_bins}")
+    if not float(bound) > 0:
+        raise ValueError(f"bound must be positive, got {bound}")
+    return int(num_bins), float(bound)
+
+
 def _spline_params(out, expected_shape, num_bins, name):
     count = spline_param_count(num_bins)
     out = tf.convert_to_tensor(out)
@@ -75,11 +83,7 @@ class SplineCoupling(AffineCoupling):
     def __init__(self, conditioner, num_bins=8, bound=4.0, num_masked=None,
                  fraction_masked=None, reverse_mask=False, validate_args=False,
                  name="spline_coupling"):
-        if int(num_bins) < 2:
-            raise ValueError(f"num_bins must be at least 2, got {num_bins}")
-        if not float(bound) > 0:
-            raise ValueError(f"bound must be positive, got {bound}")
-        self._num_bins, self._bound = int(num_bins), float(bound)
+        self._num_bins, self._bound = _check_spline_args(num_bins, bound)
         super().__init__(conditioner, num_masked=num_masked, fraction_masked=fraction_masked,
                          reverse_mask=reverse_mask, validate_args=validate_args, name=name)
         self._parameters = dict(self._parameters, num_bins=num_bins, bound=bound)
@@ -107,11 +111,7 @@ class SplineAutoregressive(MaskedAutoregressive):
 
     def __init__(self, conditioner, num_bins=8, bound=4.0, validate_args=False,
                  name="spline_autoregressive"):
-        if int(num_bins) < 2:
-            raise ValueError(f"num_bins must be at least 2, got {num_bins}")
-        if not float(bound) > 0:
-            raise ValueError(f"bound must be positive, got {bound}")
-        self._num_bins, self._bound = int(num_bins), float(bound)
+        self._num_bins, self._bound = _check_spline_args(num_bins, bound)
         super().__init__(conditioner, validate_args=validate_args, name=name)
         self._parameters = dict(self._parameters, num_bins=num_bins, bound=bound)
 
