@@ -1,5 +1,4 @@
 """Activation normalisation (Glow, Kingma & Dhariwal 2018)."""
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -17,6 +16,7 @@ def actnorm_statistics(y, epsilon=1e-6):
     on that batch (Glow's data-dependent initialisation).
 
     Example:
+        >>> import numpy as np
         >>> loc, log_scale = actnorm_statistics(tf.constant([[0.0, 1.0], [2.0, 5.0]]))
         >>> loc.numpy(), np.exp(log_scale.numpy()).round(4)
         (array([1., 3.], dtype=float32), array([1., 2.], dtype=float32))

@@ -1,5 +1,4 @@
 """Affine coupling (Real NVP) and additive coupling (NICE)."""
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 

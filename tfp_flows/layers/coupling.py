@@ -1,6 +1,5 @@
 """Affine (Real NVP) and additive (NICE) coupling as Keras flow layers."""
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfp_flows.bijectors.affine_coupling import AffineCoupling
@@ -25,6 +24,7 @@ class AffineCouplingLayer(FlowLayer):
     NICE's additive coupling. The conditioner's weights are this layer's weights.
 
     Example:
+        >>> import numpy as np
         >>> layer = AffineCouplingLayer(event_shape=(2,), hidden_units=(8,))
         >>> layer(np.ones((3, 2), "float32")).shape    # zero-initialised: the identity
         TensorShape([3, 2])
