@@ -107,22 +107,24 @@ class _TimeBudgetMixin:
             self.model.stop_training = True
 
 
-def step_timer(stock=False):
-    """A StepTimer callback for Keras 3 (default) or tf_keras (``stock=True``)."""
+def _callback(mixin, stock, **attributes):
+    """An instance of ``mixin`` as a Keras 3 callback, or a tf_keras one (``stock=True``)."""
     import keras
 
     base = tf_keras.callbacks.Callback if stock else keras.callbacks.Callback
-    return type("StepTimer", (_StepTimerMixin, base), {})()
+    callback = type(mixin.__name__.strip("_").replace("Mixin", ""), (mixin, base), {})()
+    callback.__dict__.update(attributes)
+    return callback
+
+
+def step_timer(stock=False):
+    """A StepTimer callback for Keras 3 (default) or tf_keras (``stock=True``)."""
+    return _callback(_StepTimerMixin, stock)
 
 
 def time_budget(seconds, stock=False):
     """A callback that ends ``fit`` after ``seconds``, for Keras 3 or tf_keras."""
-    import keras
-
-    base = tf_keras.callbacks.Callback if stock else keras.callbacks.Callback
-    callback = type("TimeBudget", (_TimeBudgetMixin, base), {})()
-    callback.seconds = seconds
-    return callback
+    return _callback(_TimeBudgetMixin, stock, seconds=seconds)
 
 
 def steps_per_second(timer, warmup=20):

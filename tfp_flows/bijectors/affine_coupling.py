@@ -6,7 +6,7 @@ from tfp_flows.bijectors.masks import validate_mask
 
 tfb = tfp.bijectors
 
-__all__ = ["AffineCoupling", "soft_clip_log_scale"]
+__all__ = ["AffineCoupling", "parse_shift_and_log_scale", "soft_clip_log_scale"]
 
 
 def soft_clip_log_scale(log_scale, bound):
@@ -22,6 +22,50 @@ def soft_clip_log_scale(log_scale, bound):
         return log_scale
     bound = tf.cast(bound, log_scale.dtype)
     return bound * tf.tanh(log_scale / bound)
+
+
+def parse_shift_and_log_scale(out, out_shape, name, log_scale_bound, shift_only=False):
+    """Reads a conditioner's output as ``(shift, log_scale)`` for entries of ``out_shape``.
+
+    ``out`` is a tuple ``(shift, log_scale)`` or one tensor whose extra last axis holds
+    ``[shift, log_scale]``; with ``shift_only`` a tensor of ``out_shape`` (or with a last
+    axis of 1) is the shift and ``log_scale`` is ``None``. Shapes are checked with a message
+    naming ``name``, the shape returned and the one expected; the log-scale is soft-clipped
+    to ``+-log_scale_bound`` (:func:`soft_clip_log_scale`).
+    """
+    if isinstance(out, (tuple, list)):
+        shift = tf.convert_to_tensor(out[0])
+        log_scale = None if shift_only else tf.convert_to_tensor(out[1])
+    else:
+        out = tf.convert_to_tensor(out)
+        rank = len(out_shape)
+        if out.shape.rank == rank + 1 and out.shape[-1] in (1, 2):
+            shift = out[..., 0]
+            if out.shape[-1] == 2 and not shift_only:
+                log_scale = out[..., 1]
+            elif shift_only:
+                log_scale = None
+            else:
+                raise ValueError(
+                    f"{name}: an affine transform needs shift and log-scale, but the "
+                    f"conditioner returned one value per entry (shape {out.shape})"
+                )
+        elif out.shape.rank == rank and shift_only:
+            shift, log_scale = out, None
+        else:
+            raise ValueError(
+                f"{name}: conditioner returned shape {out.shape}; expected "
+                f"{out_shape + [2]} (shift and log-scale) or a tuple of two {out_shape}"
+            )
+    for value, what in ((shift, "shift"), (log_scale, "log_scale")):
+        if value is not None and not value.shape.is_compatible_with(out_shape):
+            raise ValueError(
+                f"{name}: conditioner returned {what} of shape {value.shape}; "
+                f"expected {out_shape}"
+            )
+    if log_scale is not None:
+        log_scale = soft_clip_log_scale(log_scale, log_scale_bound)
+    return shift, log_scale
 
 
 class AffineCoupling(tfb.Bijector):
@@ -157,40 +201,9 @@ class AffineCoupling(tfb.Bijector):
             )
 
     def _shift_and_log_scale(self, x_cond, out_shape, **kwargs):
-        out = self._conditioner(x_cond, **kwargs)
-        if isinstance(out, (tuple, list)):
-            shift = tf.convert_to_tensor(out[0])
-            log_scale = None if self._shift_only else tf.convert_to_tensor(out[1])
-        else:
-            out = tf.convert_to_tensor(out)
-            rank = len(out_shape)
-            if out.shape.rank == rank + 1 and out.shape[-1] in (1, 2):
-                shift = out[..., 0]
-                if out.shape[-1] == 2 and not self._shift_only:
-                    log_scale = out[..., 1]
-                elif self._shift_only:
-                    log_scale = None
-                else:
-                    raise ValueError(
-                        f"{self.name}: an affine coupling needs shift and log-scale, but the "
-                        f"conditioner returned one value per entry (shape {out.shape})"
-                    )
-            elif out.shape.rank == rank and self._shift_only:
-                shift, log_scale = out, None
-            else:
-                raise ValueError(
-                    f"{self.name}: conditioner returned shape {out.shape}; expected "
-                    f"{out_shape + [2]} (shift and log-scale) or a tuple of two {out_shape}"
-                )
-        for value, what in ((shift, "shift"), (log_scale, "log_scale")):
-            if value is not None and not value.shape.is_compatible_with(out_shape):
-                raise ValueError(
-                    f"{self.name}: conditioner returned {what} of shape {value.shape}; "
-                    f"expected {out_shape}"
-                )
-        if log_scale is not None:
-            log_scale = soft_clip_log_scale(log_scale, self._log_scale_bound)
-        return shift, log_scale
+        return parse_shift_and_log_scale(
+            self._conditioner(x_cond, **kwargs), out_shape, self.name,
+            self._log_scale_bound, shift_only=self._shift_only)
 
     def _couple(self, x_cond, x_rest, inverse, **kwargs):
         """Transforms the non-conditioning entries (vector split mask). Returns the new

@@ -2,7 +2,7 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors.affine_coupling import soft_clip_log_scale
+from tfp_flows.bijectors.affine_coupling import parse_shift_and_log_scale
 
 tfb = tfp.bijectors
 
@@ -69,23 +69,8 @@ class MaskedAutoregressive(tfb.Bijector):
         return dict()
 
     def _shift_and_log_scale(self, y, **kwargs):
-        out = self._conditioner(y, **kwargs)
-        if isinstance(out, (tuple, list)):
-            shift, log_scale = (tf.convert_to_tensor(v) for v in out[:2])
-        else:
-            out = tf.convert_to_tensor(out)
-            if out.shape.rank != y.shape.rank + 1 or out.shape[-1] != 2:
-                raise ValueError(
-                    f"{self.name}: conditioner returned shape {out.shape}; expected "
-                    f"{y.shape.as_list() + [2]} (shift and log-scale per dimension)"
-                )
-            shift, log_scale = out[..., 0], out[..., 1]
-        if not shift.shape.is_compatible_with(y.shape):
-            raise ValueError(
-                f"{self.name}: conditioner returned shift of shape {shift.shape}; "
-                f"expected {y.shape}"
-            )
-        return shift, soft_clip_log_scale(log_scale, self._log_scale_bound)
+        return parse_shift_and_log_scale(self._conditioner(y, **kwargs), y.shape.as_list(),
+                                         self.name, self._log_scale_bound)
 
     def _event_size(self, x):
         size = tf.compat.dimension_value(x.shape[-1])
