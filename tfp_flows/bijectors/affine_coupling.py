@@ -24,6 +24,14 @@ def soft_clip_log_scale(log_scale, bound):
     return bound * tf.tanh(log_scale / bound)
 
 
+def check_conditioner_args(conditioner, log_scale_bound):
+    """Raises unless ``conditioner`` is callable and ``log_scale_bound`` is positive or None."""
+    if not callable(conditioner):
+        raise TypeError(f"conditioner must be callable, got {type(conditioner).__name__}")
+    if log_scale_bound is not None and not float(log_scale_bound) > 0:
+        raise ValueError(f"log_scale_bound must be positive or None, got {log_scale_bound}")
+
+
 def parse_shift_and_log_scale(out, out_shape, name, log_scale_bound, shift_only=False):
     """Reads a conditioner's output as ``(shift, log_scale)`` for entries of ``out_shape``.
 
@@ -124,8 +132,7 @@ class AffineCoupling(tfb.Bijector):
         name="affine_coupling",
     ):
         parameters = dict(locals())
-        if not callable(conditioner):
-            raise TypeError(f"conditioner must be callable, got {type(conditioner).__name__}")
+        check_conditioner_args(conditioner, log_scale_bound)
         if num_masked is not None and fraction_masked is not None:
             raise ValueError(
                 "give at most one of num_masked and fraction_masked, got "
@@ -135,8 +142,6 @@ class AffineCoupling(tfb.Bijector):
             raise ValueError(f"fraction_masked must be in (0, 1), got {fraction_masked}")
         if num_masked is not None and int(num_masked) < 1:
             raise ValueError(f"num_masked must be a positive integer, got {num_masked}")
-        if log_scale_bound is not None and not float(log_scale_bound) > 0:
-            raise ValueError(f"log_scale_bound must be positive or None, got {log_scale_bound}")
         if mask is not None and (num_masked is not None or fraction_masked is not None):
             raise ValueError(
                 "give either a mask or num_masked/fraction_masked, not both; got a mask and "

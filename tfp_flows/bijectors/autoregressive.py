@@ -2,7 +2,7 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors.affine_coupling import parse_shift_and_log_scale
+from tfp_flows.bijectors.affine_coupling import check_conditioner_args, parse_shift_and_log_scale
 
 tfb = tfp.bijectors
 
@@ -46,10 +46,7 @@ class MaskedAutoregressive(tfb.Bijector):
     def __init__(self, conditioner, log_scale_bound=5.0, validate_args=False,
                  name="masked_autoregressive"):
         parameters = dict(locals())
-        if not callable(conditioner):
-            raise TypeError(f"conditioner must be callable, got {type(conditioner).__name__}")
-        if log_scale_bound is not None and not float(log_scale_bound) > 0:
-            raise ValueError(f"log_scale_bound must be positive or None, got {log_scale_bound}")
+        check_conditioner_args(conditioner, log_scale_bound)
         self._conditioner = conditioner
         self._log_scale_bound = log_scale_bound
         with tf.name_scope(name) as name:
