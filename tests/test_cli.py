@@ -1,4 +1,4 @@
-"""Tests of the ``tfp-flows`` command, run in-process through ``tfp_flows.cli.main(argv)``
+"""Tests of the ``tfp-flows`` command, run in-process through ``tfp_flows_cli.main(argv)``
 with tiny settings (plus one subprocess call of the installed entry point)."""
 import json
 import math
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tfp_flows import BUILDERS
-from tfp_flows.cli import FLOW_NAMES, TOY_DATA_NAMES, main
-from tfp_flows.cli._common import ERROR_PREFIX, OutputDir
+from tfp_flows_cli import FLOW_NAMES, TOY_DATA_NAMES, main
+from tfp_flows_cli._common import ERROR_PREFIX, OutputDir
 from tfp_flows.datasets import TOY_NAMES, load_array
 
 TINY_FILE = ["--epochs", "2", "--layers", "2", "--hidden", "8", "--batch-size", "64", "-q"]

@@ -33,12 +33,12 @@ def test_ci_runs_the_readme_test_command():
 def test_install_command_names_the_test_extra():
     setup = (ROOT / "setup.cfg").read_text()
     assert re.search(r"^test =\n(\s+\S.*\n)+", setup, flags=re.M), "setup.cfg has no test extra"
-    assert "tfp-flows = tfp_flows.cli:main" in setup
+    assert "tfp-flows = tfp_flows_cli:main" in setup
 
 
 def test_demo_command_runs(tmp_path):
     """The README's main job, in its quick form (the full one takes about two minutes)."""
-    from tfp_flows.cli import main
+    from tfp_flows_cli import main
 
     demo = shlex.split(_commands()[0].split("&&")[1])
     assert demo == ["tfp-flows", "demo"]
@@ -56,7 +56,7 @@ def test_python_example_runs(index, tmp_path, monkeypatch):
 
 def test_command_line_examples_run(tmp_path, monkeypatch):
     """The command-line block runs as written, with only the epochs cut down for speed."""
-    from tfp_flows.cli import main
+    from tfp_flows_cli import main
 
     monkeypatch.chdir(tmp_path)
     for command in _commands(block=1):

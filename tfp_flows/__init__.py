@@ -9,27 +9,31 @@ Subpackages, from the bottom up (dependencies only point down this list):
   ``glow``, ``nsf``.
 - :mod:`tfp_flows.datasets`, :mod:`tfp_flows.plotting`, :mod:`tfp_flows.testing`.
 
-Attributes load on first use (PEP 562), so ``import tfp_flows`` is cheap until TensorFlow is
-actually needed (the ``tfp-flows --help`` command does not import it).
+``import tfp_flows`` registers every Keras class of the package, so that
+``keras.models.load_model("flow.keras")`` works in a fresh process after it. The data sets,
+plots and test helpers load on first use (PEP 562): they pull in scikit-learn and matplotlib.
+The ``tfp-flows`` command lives in the separate top-level package :mod:`tfp_flows_cli`, which
+checks its arguments before it imports this package (and TensorFlow).
 """
 import importlib
 
+from tfp_flows import bijectors, layers, nets  # noqa: F401  (registers Keras classes)
+from tfp_flows import flows, model  # noqa: F401
+from tfp_flows.flows import BUILDERS, build_flow, glow, iaf, maf, nice, nsf, real_nvp
+from tfp_flows.model import FlowModel
+
 __version__ = "0.1.0"
 
-_SUBMODULES = ("bijectors", "datasets", "flows", "layers", "model", "nets", "plotting",
-               "testing")
-_FROM_FLOWS = ("BUILDERS", "build_flow", "glow", "iaf", "maf", "nice", "nsf", "real_nvp")
+_LAZY_SUBMODULES = ("datasets", "plotting", "testing")
 
-__all__ = ["FlowModel", *_FROM_FLOWS, *_SUBMODULES, "__version__"]
+__all__ = ["BUILDERS", "FlowModel", "bijectors", "build_flow", "flows", "glow", "iaf",
+           "layers", "maf", "model", "nets", "nice", "nsf", "real_nvp",
+           *_LAZY_SUBMODULES, "__version__"]
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"tfp_flows.{name}")
-    if name in _FROM_FLOWS:
-        return getattr(importlib.import_module("tfp_flows.flows"), name)
-    if name == "FlowModel":
-        return importlib.import_module("tfp_flows.model").FlowModel
     raise AttributeError(f"module 'tfp_flows' has no attribute {name!r}")
 
 

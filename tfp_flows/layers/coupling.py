@@ -68,9 +68,10 @@ class AffineCouplingLayer(FlowLayer):
             self._mask = make(self.event_shape, reverse=self.reverse_mask)
             build_shape = (1,) + self.event_shape
         self.conditioner = conditioner
-        if not conditioner.built or not conditioner.weights:
-            # Keras marks a layer without build() as built after from_config, weightless.
-            conditioner(tf.zeros(build_shape, self.compute_dtype))
+        # Always call the conditioner once: after from_config, Keras's build_from_config may
+        # have run a user's build() (weights made there) while sub-layers that are built on
+        # first call are still weightless, and loading would then find no place for them.
+        conditioner(tf.zeros(build_shape, self.compute_dtype))
         self.built = True
 
     def bijector(self):

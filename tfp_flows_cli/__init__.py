@@ -23,7 +23,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from tfp_flows.cli._common import (  # noqa: E402
+from tfp_flows_cli._common import (  # noqa: E402
     PROG,
     CLIError,
     error_line,
@@ -210,10 +210,10 @@ def build_parser():
 
 
 _HANDLERS = {
-    "fit": ("tfp_flows.cli.fit", "run_fit"),
-    "demo": ("tfp_flows.cli.fit", "run_demo"),
-    "sample": ("tfp_flows.cli.predict", "run_sample"),
-    "log-prob": ("tfp_flows.cli.predict", "run_log_prob"),
+    "fit": ("tfp_flows_cli.fit", "run_fit"),
+    "demo": ("tfp_flows_cli.fit", "run_demo"),
+    "sample": ("tfp_flows_cli.predict", "run_sample"),
+    "log-prob": ("tfp_flows_cli.predict", "run_log_prob"),
 }
 
 

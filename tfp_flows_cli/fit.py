@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfp_flows.cli._common import CLIError, OutputDir, first_line
+from tfp_flows_cli._common import CLIError, OutputDir, first_line
 
 N_TRUTH_TEST = 20_000
 TEST_FRACTION = 0.1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfp_flows.cli._common import (
+from tfp_flows_cli._common import (
     CLIError,
     check_output_file,
     event_size,
