@@ -75,8 +75,9 @@ def test_plot_density_contours_the_density():
     assert ax.get_xlim() == (-3.0, 3.0)
 
 
-def test_plot_density_with_truth_shares_the_colour_scale():
-    fig = plot_density(gauss_log_prob, resolution=10, truth=std_normal_log_prob)
+def test_plot_density_with_truth_shares_the_colour_scale_on_request():
+    fig = plot_density(gauss_log_prob, resolution=10, truth=std_normal_log_prob,
+                       scale="shared")
     model_ax, truth_ax, cbar_ax = fig.axes  # two panels and one colour bar
     assert (model_ax.get_title(), truth_ax.get_title()) == ("model density", "true density")
     (cs_model,), (cs_truth,) = contour_sets(model_ax), contour_sets(truth_ax)
@@ -217,6 +218,7 @@ def test_animate_layers_writes_a_gif(tmp_path, rng):
     # the last frame drawn shows the last step and its name
     np.testing.assert_allclose(ax.collections[0].get_offsets(), steps[-1])
     assert ax.get_title() == "shifted"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("dimension 1", "dimension 2")
 
 
 def test_animate_layers_without_path_and_bad_input(rng):
@@ -314,7 +316,8 @@ def test_plot_latent_qq():
     fig = plot_latent_qq(z, bins=8)
     assert len(fig.axes) == 4
     assert [a.get_title() for a in fig.axes] == [
-        "Q-Q plot of z[0]", "Q-Q plot of z[1]", "histogram of z[0]", "histogram of z[1]"]
+        "Q-Q plot of z[0]", "Q-Q plot of z[1]", "histogram of z[0] vs N(0, 1)",
+        "histogram of z[1] vs N(0, 1)"]
     qq0, qq1, hist0, _ = fig.axes
     on_line = qq0.collections[0].get_offsets()
     np.testing.assert_allclose(on_line[:, 0], on_line[:, 1], atol=1e-12)  # Normal: y = x
@@ -364,3 +367,210 @@ def test_public_api_returns_figures_and_never_shows(monkeypatch, rng):
     assert sorted(plotting.__all__) == sorted(
         ["animate_layers", "density_grid", "normal_qq", "plot_density", "plot_latent_lines",
          "plot_latent_qq", "plot_layer_grid", "plot_loss", "plot_nll_parts", "plot_samples"])
+
+
+# --- pictures a person can read --------------------------------------------------------
+
+
+def sharp_truth_log_prob(x):
+    """Eight tight Gaussians on a circle (peak density about 4), like eight_gaussians."""
+    x = np.asarray(x, np.float64)
+    angles = np.arange(8) * np.pi / 4
+    centres = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    sq = np.sum((x[:, None, :] - centres[None]) ** 2, axis=-1)
+    sigma = 0.07
+    return (np.log(np.mean(np.exp(-0.5 * sq / sigma ** 2), axis=1) + 1e-300)
+            - np.log(2 * np.pi * sigma ** 2))
+
+
+def broad_model_log_prob(x):
+    """What a flow looks like after a short fit: a broad blob (peak density about 0.04)."""
+    return std_normal_log_prob(np.asarray(x, np.float64) / 2.0) - 2 * np.log(2.0)
+
+
+def colorbar_axes(fig, panels):
+    return [a for a in fig.axes if a not in panels]
+
+
+def significant_digits(label):
+    mantissa = label.replace("\u2212", "-").lstrip("-").split("e")[0]
+    digits = mantissa.replace(".", "").lstrip("0")
+    return len(digits)
+
+
+def test_density_panels_each_use_the_full_colour_range_by_default():
+    """A broad model next to a sharp truth must not be one dark colour."""
+    bounds = ((-3, 3), (-3, 3))
+    fig = plot_density(broad_model_log_prob, bounds=bounds, resolution=60,
+                       truth=sharp_truth_log_prob)
+    model_ax, truth_ax = fig.axes[:2]
+    (cs_model,), (cs_truth,) = contour_sets(model_ax), contour_sets(truth_ax)
+    model_peak = density_grid(broad_model_log_prob, bounds, 60)[2].max()
+    truth_peak = density_grid(sharp_truth_log_prob, bounds, 60)[2].max()
+    assert model_peak < 0.05 * truth_peak  # the case that used to be all dark
+    # each panel is scaled to its own maximum: the model's top colour is its own peak
+    assert cs_model.levels[-1] == pytest.approx(model_peak)
+    assert cs_truth.levels[-1] == pytest.approx(truth_peak)
+    assert cs_model.norm is not cs_truth.norm
+    assert cs_model.norm.vmax == pytest.approx(model_peak)
+    # and each has its own colour bar
+    bars = colorbar_axes(fig, [model_ax, truth_ax])
+    assert [b.get_ylabel() for b in bars] == ["density", "density"]
+
+
+def test_density_log_scale_is_shared_and_readable():
+    bounds = ((-3, 3), (-3, 3))
+    fig = plot_density(broad_model_log_prob, bounds=bounds, resolution=60,
+                       truth=sharp_truth_log_prob, scale="log", log_range=8.0)
+    model_ax, truth_ax, bar = fig.axes
+    (cs_model,), (cs_truth,) = contour_sets(model_ax), contour_sets(truth_ax)
+    np.testing.assert_array_equal(cs_model.levels, cs_truth.levels)
+    top = np.log(density_grid(sharp_truth_log_prob, bounds, 60)[2].max())
+    assert cs_model.levels[-1] == pytest.approx(top)
+    assert cs_model.levels[0] == pytest.approx(top - 8.0)
+    # the model panel spans a good part of the colour scale, not only its bottom colour
+    assert (cs_model.zmax - cs_model.zmin) > 0.25 * 8.0
+    assert cs_model.zmin >= top - 8.0 - 1e-9  # values below the floor are clipped
+    assert bar.get_ylabel() == "log density"
+    with pytest.raises(ValueError, match="scale to be one of"):
+        plot_density(std_normal_log_prob, scale="linear")
+    with pytest.raises(ValueError, match="log_range > 0"):
+        plot_density(std_normal_log_prob, scale="log", log_range=0)
+
+
+@pytest.mark.parametrize("scale", ["own", "shared", "log"])
+def test_colour_bar_ticks_have_at_most_three_significant_digits(scale):
+    # a peak of 0.0123...: contour levels at 0.000617, 0.00123, ... by default
+    peaked = lambda x: std_normal_log_prob(np.asarray(x) / 3.6) - 2 * np.log(3.6)  # noqa: E731
+    fig = plot_density(peaked, resolution=20, truth=std_normal_log_prob, scale=scale)
+    fig.canvas.draw()
+    bars = colorbar_axes(fig, fig.axes[:2])
+    assert bars
+    for bar in bars:
+        labels = [t.get_text() for t in bar.get_yticklabels() if t.get_text()]
+        assert 2 <= len(labels) <= 7, labels
+        assert all(significant_digits(t) <= 3 for t in labels), labels
+
+
+def test_loss_plot_of_a_short_run_has_integer_epoch_ticks():
+    fig = plot_loss({"loss": [3.0, 2.5, 2.2], "val_loss": [3.1, 2.6, 2.4]})
+    (ax,) = fig.axes
+    fig.canvas.draw()
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_nll_parts_integer_ticks_for_whole_steps_only():
+    fig = plot_nll_parts([2.0, 1.5, 1.2], [0.1, 0.2, 0.3], event_size=2)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        assert all(float(t).is_integer() for t in ax.get_xticks() if lo <= t <= hi)
+    fig = plot_nll_parts([2.0, 1.5], [0.1, 0.2], event_size=2, x=[0.0, 0.5])
+    fig.canvas.draw()
+    assert not all(float(t).is_integer() for t in fig.axes[2].get_xticks())
+
+
+def plotted_points(ax):
+    """Display coordinates of every line vertex and scatter point in ``ax``."""
+    pts = [line.get_transform().transform(line.get_xydata()) for line in ax.lines]
+    pts += [c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections
+            if len(c.get_offsets())]
+    return np.concatenate(pts)
+
+
+def assert_legend_off_the_data(ax):
+    fig = ax.figure
+    fig.canvas.draw()
+    legend = ax.get_legend()
+    assert legend is not None
+    box = legend.get_window_extent()
+    assert not box.overlaps(ax.get_window_extent())  # outside the axes
+    inside = [box.contains(x, y) for x, y in plotted_points(ax)]
+    assert not any(inside)
+
+
+def test_legends_do_not_cover_the_data(rng):
+    # curves along the top of the axes, where an "upper right" legend used to sit
+    fig = plot_loss({"loss": [2.8, 2.78, 2.76, 2.75, 2.75],
+                     "val_loss": [2.77, 2.76, 2.74, 2.74, 2.73]},
+                    reference=-0.38, reference_label="true entropy")
+    assert_legend_off_the_data(fig.axes[0])
+    cloud = rng.uniform(-1, 1, size=(400, 2))
+    fig = plot_samples(cloud, data=cloud[::-1], overlay=True)
+    assert_legend_off_the_data(fig.axes[0])
+    fig = plot_latent_lines(cloud, 1.5 * cloud)
+    assert_legend_off_the_data(fig.axes[0])
+    fig = plot_nll_parts([1.0, 1.0, 1.0], [0.0, 0.1, 0.2], event_size=2)
+    assert_legend_off_the_data(fig.axes[0])
+    # a legend inside the axes remains available
+    fig = plot_loss({"loss": [3.0, 2.0]}, legend="best")
+    assert fig.axes[0].get_legend().get_frame().get_alpha() == pytest.approx(0.85)
+    assert plot_loss({"loss": [3.0, 2.0]}, legend=None).axes[0].get_legend() is None
+
+
+def test_latent_qq_histograms_have_no_legend_over_the_bars(rng):
+    fig = plot_latent_qq(rng.normal(size=(200, 2)), bins=10)
+    assert all(a.get_legend() is None for a in fig.axes)
+
+
+def test_layer_grid_is_labelled_titled_and_on_one_range(rng):
+    z = rng.normal(size=(200, 2))
+    steps = [z, 0.2 * z, 3.0 * z + [5.0, 0.0], np.tanh(z), z ** 3 / 10]
+    fig = plot_layer_grid(steps, cols=2)  # 3 rows x 2 columns, the last cell removed
+    assert fig.get_suptitle()
+    limits = {(a.get_xlim(), a.get_ylim()) for a in fig.axes}
+    assert len(limits) == 1  # one shared range
+    (xlim, ylim), = limits
+    every = np.concatenate(steps)
+    assert xlim[0] < every[:, 0].min() and xlim[1] > every[:, 0].max()
+    assert ylim[0] < every[:, 1].min() and ylim[1] > every[:, 1].max()
+    # x labels under each column's lowest panel, y labels on the first column
+    assert [bool(a.get_xlabel()) for a in fig.axes] == [False, False, False, True, True]
+    assert [bool(a.get_ylabel()) for a in fig.axes] == [True, False, True, False, True]
+    assert fig.axes[-1].get_xlabel() == "dimension 1"
+    assert fig.axes[0].get_ylabel() == "dimension 2"
+
+
+def test_layer_grid_range_ignores_far_outliers_and_can_be_per_panel(rng):
+    z = rng.normal(size=(2000, 2))
+    wild = z.copy()
+    wild[0] = [1e4, -1e4]
+    fig = plot_layer_grid([z, wild])
+    assert fig.axes[0].get_xlim()[1] < 10  # one wild point does not squash the picture
+    fig = plot_layer_grid([z, 10 * z], bounds="per_panel")
+    assert "each panel on its own range" in fig.get_suptitle()
+    assert fig.axes[1].get_xlim()[1] > 5 * fig.axes[0].get_xlim()[1]
+    with pytest.raises(ValueError, match="'per_panel', got 'auto'"):
+        plot_layer_grid([z, z], bounds="auto")
+
+
+def test_layer_grid_labels_the_outer_panels_of_the_callers_grid(rng):
+    z = rng.normal(size=(10, 2))
+    fig, grid = plt.subplots(2, 3)
+    plot_layer_grid([z, z, z], axes=grid[1])
+    assert [bool(a.get_xlabel()) for a in grid[1]] == [True, True, True]
+    assert [bool(a.get_ylabel()) for a in grid[1]] == [True, False, False]
+    assert not fig.get_suptitle()  # the caller's figure keeps its own title
+
+
+def test_every_panel_has_axis_labels_and_a_title(rng):
+    z = rng.normal(size=(30, 2))
+    figures = {
+        "density": plot_density(std_normal_log_prob, resolution=5, truth=std_normal_log_prob),
+        "samples": plot_samples(z, z),
+        "overlay": plot_samples(z, z, overlay=True),
+        "lines": plot_latent_lines(z, 2 * z),
+        "loss": plot_loss({"loss": [1.0, 0.5]}),
+        "qq": plot_latent_qq(z, bins=4),
+    }
+    for name, fig in figures.items():
+        panels = [a for a in fig.axes if a.get_title()]
+        assert panels, name
+        for a in panels:
+            assert a.get_xlabel() and a.get_ylabel(), (name, a.get_title())
+    nll = plot_nll_parts([1.0, 0.5], [0.0, 0.1], event_size=2)
+    assert nll.get_suptitle() and all(a.get_ylabel() for a in nll.axes)
+    assert nll.axes[-1].get_xlabel()
+    assert figures["qq"].get_suptitle() == "latent z against N(0, 1)"

@@ -1,7 +1,7 @@
 """An animation of a sample moving through the layers of a flow."""
 from matplotlib.animation import FuncAnimation, PillowWriter
 
-from tfp_flows.plotting._common import as_bounds, get_axes, padded_bounds, set_bounds
+from tfp_flows.plotting._common import as_bounds, get_axes, robust_bounds, set_bounds
 from tfp_flows.plotting.samples import _as_steps, _base_colors, _step_names
 
 
@@ -12,7 +12,8 @@ def _frames(count, frames_per_step):
 
 
 def animate_layers(steps, path=None, fps=20, frames_per_step=15, names=None, bounds=None,
-                   s=4.0, cmap="hsv", dpi=80, ax=None):
+                   s=4.0, cmap="hsv", dpi=80, ax=None, xlabel="dimension 1",
+                   ylabel="dimension 2"):
     """Animate a sample as each bijector bends it: points move from step to step.
 
     Frame ``j`` of the move from ``steps[k]`` to ``steps[k + 1]`` shows the linear
@@ -35,11 +36,12 @@ def animate_layers(steps, path=None, fps=20, frames_per_step=15, names=None, bou
       frames_per_step: frames spent on each bijector.
       names: one name per array in ``steps`` for the titles; default ``"base"``,
         ``"after bijector 1"``, ...
-      bounds: ``((xmin, xmax), (ymin, ymax))``; default covers every step, fixed over the
-        whole animation so the motion is visible.
+      bounds: ``((xmin, xmax), (ymin, ymax))``; default covers every step (a few far
+        outliers are cut off), fixed over the whole animation so the motion is visible.
       s, cmap: marker size and colour map.
       dpi: resolution of the saved GIF.
       ax: an Axes to draw into; a new figure if None.
+      xlabel, ylabel: axis labels.
 
     Returns:
       The ``matplotlib.figure.Figure``, with the animation as ``fig.animation``.
@@ -70,10 +72,12 @@ def animate_layers(steps, path=None, fps=20, frames_per_step=15, names=None, bou
     if path is not None and not str(path).lower().endswith(".gif"):
         raise ValueError(f"expected a path ending in .gif, got {str(path)!r}; save other "
                          f"formats with fig.animation.save(...)")
-    bounds = padded_bounds(*arrays) if bounds is None else as_bounds(bounds)
+    bounds = robust_bounds(*arrays) if bounds is None else as_bounds(bounds)
 
     fig, (a,) = get_axes(ax, 1, panel_size=(4.5, 4.5))
     set_bounds(a, bounds)
+    a.set_xlabel(xlabel)
+    a.set_ylabel(ylabel)
     scatter = a.scatter(arrays[0][:, 0], arrays[0][:, 1], s=s, c=_base_colors(arrays[0]),
                         cmap=cmap, linewidths=0)
     frames = _frames(len(arrays), frames_per_step)

@@ -1,7 +1,7 @@
 """Density contours of a 2-D log-density, optionally next to the true density."""
 import numpy as np
 
-from tfp_flows.plotting._common import as_bounds, as_log_prob_fn, get_axes
+from tfp_flows.plotting._common import as_bounds, as_log_prob_fn, get_axes, style_colorbar
 
 
 def density_grid(log_prob, bounds=((-3, 3), (-3, 3)), resolution=100):
@@ -46,14 +46,31 @@ def density_grid(log_prob, bounds=((-3, 3), (-3, 3)), resolution=100):
     return xx, yy, np.exp(logp)
 
 
+SCALES = ("own", "shared", "log")
+
+
 def plot_density(log_prob, bounds=((-3, 3), (-3, 3)), resolution=100, truth=None, ax=None,
                  title="model density", truth_title="true density", levels=20,
-                 cmap="viridis", colorbar=True):
+                 cmap="viridis", colorbar=True, scale="own", log_range=10.0):
     """Filled contours of the density ``exp(log_prob)`` on a grid.
 
-    With ``truth`` the figure has two panels, model (left) and truth (right), drawn with
-    the same contour levels (from 0 to the larger of the two maxima) so that colours
-    compare directly; one colour bar serves both.
+    With ``truth`` the figure has two panels, model (left) and truth (right).
+
+    How the colours are scaled (``scale``):
+
+    - ``"own"`` (default): each panel is linear from 0 to its own maximum, with its own
+      colour bar. This reads best in the common case: a flow early in training (or a
+      weak one) is far flatter than a sharp truth such as eight Gaussians, and on a
+      scale shared with the truth its whole panel is one dark colour. Compare heights
+      through the two colour bars.
+    - ``"shared"``: both panels linear from 0 to the larger maximum, one colour bar;
+      colours compare directly, but the flatter panel may be unreadable.
+    - ``"log"``: the log-density on one shared scale from ``log_range`` nats below the
+      highest value to that value (lower values, ``-inf`` included, get the lowest
+      colour), one colour bar. Colours compare directly and both panels stay readable;
+      it also shows the tails and the mass a flow leaves between modes.
+
+    Colour-bar ticks are round values with at most 3 significant digits.
 
     Args:
       log_prob: the model's log-density: a callable ``f(x [n, 2] float32) -> [n]`` (a
@@ -66,10 +83,16 @@ def plot_density(log_prob, bounds=((-3, 3), (-3, 3)), resolution=100, truth=None
       title, truth_title: panel titles.
       levels: number of contour levels.
       cmap: matplotlib colour map.
-      colorbar: whether to add a colour bar.
+      colorbar: whether to add colour bars.
+      scale: ``"own"``, ``"shared"`` or ``"log"``, see above.
+      log_range: with ``scale="log"``, the depth of the colour scale in nats (> 0).
 
     Returns:
       The ``matplotlib.figure.Figure``.
+
+    Raises:
+      ValueError: on an unknown ``scale`` or ``log_range <= 0``, and as
+        :func:`density_grid`.
 
     Example:
     >>> import numpy as np, matplotlib.pyplot as plt
@@ -79,18 +102,48 @@ def plot_density(log_prob, bounds=((-3, 3), (-3, 3)), resolution=100, truth=None
     ['model density', 'true density']
     >>> plt.close(fig)
     """
+    if scale not in SCALES:
+        raise ValueError(f"expected scale to be one of {SCALES}, got {scale!r}")
+    log_range = float(log_range)
+    if not log_range > 0:
+        raise ValueError(f"expected log_range > 0, got {log_range}")
     sources = [(log_prob, title)] + ([] if truth is None else [(truth, truth_title)])
     fig, axes = get_axes(ax, len(sources), sharex=True, sharey=True)
     grids = [density_grid(src, bounds, resolution) for src, _ in sources]
-    vmax = max(float(p.max()) for _, _, p in grids)
-    level_values = np.linspace(0.0, vmax if vmax > 0 else 1.0, int(levels) + 1)
-    cs = None
-    for a, (xx, yy, p), (_, name) in zip(axes, grids, sources):
-        cs = a.contourf(xx, yy, p, levels=level_values, cmap=cmap)
+    levels = int(levels)
+    if scale == "log":
+        with np.errstate(divide="ignore"):
+            values = [np.log(p) for _, _, p in grids]
+        top = max(float(v.max()) for v in values)
+        if not np.isfinite(top):  # zero density everywhere
+            top = 0.0
+        floor = top - log_range
+        values = [np.maximum(v, floor) for v in values]
+        shared = np.linspace(floor, top, levels + 1)
+        label = "log density"
+    else:
+        values = [p for _, _, p in grids]
+        peak = max(float(p.max()) for p in values)
+        shared = np.linspace(0.0, peak if peak > 0 else 1.0, levels + 1)
+        label = "density"
+    sets = []
+    for a, (xx, yy, _), v, (_, name) in zip(axes, grids, values, sources):
+        if scale == "own":
+            own = float(v.max())
+            panel_levels = np.linspace(0.0, own if own > 0 else 1.0, levels + 1)
+        else:
+            panel_levels = shared
+        sets.append(a.contourf(xx, yy, v, levels=panel_levels, cmap=cmap))
         a.set_title(name)
         a.set_xlabel("$x_1$")
         a.set_ylabel("$x_2$")
         a.set_aspect("equal", adjustable="box")
     if colorbar:
-        fig.colorbar(cs, ax=axes, label="density", shrink=0.9)
+        if scale == "own":
+            bars = [fig.colorbar(cs, ax=a, label=label, shrink=0.9)
+                    for cs, a in zip(sets, axes)]
+        else:
+            bars = [fig.colorbar(sets[-1], ax=axes, label=label, shrink=0.9)]
+        for bar in bars:
+            style_colorbar(bar)
     return fig

@@ -2,19 +2,28 @@
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from tfp_flows.plotting._common import as_bounds, as_points, get_axes, padded_bounds, set_bounds
+from tfp_flows.plotting._common import (
+    as_bounds,
+    as_points,
+    get_axes,
+    label_outer_panel,
+    padded_bounds,
+    place_legend,
+    robust_bounds,
+    set_bounds,
+)
 
 MODEL_COLOR = "tab:orange"
 DATA_COLOR = "tab:blue"
 
 
 def plot_samples(samples, data=None, bounds=None, overlay=False, ax=None, s=4.0, alpha=0.5,
-                 title="model samples", data_title="data"):
+                 title="model samples", data_title="data", legend="outside"):
     """Scatter plot of model samples, optionally against data.
 
     Without ``data``: one panel. With ``data``: two panels, data (left) and model samples
     (right), on the same limits; or, with ``overlay=True``, one panel with both point
-    clouds and a legend.
+    clouds and a legend (to the right of the axes, off the points).
 
     Args:
       samples: array-like ``[n, 2]`` drawn from the model.
@@ -27,6 +36,8 @@ def plot_samples(samples, data=None, bounds=None, overlay=False, ax=None, s=4.0,
       s, alpha: marker size and opacity.
       title, data_title: titles of the model and data panels (``title`` alone when
         overlaid).
+      legend: where the overlay's legend goes: ``"outside"`` (right of the axes), a
+        matplotlib ``loc`` such as ``"best"``, or None for none.
 
     Returns:
       The ``matplotlib.figure.Figure``.
@@ -48,7 +59,9 @@ def plot_samples(samples, data=None, bounds=None, overlay=False, ax=None, s=4.0,
     elif data is not None:
         bounds = padded_bounds(data)
     two_panels = data is not None and not overlay
-    fig, axes = get_axes(ax, 2 if two_panels else 1, sharex=True, sharey=True)
+    wide = overlay and data is not None and legend == "outside"  # room for the legend
+    fig, axes = get_axes(ax, 2 if two_panels else 1, sharex=True, sharey=True,
+                         panel_size=(5.6 if wide else 4.0, 3.6))
     if data is None:
         panels = [(axes[0], [(samples, MODEL_COLOR, None)], title)]
     elif overlay:
@@ -62,7 +75,7 @@ def plot_samples(samples, data=None, bounds=None, overlay=False, ax=None, s=4.0,
             a.scatter(pts[:, 0], pts[:, 1], s=s, alpha=alpha, color=color, label=label,
                       linewidths=0)
         if len(clouds) > 1:
-            a.legend(markerscale=3, loc="upper right")
+            place_legend(a, legend, markerscale=3)
         a.set_title(name)
         a.set_xlabel("$x_1$")
         a.set_ylabel("$x_2$")
@@ -98,24 +111,39 @@ def _base_colors(base):
 
 
 def plot_layer_grid(steps, names=None, bounds=None, cols=4, s=4.0, cmap="hsv",
-                    color_by_base=True, axes=None):
+                    color_by_base=True, axes=None,
+                    title="a base sample bent layer by layer, from base to data",
+                    xlabel="dimension 1", ylabel="dimension 2"):
     """A grid of scatter plots, one per stage of a flow: the base sample bent layer by layer.
+
+    Every panel shows the same ``n`` points after one more bijector. By default all
+    panels share one range (that of all the stages together, see ``bounds``), so a layer
+    that shrinks or stretches the sample shows as such; a point keeps its colour (its
+    angle in the base sample) from panel to panel.
 
     Args:
       steps: list of array-likes ``[n, 2]`` with the same ``n``: the base sample, then the
         sample after each bijector (as a model's ``forward_steps(z)`` returns them).
       names: one title per array; default ``"base"``, ``"after bijector 1"``, ...
-      bounds: ``((xmin, xmax), (ymin, ymax))`` shared by every panel; None lets each panel
-        scale to its own points (layers often change the scale a lot).
+      bounds: ``((xmin, xmax), (ymin, ymax))`` shared by every panel; None (default) for
+        one shared range covering the points of every stage (a few far outliers are cut
+        off); ``"per_panel"`` to let each panel scale to its own points, which the figure
+        title then says.
       cols: panels per row; the grid has ``ceil(len(steps) / cols)`` rows and unused
         cells are removed, so the figure has exactly ``len(steps)`` axes.
       s: marker size.
       cmap, color_by_base: colour each point by its angle in the base sample, so a point
         keeps its colour from panel to panel; with ``color_by_base=False`` one colour.
       axes: optional sequence of ``len(steps)`` Axes to draw into.
+      title: figure title (set only when the figure is made here).
+      xlabel, ylabel: axis labels, set on the bottom panel of each column and on the
+        first column (the outer panels of the caller's grid when ``axes`` is given).
 
     Returns:
       The ``matplotlib.figure.Figure``.
+
+    Raises:
+      ValueError: on mismatched arrays or names, ``cols < 1`` or bad ``bounds``.
 
     Example:
     >>> import numpy as np, matplotlib.pyplot as plt
@@ -123,6 +151,8 @@ def plot_layer_grid(steps, names=None, bounds=None, cols=4, s=4.0, cmap="hsv",
     >>> fig = plot_layer_grid([z, 2 * z, z ** 3], names=["z", "scale", "cube"], cols=2)
     >>> [a.get_title() for a in fig.axes]
     ['z', 'scale', 'cube']
+    >>> fig.axes[0].get_xlim() == fig.axes[1].get_xlim()  # one shared range
+    True
     >>> plt.close(fig)
     """
     arrays = _as_steps(steps)
@@ -130,18 +160,37 @@ def plot_layer_grid(steps, names=None, bounds=None, cols=4, s=4.0, cmap="hsv",
     cols = int(cols)
     if cols < 1:
         raise ValueError(f"expected cols >= 1, got {cols}")
-    if bounds is not None:
+    per_panel = isinstance(bounds, str)
+    if per_panel and bounds != "per_panel":
+        raise ValueError(f"expected bounds as ((xmin, xmax), (ymin, ymax)), None or "
+                         f"'per_panel', got {bounds!r}")
+    if bounds is None:
+        bounds = robust_bounds(*arrays)
+    elif not per_panel:
         bounds = as_bounds(bounds)
-    if axes is None:
+    made_here = axes is None
+    if made_here:
         ncols = min(cols, len(arrays))
         nrows = -(-len(arrays) // ncols)
+        share = {} if per_panel else {"sharex": True, "sharey": True}
         fig, grid = get_axes(None, nrows * ncols, nrows=nrows, ncols=ncols,
-                             panel_size=(3.0, 3.0))
+                             panel_size=(3.0, 3.0), **share)
         for extra in grid[len(arrays):]:
             extra.remove()
         grid = grid[:len(arrays)]
+        for i, a in enumerate(grid):
+            below = i + ncols < len(arrays)  # another panel under this one
+            label_outer_panel(a, xlabel, ylabel, last_row=not below, first_col=i % ncols == 0)
+            if below and not per_panel:
+                a.tick_params(labelbottom=False)
+            if i % ncols and not per_panel:
+                a.tick_params(labelleft=False)
+        if title:
+            fig.suptitle(title + ("; each panel on its own range" if per_panel else ""))
     else:
         fig, grid = get_axes(axes, len(arrays), name="axes")
+        for a in grid:
+            label_outer_panel(a, xlabel, ylabel)
     colors = _base_colors(arrays[0]) if color_by_base else None
     for a, pts, name in zip(grid, arrays, titles):
         if colors is None:
@@ -149,17 +198,19 @@ def plot_layer_grid(steps, names=None, bounds=None, cols=4, s=4.0, cmap="hsv",
         else:
             a.scatter(pts[:, 0], pts[:, 1], s=s, c=colors, cmap=cmap, linewidths=0)
         a.set_title(name)
-        if bounds is not None:
+        if not per_panel:
             set_bounds(a, bounds)
     return fig
 
 
 def plot_latent_lines(z, x, n=150, ax=None, s=6.0, title="Transformed latent z \u2192 x",
-                      z_color=DATA_COLOR, x_color=MODEL_COLOR, line_alpha=0.3):
+                      z_color=DATA_COLOR, x_color=MODEL_COLOR, line_alpha=0.3,
+                      legend="outside", xlabel="dimension 1", ylabel="dimension 2"):
     """Lines from latent points ``z_i`` to their images ``x_i = f(z_i)``.
 
     The picture of the Glow tutorial: the first ``n`` pairs, each joined by a grey line,
-    latent points in ``z_color`` and their images in ``x_color``, with a legend.
+    latent points in ``z_color`` and their images in ``x_color``, with a legend to the
+    right of the axes. Both clouds live in the same 2-D space, hence one pair of axes.
 
     Args:
       z: array-like ``[m, 2]`` of latent (base) points.
@@ -169,6 +220,8 @@ def plot_latent_lines(z, x, n=150, ax=None, s=6.0, title="Transformed latent z \
       s: marker size.
       title: panel title.
       z_color, x_color, line_alpha: colours of the two clouds and opacity of the lines.
+      legend: ``"outside"`` (right of the axes), a matplotlib ``loc``, or None.
+      xlabel, ylabel: axis labels.
 
     Returns:
       The ``matplotlib.figure.Figure``.
@@ -192,12 +245,14 @@ def plot_latent_lines(z, x, n=150, ax=None, s=6.0, title="Transformed latent z \
     if n < 1:
         raise ValueError(f"expected n >= 1, got {n}")
     z, x = z[:n], x[:n]
-    fig, (a,) = get_axes(ax, 1, panel_size=(5.0, 4.5))
+    fig, (a,) = get_axes(ax, 1, panel_size=(6.2 if legend == "outside" else 5.0, 4.5))
     a.add_collection(LineCollection(np.stack([z, x], axis=1), colors="0.5",
                                     alpha=line_alpha, linewidths=0.8))
     a.scatter(z[:, 0], z[:, 1], s=s, color=z_color, label="latent z", zorder=3)
     a.scatter(x[:, 0], x[:, 1], s=s, color=x_color, label="x = f(z)", zorder=3)
     a.autoscale_view()
-    a.legend(loc="best")
+    place_legend(a, legend, markerscale=1.5)
     a.set_title(title)
+    a.set_xlabel(xlabel)
+    a.set_ylabel(ylabel)
     return fig

@@ -3,7 +3,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tfp_flows.plotting._common import get_axes
+from tfp_flows.plotting._common import get_axes, integer_ticks, place_legend
 
 NLL_LABEL = "negative log-likelihood (nats)"
 
@@ -26,8 +26,11 @@ def _history_dict(history):
 
 
 def plot_loss(history, reference=None, reference_label="reference", ax=None,
-              title="training", ylabel=NLL_LABEL, logy=False):
+              title="training", ylabel=NLL_LABEL, logy=False, legend="outside"):
     """Training and validation loss per epoch.
+
+    The epoch axis has whole-number ticks only; the legend sits to the right of the axes
+    (``legend="outside"``) so it never hides the curves.
 
     Args:
       history: a Keras ``History`` (what ``Model.fit`` returns; its ``.history`` dict is
@@ -41,6 +44,8 @@ def plot_loss(history, reference=None, reference_label="reference", ax=None,
       title: panel title.
       ylabel: y-axis label, by default ``"negative log-likelihood (nats)"``.
       logy: logarithmic y axis.
+      legend: ``"outside"`` (right of the axes), a matplotlib ``loc`` such as ``"best"``
+        for a legend inside, or None for none.
 
     Returns:
       The ``matplotlib.figure.Figure``.
@@ -59,7 +64,8 @@ def plot_loss(history, reference=None, reference_label="reference", ax=None,
     """
     logs = _history_dict(history)
     loss = _as_curve(logs["loss"], "history['loss']")
-    fig, (a,) = get_axes(ax, 1, panel_size=(5.5, 3.8))
+    # room on the right for the legend outside the axes
+    fig, (a,) = get_axes(ax, 1, panel_size=(7.5 if legend == "outside" else 5.5, 3.8))
     epochs = np.arange(1, loss.size + 1)
     a.plot(epochs, loss, label="training", color="tab:blue")
     if logs.get("val_loss") is not None:
@@ -77,14 +83,15 @@ def plot_loss(history, reference=None, reference_label="reference", ax=None,
     if logy:
         a.set_yscale("log")
     a.set_xlabel("epoch")
+    integer_ticks(a.xaxis)
     a.set_ylabel(ylabel)
     a.set_title(title)
-    a.legend(loc="upper right")
+    place_legend(a, legend)
     return fig
 
 
 def plot_nll_parts(l2, logdet, *, event_size, x=None, xlabel="step", axes=None,
-                   title="negative log-likelihood in parts"):
+                   title="negative log-likelihood in parts", legend="outside"):
     """The negative log-likelihood of a flow split into its parts, in three panels.
 
     For a flow ``x = f(z)`` with a standard Normal base in ``d = event_size`` dimensions,
@@ -106,10 +113,13 @@ def plot_nll_parts(l2, logdet, *, event_size, x=None, xlabel="step", axes=None,
       logdet: 1-D sequence of the same length, the log-det part.
       event_size: ``d``, the number of dimensions of one example (e.g. 2, or 784 for
         28x28 images).
-      x: optional x values (steps or epochs); default ``1 .. len(l2)``.
+      x: optional x values (steps or epochs); default ``1 .. len(l2)``. Whole-number x
+        values get whole-number ticks.
       xlabel: label of the shared x axis.
       axes: optional sequence of three Axes; a new figure if None.
       title: figure title (set only when the figure is made here).
+      legend: where the first panel's legend goes: ``"outside"`` (right of the axes), a
+        matplotlib ``loc``, or None.
 
     Returns:
       The ``matplotlib.figure.Figure``.
@@ -136,19 +146,23 @@ def plot_nll_parts(l2, logdet, *, event_size, x=None, xlabel="step", axes=None,
     if steps.size != l2.size:
         raise ValueError(f"expected x of length {l2.size}, got {steps.size}")
     made_here = axes is None
-    fig, panels = get_axes(axes, 3, name="axes", nrows=3, ncols=1, panel_size=(6.0, 2.2),
+    fig, panels = get_axes(axes, 3, name="axes", nrows=3, ncols=1,
+                           panel_size=(7.5 if legend == "outside" else 6.0, 2.2),
                            sharex=True)
     nll = l2 + 0.5 * d * np.log(2 * np.pi) - logdet
     a_l2, a_ld, a_nll = panels
     a_l2.plot(steps, l2, color="tab:blue", label="L2 part")
     a_l2.axhline(d / 2, color="0.3", linestyle="--", linewidth=1, label="Normal noise")
-    a_l2.set_ylabel("0.5 ||z||$^2$")
-    a_l2.legend(loc="upper right")
+    a_l2.set_ylabel("L2: 0.5 ||z||$^2$\n(nats)")
+    place_legend(a_l2, legend)
     a_ld.plot(steps, logdet, color="tab:green")
-    a_ld.set_ylabel("log |det dz/dx|")
+    a_ld.set_ylabel("log |det dz/dx|\n(nats)")
     a_nll.plot(steps, nll, color="tab:red")
     a_nll.set_ylabel("NLL (nats)")
     a_nll.set_xlabel(xlabel)
+    if np.all(steps == np.round(steps)):
+        for a in panels:
+            integer_ticks(a.xaxis)
     if made_here:
         fig.suptitle(title)
     return fig
