@@ -274,3 +274,62 @@ def test_unknown_flow_name_lists_the_names():
 def test_bad_arguments_raise_value_error(kind, bad):
     with pytest.raises(ValueError, match=list(bad)[0]):
         build_flow(kind, **{**SMALL, **bad})
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+@pytest.mark.parametrize("bad, says", [
+    (dict(num_layers=2.5), "num_layers must be an integer >= 1, got 2.5"),
+    (dict(num_layers=True), "num_layers must be an integer >= 1, got True"),
+    (dict(hidden_units="64"), "hidden_units must be a sequence of positive integers"),
+    (dict(hidden_units=(8.5,)), "hidden_units must be a sequence"),
+    (dict(permutation="bogus"), "permutation must be 'reverse', 'random' or a sequence"),
+    (dict(permutation=[0, 0]), r"expected a permutation of range\(2\)"),
+    (dict(seed="abc"), "seed must be None, an integer >= 0"),
+    (dict(seed=-1), "seed must be None, an integer >= 0"),
+    (dict(dtype="int32"), "dtype must be a floating-point dtype such as 'float32', got 'int32'"),
+    (dict(dtype="bogus"), "dtype must be a floating-point dtype"),
+    (dict(log_scale_bound=0), "log_scale_bound must be a finite number > 0, got 0"),
+    (dict(log_scale_bound=float("nan")), "log_scale_bound must be a finite number > 0"),
+    (dict(log_scale_bound=-1.0), "log_scale_bound must be a finite number > 0"),
+    (dict(activation="not_an_activation"), "activation must be a Keras activation name"),
+    (dict(base_distribution="laplace"), "base_distribution must be one of"),
+], ids=lambda v: "-".join(f"{k}={w}" for k, w in v.items()) if isinstance(v, dict) else "")
+def test_arguments_that_would_be_coerced_or_fail_later_fail_now(kind, bad, says):
+    with pytest.raises(ValueError, match=says):
+        build_flow(kind, **{**SMALL, **bad})
+
+
+def test_hidden_units_int_means_one_layer():
+    flow = tfp_flows.real_nvp(**{**SMALL, "hidden_units": 8})
+    assert flow.flow_layers[0].hidden_units == (8,)
+
+
+def test_permutation_is_checked_even_in_one_dimension():
+    with pytest.raises(ValueError, match="permutation must be"):
+        tfp_flows.maf(event_shape=1, num_layers=2, hidden_units=(4,), permutation="bogus")
+    assert tfp_flows.maf(event_shape=1, num_layers=2, hidden_units=(4,)).log_prob(
+        np.zeros((3, 1), "float32")).shape == (3,)
+
+
+@pytest.mark.parametrize("kind", ["real_nvp", "nice", "glow", "nsf"])
+def test_coupling_flows_on_one_dimension_say_why(kind):
+    with pytest.raises(ValueError, match=r"needs at least 2 dimensions .* use maf or iaf"):
+        build_flow(kind, **{**SMALL, "event_shape": 1})
+
+
+@pytest.mark.parametrize("bad, says", [
+    (dict(num_bins=1), "num_bins must be an integer >= 2, got 1"),
+    (dict(num_bins=4.5), "num_bins must be an integer >= 2"),
+    (dict(bound=0), "bound must be a finite number > 0, got 0"),
+    (dict(bound=float("inf")), "bound must be a finite number > 0"),
+    (dict(autoregressive="yes"), "autoregressive must be True or False"),
+])
+def test_spline_arguments_fail_at_construction(bad, says):
+    with pytest.raises(ValueError, match=says):
+        tfp_flows.nsf(**{**SMALL, **bad})
+
+
+def test_every_builder_documents_every_argument():
+    for kind, builder in BUILDERS.items():
+        for parameter in inspect.signature(builder).parameters:
+            assert f"\n      {parameter}:" in builder.__doc__, (kind, parameter)

@@ -215,7 +215,7 @@ def test_image_coupling_with_a_conv_conditioner(mask, tmp_path):
     assert log_prob.shape == (8,)
     z, log_det = model.encode(x)
     assert z.shape == (8,) + IMAGE and np.abs(log_det.numpy()).max() > 1e-2
-    np.testing.assert_allclose(model.bijector().forward(z).numpy(), x, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.bijector.forward(z).numpy(), x, rtol=1e-4, atol=1e-5)
     samples, sample_log_prob = model.sample_and_log_prob(16, seed=(1, 2))
     assert samples.shape == (16,) + IMAGE
     np.testing.assert_allclose(sample_log_prob.numpy(), model.log_prob(samples).numpy(),

@@ -156,7 +156,7 @@ def test_forward_steps(flow):
     np.testing.assert_array_equal(steps[0].numpy(), z.numpy())
     for layer, before, after in zip(flow.flow_layers, steps[:-1], steps[1:]):
         np.testing.assert_allclose(after.numpy(), layer(before).numpy(), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(steps[-1].numpy(), flow.bijector().forward(z).numpy(),
+    np.testing.assert_allclose(steps[-1].numpy(), flow.bijector.forward(z).numpy(),
                                rtol=1e-6, atol=1e-6)
     assert not np.allclose(steps[-1].numpy(), z.numpy(), atol=1e-3)  # trained: not identity
 
@@ -165,7 +165,7 @@ def test_encode_is_consistent_with_log_prob(flow):
     x = X[:50]
     z, log_det = flow.encode(x)
     assert z.shape == (50, 2) and log_det.shape == (50,)
-    bijector = flow.bijector()
+    bijector = flow.bijector
     np.testing.assert_allclose(z.numpy(), bijector.inverse(x).numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(log_det.numpy(),
                                bijector.inverse_log_det_jacobian(x, event_ndims=1).numpy(),
@@ -285,7 +285,7 @@ def test_wrong_width_is_rejected():
     wide = np.zeros((10, 3), "float32")
     with pytest.raises(ValueError, match=r"expected data of shape \[n, 2\], got \(10, 3\)"):
         model.fit(wide, epochs=1, verbose=0)
-    with pytest.raises(ValueError, match=r"expected data of shape \[n, 2\], got \(10, 3\)"):
+    with pytest.raises(ValueError, match=r"expected data of shape \[\.\.\., 2\], got \(10, 3\)"):
         model.log_prob(wide)
     with pytest.raises(ValueError, match=r"expected data of shape \[n, 2\]"):
         model.fit(np.zeros(10, "float32"), epochs=1, verbose=0)
@@ -307,3 +307,171 @@ def test_flow_layers_must_be_flow_layers():
     with pytest.raises(ValueError, match="base_distribution"):
         FlowModel([AffineCouplingLayer((2,), hidden_units=(4,))], event_shape=(2,),
                   base_distribution="laplace")
+
+
+# ----------------------------------------------------------------------------- TFP habits
+
+
+def test_log_prob_and_prob_on_any_leading_batch_shape(flow):
+    grid = np.stack(np.meshgrid(np.linspace(-2, 2, 7), np.linspace(-1, 1, 5)), -1)
+    assert grid.shape == (5, 7, 2)
+    log_prob = flow.log_prob(grid.astype("float32"))
+    assert log_prob.shape == (5, 7)
+    flat = flow.log_prob(grid.reshape(-1, 2).astype("float32")).numpy()
+    np.testing.assert_array_equal(log_prob.numpy().ravel(), flat)
+    np.testing.assert_allclose(flow.prob(grid.astype("float32")).numpy(), np.exp(log_prob),
+                               rtol=1e-6)
+    assert flow.log_prob(np.zeros(2, "float32")).shape == ()  # one point, no batch
+    with pytest.raises(ValueError, match=r"expected data of shape \[\.\.\., 2\]"):
+        flow.log_prob(np.zeros((4, 3), "float32"))
+
+
+def test_bijector_is_a_property_like_transformed_distribution(flow):
+    import tensorflow_probability as tfp
+    bijector = flow.bijector
+    # TFP returns its private _Chain for bijectors that are not composite tensors.
+    assert isinstance(bijector, tfp.bijectors.Bijector) and "Chain" in type(bijector).__name__
+    assert len(bijector.bijectors) == len(flow.flow_layers)
+    z = flow.base_distribution.sample(10, seed=(3, 4))
+    np.testing.assert_allclose(bijector.forward(z).numpy(), flow.sample_and_log_prob(
+        10, seed=(3, 4))[0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(flow.distribution.log_prob(X[:5]).numpy(),
+                               flow.log_prob(X[:5]).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_fixed_tfp_bijectors_are_layers():
+    import tensorflow_probability as tfp
+    tfb = tfp.bijectors
+    coupling = AffineCouplingLayer((2,), hidden_units=(4,))
+    model = FlowModel([tfb.Shift([1.0, -1.0]), coupling, tfb.Scale(2.0)], event_shape=(2,))
+    x = X[:6]
+    # identity coupling: x = 2 (z + shift)  =>  log p(x) = log N(x/2 - shift) - 2 log 2
+    expected = tfp.distributions.MultivariateNormalDiag(tf.zeros(2)).log_prob(
+        x / 2.0 - np.array([1.0, -1.0], "float32")) - 2 * np.log(2.0)
+    np.testing.assert_allclose(model.log_prob(x).numpy(), expected.numpy(), rtol=1e-5)
+    assert model.sample(3, seed=0).shape == (3, 2)
+    with pytest.raises(ValueError, match="is a tf.Variable .* holds constants only"):
+        FlowModel([tfb.Shift(tf.Variable([0.0, 0.0]))], event_shape=(2,))
+
+
+def test_sample_shape_and_bad_counts(flow):
+    assert flow.sample((3, 4), seed=0).shape == (3, 4, 2)
+    assert flow.sample(0, seed=0).shape == (0, 2)
+    samples, log_prob = flow.sample_and_log_prob((2, 3), seed=0)
+    assert samples.shape == (2, 3, 2) and log_prob.shape == (2, 3)
+    for bad in (2.5, -1, "3", True):
+        with pytest.raises(ValueError, match="sample_shape must be a non-negative integer"):
+            flow.sample(bad)
+    with pytest.raises(ValueError, match="seed must be None"):
+        flow.sample(3, seed="abc")
+
+
+# ----------------------------------------------------------------------------- sample_weight
+
+
+def test_sample_weight_weights_the_loss_like_repeated_rows():
+    """Integer weights w train like the rows repeated w times: with full-batch SGD the
+    gradients differ only by the denominator (n vs sum(w)), which the learning rate absorbs."""
+    x = X[:200]
+    w = np.random.default_rng(0).integers(0, 3, size=len(x)).astype("float32")
+    repeated = np.repeat(x, w.astype(int), axis=0)
+    weighted, plain = tfp_flows.real_nvp(**SMALL), tfp_flows.real_nvp(**SMALL)
+    start = [v + 0.1 * np.random.default_rng(1).normal(size=v.shape).astype("float32")
+             for v in weighted.get_weights()]
+    weighted.set_weights(start)
+    plain.set_weights(start)
+    weighted.compile(keras.optimizers.SGD(0.1))
+    plain.compile(keras.optimizers.SGD(float(0.1 * w.sum() / len(x))))
+    history = weighted.fit(x, sample_weight=w, batch_size=len(x), epochs=3, shuffle=False,
+                           verbose=0).history["loss"]
+    plain.fit(repeated, batch_size=len(repeated), epochs=3, shuffle=False, verbose=0)
+    for a, b in zip(weighted.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    unweighted = tfp_flows.real_nvp(**SMALL)
+    unweighted.set_weights(start)
+    unweighted.compile(keras.optimizers.SGD(0.1))
+    other = unweighted.fit(x, batch_size=len(x), epochs=3, shuffle=False, verbose=0)
+    assert not np.allclose(history, other.history["loss"])  # the weights were not ignored
+
+
+@pytest.mark.parametrize("weight, says", [
+    (np.ones(7), r"sample_weight must have shape \(20,\)"),
+    (np.ones((20, 2)), r"sample_weight must have shape \(20,\)"),
+    (np.r_[np.ones(19), np.nan], "must be finite and >= 0, got nan in row 19"),
+    (np.r_[-1.0, np.ones(19)], "must be finite and >= 0, got -1.0 in row 0"),
+    (np.zeros(20), "zero everywhere"),
+])
+def test_bad_sample_weights_are_refused(weight, says):
+    model = tfp_flows.real_nvp(**SMALL)
+    model.compile("adam")
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=says):
+        model.fit(X[:20], sample_weight=weight, epochs=1, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------- non-finite
+
+
+@pytest.mark.parametrize("kind", ["maf", "real_nvp"])
+def test_training_that_diverges_stops_with_finite_weights(kind):
+    model = tfp_flows.build_flow(kind, **SMALL)
+    model.compile(keras.optimizers.Adam(1e-2))
+    huge = X * 1e7  # far from unit scale: the loss overflows at once or within steps
+    with pytest.warns(RuntimeWarning, match="training stopped at epoch .* not finite"):
+        history = model.fit(huge, epochs=20, batch_size=BATCH, verbose=0)
+    assert len(history.epoch) < 20
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_nan_inside_a_tf_data_pipeline_stops_before_any_update():
+    model = tfp_flows.real_nvp(**SMALL)
+    model.compile(keras.optimizers.Adam(1e-2))
+    before = [w.copy() for w in model.get_weights()]
+    bad = X[:100].copy()
+    bad[3, 0] = np.nan
+    data = tf.data.Dataset.from_tensor_slices(bad).batch(50)
+    with pytest.warns(RuntimeWarning, match="training stopped at epoch 1, batch 1:"):
+        history = model.fit(data, epochs=3, verbose=0)
+    assert history.epoch == [0]
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_data_is_checked_in_the_dtype_the_model_computes_in():
+    model = tfp_flows.real_nvp(**SMALL)
+    model.compile("adam")
+    big = X[:20].astype("float64")
+    big[5, 0] = 1e300  # finite in float64, infinite in float32
+    with pytest.raises(ValueError, match="once cast to float32 in row 5"):
+        model.fit(big, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("data, says", [
+    (None, "needs data x"),
+    ({"x": X}, "got dict"),
+    ("moons", "got str"),
+    (X[:0], "at least one row"),
+    (X[:10].astype(complex), "real-valued"),
+    (np.array([["a", "b"]] * 3), "numeric"),
+])
+def test_bad_data_is_refused_with_a_clear_message(data, says):
+    model = tfp_flows.real_nvp(**SMALL)
+    model.compile("adam")
+    with pytest.raises(ValueError, match=says):
+        model.fit(data, epochs=1, verbose=0)
+
+
+def test_complex_input_to_log_prob_is_refused():
+    model = tfp_flows.real_nvp(**SMALL)
+    with pytest.raises(ValueError, match="real-valued"):
+        model.log_prob(X[:3].astype(complex))
+
+
+@pytest.mark.parametrize("batch_size", [0, -5, 2.5, "32"])
+def test_bad_batch_size_is_refused(batch_size):
+    model = tfp_flows.real_nvp(**SMALL)
+    model.compile("adam")
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        model.fit(X, batch_size=batch_size, epochs=1, verbose=0)

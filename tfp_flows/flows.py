@@ -9,11 +9,10 @@
 ``nsf``           neural spline flow: rational-quadratic splines, coupling or autoregressive
 ================  ===================================================================
 
-Shared keywords: ``event_shape`` (int or 1-tuple: vector data), ``num_layers``,
-``hidden_units``, ``activation``, ``permutation`` (``"reverse"``, ``"random"`` or ``None``:
-what sits between layers), ``base_distribution``, ``seed``, ``dtype``, ``log_scale_bound``,
-``name``.
+Shared keywords mean the same in every builder (each builder's docstring lists them).
 """
+import keras
+
 from tfp_flows.layers import (
     ActNormLayer,
     AffineCouplingLayer,
@@ -24,30 +23,85 @@ from tfp_flows.layers import (
 )
 from tfp_flows.layers.base import check_event_shape
 from tfp_flows.layers.spline import SplineAutoregressiveLayer, SplineCouplingLayer
-from tfp_flows.model import FlowModel
+from tfp_flows.model import BASE_DISTRIBUTIONS, FlowModel
+from tfp_flows.validation import (
+    check_float_dtype,
+    check_hidden_units,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 
 __all__ = ["BUILDERS", "build_flow", "glow", "iaf", "maf", "nice", "nsf", "real_nvp"]
 
 
-def _vector_size(event_shape):
+_COMMON_ARGS = """
+    Args:
+      event_shape: the shape of one data point: an int ``D`` or ``(D,)`` for vectors.
+      num_layers: number of {unit}s (an integer >= 1).
+      hidden_units: sizes of the conditioner networks' hidden layers, e.g. ``(64, 64)``.
+      activation: the hidden layers' activation, any name Keras knows (``"relu"``,
+        ``"tanh"``...).
+      permutation: what sits between consecutive layers so that every dimension gets
+        transformed: ``"reverse"`` (reverse the order), ``"random"`` (a fixed random
+        permutation drawn from ``seed``), an explicit permutation of ``range(D)``, or ``None``
+        (nothing; coupling flows then alternate which half is transformed).
+      base_distribution: the distribution of the latent ``z``; ``"normal"`` (a standard
+        Normal, the only one so far).
+      seed: ``None`` or an integer >= 0 for the random initial weights, masks and
+        permutations (the same seed gives the same flow).
+      dtype: the floating-point dtype of weights and computation (``"float32"`` or
+        ``"float64"``).
+      log_scale_bound: bound ``b`` on each layer's log-scale ``s``, applied softly as
+        ``b * tanh(s / b)``; keeps one step from scaling by more than ``exp(b)``.
+      name: the model's name (default: the builder's name).
+"""
+
+
+def _doc(unit, extra=""):
+    def decorate(builder):
+        builder.__doc__ = builder.__doc__.replace("{args}", _COMMON_ARGS.format(unit=unit)
+                                                  .rstrip() + extra)
+        return builder
+    return decorate
+
+
+def _vector_size(event_shape, min_size=1, what="this builder"):
     shape = check_event_shape(event_shape)
     if len(shape) != 1:
-        raise ValueError(f"this builder is for vector data: event_shape must be (D,), got {shape}")
+        raise ValueError(f"{what} is for vector data: event_shape must be (D,), got {shape}")
+    if shape[0] < min_size:
+        raise ValueError(
+            f"{what} needs at least {min_size} dimensions (a coupling layer splits the vector "
+            f"in two parts), got event_shape {shape}; use maf or iaf for 1-D data")
     return shape[0]
 
 
-def _check_common(num_layers, hidden_units):
-    if int(num_layers) < 1:
-        raise ValueError(f"num_layers must be a positive integer, got {num_layers}")
-    hidden = tuple(int(h) for h in hidden_units)
-    if not hidden or any(h < 1 for h in hidden):
-        raise ValueError(f"hidden_units must be a non-empty sequence of positive ints, got {hidden_units}")
-    return int(num_layers), hidden
+def _check_common(num_layers, hidden_units, activation=None, permutation=None, size=None,
+                  base_distribution="normal", seed=None, dtype="float32", log_scale_bound=5.0):
+    """Checks the shared keywords before anything is built; returns the normalised ones."""
+    num_layers = check_positive_int(num_layers, "num_layers")
+    hidden = check_hidden_units(hidden_units)
+    if activation is not None:
+        try:
+            keras.activations.get(activation)
+        except (ValueError, TypeError):
+            raise ValueError(f"activation must be a Keras activation name such as 'relu' or "
+                             f"'tanh', got {activation!r}") from None
+    if permutation is not None and size is not None:
+        make_permutation(size, permutation, 0)  # raises on a bad name or sequence
+    if base_distribution not in BASE_DISTRIBUTIONS:
+        raise ValueError(
+            f"base_distribution must be one of {BASE_DISTRIBUTIONS}, got {base_distribution!r}")
+    check_seed(seed)
+    check_float_dtype(dtype)
+    check_positive_float(log_scale_bound, "log_scale_bound")
+    return num_layers, hidden
 
 
 def _with_permutations(layers, size, permutation, seed, dtype):
     """Interleaves PermuteLayers between ``layers`` (none after the last)."""
-    if permutation is None or size == 1:
+    if permutation is None or size == 1:  # checked already; nothing to permute in 1-D
         return list(layers)
     out = []
     for i, layer in enumerate(layers):
@@ -64,10 +118,19 @@ def _model(layers, size, base_distribution, dtype, name, default):
                      dtype=dtype, name=name or default)
 
 
+def _checked(event_shape, num_layers, hidden_units, activation, permutation,
+             base_distribution, seed, dtype, log_scale_bound, min_size=1, what="this builder"):
+    size = _vector_size(event_shape, min_size, what)
+    num_layers, hidden = _check_common(num_layers, hidden_units, activation, permutation, size,
+                                       base_distribution, seed, dtype, log_scale_bound)
+    return size, num_layers, hidden
+
+
 def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, permutation,
                     base_distribution, seed, dtype, log_scale_bound, name):
-    size = _vector_size(event_shape)
-    num_layers, hidden = _check_common(num_layers, hidden_units)
+    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
+                                        permutation, base_distribution, seed, dtype,
+                                        log_scale_bound)
     layers = [
         AutoregressiveLayer(size, hidden_units=hidden, activation=activation,
                             seed=None if seed is None else seed + i, inverse=inverse,
@@ -78,12 +141,18 @@ def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, 
     return _model(layers, size, base_distribution, dtype, name, "iaf" if inverse else "maf")
 
 
+@_doc("MADE-driven affine layer")
 def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
         log_scale_bound=5.0, name=None):
-    """Masked autoregressive flow (Papamakarios et al. 2017): MADE-driven affine layers.
+    """Masked autoregressive flow (Papamakarios et al. 2017): MADE-driven affine layers,
+    ``x_i = z_i exp(s_i(x_{<i})) + t_i(x_{<i})``.
 
     Density in one pass per layer; sampling needs ``D`` passes per layer.
+{args}
+
+    Returns:
+      A :class:`~tfp_flows.FlowModel`.
 
     Example:
         >>> flow = maf(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
@@ -94,12 +163,18 @@ def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
                            permutation, base_distribution, seed, dtype, log_scale_bound, name)
 
 
+@_doc("inverse autoregressive layer")
 def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
         log_scale_bound=5.0, name=None):
-    """Inverse autoregressive flow (Kingma et al. 2016): the inverse of MAF's layers.
+    """Inverse autoregressive flow (Kingma et al. 2016): the inverse of MAF's layers,
+    ``x_i = z_i exp(s_i(z_{<i})) + t_i(z_{<i})``.
 
     Sampling in one pass per layer; density needs ``D`` passes per layer.
+{args}
+
+    Returns:
+      A :class:`~tfp_flows.FlowModel`.
 
     Example:
         >>> import numpy as np
@@ -121,39 +196,55 @@ def _coupling_layers(size, num_layers, hidden, activation, permutation, shift_on
     ]
 
 
+@_doc("affine coupling layer")
 def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
              permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
              log_scale_bound=5.0, name=None):
-    """Real NVP (Dinh et al. 2017): affine coupling layers.
+    """Real NVP (Dinh et al. 2017): affine coupling layers; the first half ``x_a`` passes
+    unchanged and ``x_b = z_b exp(s(x_a)) + t(x_a)``.
 
     With ``permutation=None`` the masks alternate instead (``reverse_mask`` every other layer).
+{args}
+
+    Returns:
+      A :class:`~tfp_flows.FlowModel`.
 
     Example:
         >>> flow = real_nvp(event_shape=2, num_layers=2, hidden_units=(8,))
         >>> len(flow.trainable_weights) > 0
         True
     """
-    size = _vector_size(event_shape)
-    num_layers, hidden = _check_common(num_layers, hidden_units)
+    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
+                                        permutation, base_distribution, seed, dtype,
+                                        log_scale_bound, 2, "real_nvp")
     layers = _coupling_layers(size, num_layers, hidden, activation, permutation, False,
                               log_scale_bound, dtype)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
     return _model(layers, size, base_distribution, dtype, name, "real_nvp")
 
 
+@_doc("additive coupling layer", """
+      (``log_scale_bound`` is accepted for a uniform signature; additive couplings have no
+      log-scale.)""")
 def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
          permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
          log_scale_bound=5.0, name=None):
-    """NICE (Dinh et al. 2015): additive couplings (volume-preserving) and, on the data
-    side, a learned diagonal scale (an ActNorm layer) so the flow can change volume.
+    """NICE (Dinh et al. 2015): additive couplings ``x_b = z_b + t(x_a)`` (volume-preserving)
+    and, on the data side, a learned diagonal scale (an ActNorm layer) so the flow can change
+    volume.
+{args}
+
+    Returns:
+      A :class:`~tfp_flows.FlowModel`.
 
     Example:
         >>> flow = nice(event_shape=2, num_layers=2, hidden_units=(8,))
         >>> flow.flow_layers[-1].__class__.__name__
         'ActNormLayer'
     """
-    size = _vector_size(event_shape)
-    num_layers, hidden = _check_common(num_layers, hidden_units)
+    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
+                                        permutation, base_distribution, seed, dtype,
+                                        log_scale_bound, 2, "nice")
     layers = _coupling_layers(size, num_layers, hidden, activation, permutation, True,
                               log_scale_bound, dtype)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
@@ -161,6 +252,7 @@ def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
     return _model(layers, size, base_distribution, dtype, name, "nice")
 
 
+@_doc("Glow step")
 def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
          permutation=None, base_distribution="normal", seed=None, dtype="float32",
          log_scale_bound=5.0, name=None):
@@ -168,14 +260,19 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
     an invertible linear map (the learned generalisation of a permutation, LU-parametrised)
     and an affine coupling. ``permutation`` adds fixed permutations between steps (the
     invertible linear maps already mix dimensions, so the default is ``None``).
+{args}
+
+    Returns:
+      A :class:`~tfp_flows.FlowModel`.
 
     Example:
         >>> flow = glow(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
         >>> [type(l).__name__ for l in flow.flow_layers[:3]]
         ['AffineCouplingLayer', 'InvertibleLinearLayer', 'ActNormLayer']
     """
-    size = _vector_size(event_shape)
-    num_layers, hidden = _check_common(num_layers, hidden_units)
+    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
+                                        permutation, base_distribution, seed, dtype,
+                                        log_scale_bound, 2, "glow")
     steps = []
     for i in range(num_layers):
         steps.append([
@@ -186,19 +283,28 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
             ActNormLayer(size, dtype=dtype),
         ])
     layers = []
-    for i, step in enumerate(_with_permutations(steps, size, permutation, seed, dtype)):
+    for step in _with_permutations(steps, size, permutation, seed, dtype):
         layers.extend(step if isinstance(step, list) else [step])
     return _model(layers, size, base_distribution, dtype, name, "glow")
 
 
+@_doc("spline layer", """
+      (``log_scale_bound`` is accepted for a uniform signature: splines have bounded
+      derivatives by construction.)
+      num_bins: number ``K >= 2`` of spline bins on ``[-bound, bound]``.
+      bound: the splines act on ``[-bound, bound]`` (a finite number > 0) and are the
+        identity outside it.
+      autoregressive: ``False`` for coupling layers (half the entries condition the rest),
+        ``True`` for MADE-driven autoregressive layers (fast density, sequential sampling).""")
 def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
         log_scale_bound=5.0, name=None, num_bins=8, bound=4.0, autoregressive=False):
     """Neural spline flow (Durkan et al. 2019): monotone rational-quadratic splines on
-    ``[-bound, bound]`` (identity outside), with ``num_bins`` bins, in coupling form
-    (``autoregressive=False``; half the entries condition the rest) or autoregressive form
-    (MADE-driven; fast density, sequential sampling). ``log_scale_bound`` is unused (splines
-    have bounded derivatives by construction); it is accepted for a uniform signature.
+    ``[-bound, bound]`` (identity outside), in coupling or autoregressive form.
+{args}
+
+    Returns:
+      A :class:`~tfp_flows.FlowModel`.
 
     Example:
         >>> import numpy as np
@@ -206,9 +312,14 @@ def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
         >>> flow.log_prob(np.zeros((2, 2), "float32")).shape
         TensorShape([2])
     """
-    del log_scale_bound
-    size = _vector_size(event_shape)
-    num_layers, hidden = _check_common(num_layers, hidden_units)
+    if not isinstance(autoregressive, bool):
+        raise ValueError(f"autoregressive must be True or False, got {autoregressive!r}")
+    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
+                                        permutation, base_distribution, seed, dtype,
+                                        log_scale_bound, 1 if autoregressive else 2,
+                                        "nsf (coupling)")
+    num_bins = check_positive_int(num_bins, "num_bins", minimum=2)
+    bound = check_positive_float(bound, "bound")
     if autoregressive:
         layers = [
             SplineAutoregressiveLayer(size, num_bins=num_bins, bound=bound, hidden_units=hidden,
@@ -232,6 +343,10 @@ BUILDERS = {"maf": maf, "iaf": iaf, "real_nvp": real_nvp, "nice": nice, "glow": 
 
 def build_flow(kind, **kwargs):
     """Builds a flow by name (one of :data:`BUILDERS`).
+
+    Args:
+      kind: ``"maf"``, ``"iaf"``, ``"real_nvp"``, ``"nice"``, ``"glow"`` or ``"nsf"``.
+      **kwargs: the builder's keyword arguments.
 
     Example:
         >>> build_flow("real_nvp", event_shape=2, num_layers=2, hidden_units=(8,)).name

@@ -1,4 +1,7 @@
 """FlowModel: a normalizing flow that is a Keras 3 model."""
+import numbers
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -6,6 +9,8 @@ import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.fused import forward_and_log_det, inverse_and_log_det
 from tfp_flows.layers.base import FlowLayer, check_event_shape
+from tfp_flows.layers.fixed import BijectorLayer
+from tfp_flows.validation import check_positive_int, check_seed
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -20,20 +25,79 @@ def _replica_scaled(loss):
     return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
 
 
-def check_data(x, event_shape, what="data"):
-    """Raises ``ValueError`` unless ``x`` (NumPy-like) has shape ``[n, *event_shape]`` and is
-    finite; returns it as a NumPy array."""
+def check_data(x, event_shape, what="data", dtype=None):
+    """Checks a NumPy-like batch and returns it as a NumPy array (cast to ``dtype`` if given).
+
+    Raises ``ValueError`` unless ``x`` is real-valued, has shape ``[n, *event_shape]`` with
+    ``n >= 1``, and is finite *in the dtype the model computes in* (a float64 value of 1e300
+    is finite, but infinite once cast to float32).
+    """
+    if x is None or isinstance(x, (dict, str, bytes)):
+        raise ValueError(f"expected {what} as an array of shape [n, "
+                         f"{', '.join(map(str, event_shape))}], got {type(x).__name__}")
     x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise ValueError(f"expected real-valued {what}, got complex dtype {x.dtype}")
+    if x.dtype == bool or not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"expected numeric {what}, got dtype {x.dtype}")
     if x.ndim != len(event_shape) + 1 or tuple(x.shape[1:]) != tuple(event_shape):
         expected = ", ".join(["n"] + [str(s) for s in event_shape])
         raise ValueError(f"expected {what} of shape [{expected}], got {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"expected numeric {what}, got dtype {x.dtype}")
+    if len(x) == 0:
+        raise ValueError(f"expected at least one row of {what}, got shape {x.shape}")
+    if dtype is not None:
+        with np.errstate(over="ignore"):
+            x = x.astype(dtype)
     bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     if bad.any():
         row = int(np.argmax(bad))
-        raise ValueError(f"{what} has a NaN or infinite value in row {row}: {x[row].tolist()}")
+        where = f" once cast to {x.dtype}" if dtype is not None else ""
+        raise ValueError(
+            f"{what} has a NaN or infinite value{where} in row {row}: {x[row].tolist()}")
     return x
+
+
+def check_sample_weight(weight, n):
+    """Returns per-row weights as float64, or raises ``ValueError``: they must be a 1-D array
+    of ``n`` finite, non-negative numbers, not all zero."""
+    weight = np.asarray(weight)
+    if np.iscomplexobj(weight) or not np.issubdtype(weight.dtype, np.number):
+        raise ValueError(f"sample_weight must be real numbers, got dtype {weight.dtype}")
+    if weight.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), one weight per row of x, "
+                         f"got {weight.shape}")
+    weight = weight.astype(np.float64)
+    if not np.isfinite(weight).all() or (weight < 0).any():
+        row = int(np.argmax(~np.isfinite(weight) | (weight < 0)))
+        raise ValueError(f"sample_weight must be finite and >= 0, got {weight[row]} in row {row}")
+    if not weight.any():
+        raise ValueError("sample_weight is zero everywhere: nothing would be trained")
+    return weight
+
+
+class _StopOnNonFinite(keras.callbacks.Callback):
+    """Stops ``fit`` at the first batch whose loss is not finite (that step applied no
+    update, see :meth:`FlowModel.train_step`) and says what happened."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+        self.message = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.message = (
+                f"training stopped at epoch {self.epoch + 1}, batch {batch + 1}: the loss, its "
+                "gradients or the updated weights were not finite. That step was undone, so "
+                "the weights are those of the last finite step. Common causes: data far from "
+                "unit scale (standardise it), a learning rate too large, NaN or infinite "
+                "values in a tf.data pipeline")
+            self.model.stop_training = True
+            warnings.warn(self.message, RuntimeWarning, stacklevel=2)
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
@@ -62,15 +126,24 @@ class FlowModel(keras.Model):
 
     def __init__(self, flow_layers, event_shape, base_distribution="normal", **kwargs):
         super().__init__(**kwargs)
-        flow_layers = list(flow_layers)
-        for layer in flow_layers:
+        layers = []
+        for i, layer in enumerate(list(flow_layers)):
+            if isinstance(layer, tfb.Bijector):
+                layer = BijectorLayer(layer, dtype=self.dtype_policy)
             if not isinstance(layer, FlowLayer):
-                raise TypeError(f"flow_layers must be FlowLayer instances, got {type(layer).__name__}")
+                raise TypeError(
+                    f"flow_layers[{i}] must be a FlowLayer or a fixed tfb.Bijector, got "
+                    f"{type(layer).__name__}")
+            layers.append(layer)
         if base_distribution not in BASE_DISTRIBUTIONS:
             raise ValueError(
                 f"base_distribution must be one of {BASE_DISTRIBUTIONS}, got {base_distribution!r}")
-        self.flow_layers = flow_layers
+        self.flow_layers = layers
         self.event_shape = check_event_shape(event_shape)
+        shape = self.event_shape
+        for layer in reversed(layers):
+            shape = tuple(layer.inverse_event_shape(shape))
+        self.latent_shape = shape
         self.base_distribution_name = base_distribution
         self.built = True
 
@@ -81,65 +154,117 @@ class FlowModel(keras.Model):
 
     @property
     def base_distribution(self):
-        """The base distribution: a standard Normal over ``event_shape``."""
+        """The base distribution: a standard Normal over ``latent_shape`` (the event shape
+        the chain's inverse produces; ``event_shape`` unless a layer changes it)."""
         zero = tf.constant(0.0, self.compute_dtype)
-        return tfd.Sample(tfd.Normal(zero, tf.ones_like(zero)), self.event_shape)
+        return tfd.Sample(tfd.Normal(zero, tf.ones_like(zero)), self.latent_shape)
 
+    @property
     def bijector(self):
-        """The whole flow as a ``tfb.Chain`` (base to data), reading the current weights."""
+        """The whole flow as a ``tfb.Chain`` (base to data) reading the current weights, as
+        ``TransformedDistribution.bijector`` is."""
         return tfb.Chain([layer.bijector() for layer in reversed(self.flow_layers)])
 
     @property
     def distribution(self):
-        """``tfd.TransformedDistribution(base_distribution, bijector())``."""
-        return tfd.TransformedDistribution(self.base_distribution, self.bijector())
+        """``tfd.TransformedDistribution(base_distribution, bijector)``, for plain TFP code."""
+        return tfd.TransformedDistribution(self.base_distribution, self.bijector)
 
     # ------------------------------------------------------------ computation
-    def _cast(self, x):
+    def _cast(self, x, shape=None):
+        """``x`` as a compute-dtype tensor of shape ``[n, *shape]`` (``event_shape`` by
+        default); a clear error otherwise."""
+        shape = self.event_shape if shape is None else shape
+        if isinstance(x, (str, bytes, dict)) or x is None:
+            raise ValueError(f"expected data of shape [n, {', '.join(map(str, shape))}], "
+                             f"got {type(x).__name__}")
+        if not tf.is_tensor(x):
+            x = np.asarray(x)
+            if x.dtype == object or x.dtype.kind in "USb":
+                raise ValueError(f"expected numeric data, got dtype {x.dtype}")
+        dtype = tf.as_dtype(x.dtype)
+        if dtype.is_complex:
+            raise ValueError(f"expected real-valued data, got complex dtype {dtype.name}")
         x = tf.cast(x, self.compute_dtype)
-        if x.shape.rank is not None and not x.shape[1:].is_compatible_with(self.event_shape):
-            expected = ", ".join(["n"] + [str(s) for s in self.event_shape])
+        if x.shape.rank is not None and (
+                x.shape.rank != len(shape) + 1 or not x.shape[1:].is_compatible_with(shape)):
+            expected = ", ".join(["n"] + [str(s) for s in shape])
             raise ValueError(f"expected data of shape [{expected}], got {tuple(x.shape)}")
         return x
 
+    def _flatten_batch(self, x):
+        """``x`` of shape ``[*batch, *event_shape]`` as ``[n, *event_shape]``, and ``batch``."""
+        if not tf.is_tensor(x):
+            x = np.asarray(x)
+        rank, ndims = len(x.shape), self.event_ndims
+        if rank < ndims or tuple(x.shape[rank - ndims:]) != self.event_shape:
+            expected = ", ".join(["..."] + [str(s) for s in self.event_shape])
+            raise ValueError(f"expected data of shape [{expected}], got {tuple(x.shape)}")
+        batch = tuple(x.shape[: rank - ndims])
+        if len(batch) == 1:
+            return x, None
+        return tf.reshape(x, (-1,) + self.event_shape), batch
+
     def encode(self, x):
-        """Maps data to the base space: returns ``(z, log|det dz/dx|)``."""
+        """Maps data ``[n, *event_shape]`` to the base space: ``(z, log|det dz/dx|)``."""
         h = self._cast(x)
         total = tf.zeros(tf.shape(h)[:1], h.dtype)
         for layer in reversed(self.flow_layers):
-            h, ildj = inverse_and_log_det(layer.bijector(), h, self.event_ndims)
+            h, ildj = inverse_and_log_det(layer.bijector(), h, h.shape.rank - 1)
             total += ildj
         return h, total
 
     def log_prob(self, x):
-        """``log p(x)`` for a batch ``x`` of shape ``[n, *event_shape]``."""
-        z, log_det = self.encode(x)
-        return self.base_distribution.log_prob(z) + log_det
+        """``log p(x)`` for data of shape ``[*batch, *event_shape]``; returns ``batch``-shaped
+        values (e.g. a ``[100, 100, 2]`` grid gives ``[100, 100]``)."""
+        flat, batch = self._flatten_batch(x)
+        z, log_det = self.encode(flat)
+        log_prob = self.base_distribution.log_prob(z) + log_det
+        return log_prob if batch is None else tf.reshape(log_prob, batch)
+
+    def prob(self, x):
+        """``p(x) = exp(log_prob(x))`` for data of shape ``[*batch, *event_shape]``."""
+        return tf.exp(self.log_prob(x))
 
     def call(self, inputs, training=False):
         return self.log_prob(inputs)
 
     def forward_steps(self, z):
         """``[z, f_1(z), f_2(f_1(z)), ...]``: the sample after each layer (for plots)."""
-        steps = [self._cast(z)]
+        steps = [self._cast(z, self.latent_shape)]
         for layer in self.flow_layers:
             steps.append(layer.bijector().forward(steps[-1]))
         return steps
 
-    def sample(self, n, seed=None):
-        """``n`` samples from the flow, shape ``[n, *event_shape]``."""
-        z = self.base_distribution.sample(int(n), seed=seed)
-        return self.forward_steps(z)[-1]
+    def _sample_count(self, sample_shape):
+        shape = (sample_shape,) if not isinstance(sample_shape, (tuple, list)) else sample_shape
+        for n in shape:
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+                raise ValueError(
+                    "sample_shape must be a non-negative integer or a tuple of them, got "
+                    f"{sample_shape!r}")
+        return tuple(int(n) for n in shape)
 
-    def sample_and_log_prob(self, n, seed=None):
-        """``n`` samples and their log-densities, in one pass through the flow."""
+    def sample(self, sample_shape=(), seed=None):
+        """Samples of shape ``[*sample_shape, *event_shape]`` (``sample(500)`` gives
+        ``[500, *event_shape]``); ``seed`` is ``None`` or a non-negative int."""
+        shape = self._sample_count(sample_shape)
+        n = int(np.prod(shape)) if shape else 1
+        z = self.base_distribution.sample(n, seed=check_seed(seed))
+        x = self.forward_steps(z)[-1]
+        return tf.reshape(x, shape + self.event_shape)
+
+    def sample_and_log_prob(self, sample_shape=(), seed=None):
+        """Samples and their log-densities, in one pass through the flow."""
+        shape = self._sample_count(sample_shape)
+        n = int(np.prod(shape)) if shape else 1
         base = self.base_distribution
-        h = base.sample(int(n), seed=seed)
+        h = base.sample(n, seed=check_seed(seed))
         log_prob = base.log_prob(h)
         for layer in self.flow_layers:
-            h, fldj = forward_and_log_det(layer.bijector(), h, self.event_ndims)
+            h, fldj = forward_and_log_det(layer.bijector(), h, h.shape.rank - 1)
             log_prob -= fldj
-        return h, log_prob
+        return tf.reshape(h, shape + self.event_shape), tf.reshape(log_prob, shape)
 
     # ------------------------------------------------------------ training
     def compile(self, optimizer="adam", loss=None, **kwargs):
@@ -177,48 +302,128 @@ class FlowModel(keras.Model):
                 layer.initialize(h)
             h = layer.bijector().inverse(h)
 
-    def _as_dataset(self, x, batch_size, shuffle):
-        data = tf.data.Dataset.from_tensor_slices(x.astype(self.compute_dtype))
+    def train_step(self, data):
+        """One step of Keras's ``fit``, except that a step whose loss, gradients or updated
+        weights are not finite is undone (the optimizer's update included), and reported as
+        a non-finite loss so that ``fit`` stops (see ``fit``)."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+            scaled = self.optimizer.scale_loss(loss)
+        weights = self.trainable_weights
+        grads = tape.gradient(scaled, weights)
+        finite = tf.math.is_finite(loss)
+        for grad in grads:
+            if grad is not None:
+                finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(grad)))
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1 and tf.distribute.get_replica_context() is not None:
+            # Every replica must call apply (it all-reduces): zero a bad replica's gradients.
+            grads = [None if g is None else tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+            self.optimizer.apply(grads, weights)
+        else:
+            finite = tf.cond(finite, lambda: self._apply_if_finite(grads, weights),
+                             lambda: tf.constant(False))
+        reported = tf.where(finite, loss, tf.constant(np.nan, loss.dtype)) * replicas
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(reported, sample_weight=tf.shape(x)[0])
+        return {m.name: m.result() for m in self.metrics}
+
+    def _apply_if_finite(self, grads, weights):
+        """Applies the update; if it made a weight non-finite (e.g. Adam's second moment
+        overflowing on huge gradients), puts the weights and the optimizer's state back."""
+        state = list(weights) + list(self.optimizer.variables)
+        before = [tf.identity(v.value) for v in state]
+        self.optimizer.apply(grads, weights)
+        finite = tf.constant(True)
+        for v in weights:
+            finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(v.value)))
+
+        def undo():
+            for v, value in zip(state, before):
+                v.assign(value)
+            return tf.constant(False)
+
+        return tf.cond(finite, lambda: tf.constant(True), undo)
+
+    def _as_dataset(self, x, batch_size, shuffle, weight=None):
+        if weight is None:
+            data = tf.data.Dataset.from_tensor_slices(x)
+        else:  # Keras's (x, y, sample_weight) form; a flow has no targets, y is empty
+            empty = np.zeros((len(x), 0), x.dtype)
+            data = tf.data.Dataset.from_tensor_slices((x, empty, weight.astype(x.dtype)))
         if shuffle:
             data = data.shuffle(len(x), reshuffle_each_iteration=True)
         data = data.batch(batch_size)
         return data.prefetch(tf.data.AUTOTUNE) if shuffle else data.cache()
 
-    def fit(self, x=None, y=None, batch_size=None, validation_split=0.0, validation_data=None,
-            shuffle=True, sample_weight=None, **kwargs):
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, validation_split=0.0,
+            validation_data=None, shuffle=True, sample_weight=None, callbacks=None, **kwargs):
         """``keras.Model.fit`` on data ``x`` (no targets needed).
 
-        NumPy input is checked first (shape ``[n, *event_shape]``, finite values) and fed
+        Args:
+          x: data of shape ``[n, *event_shape]`` (NumPy array, list or tensor), or a
+            ``tf.data.Dataset`` of batches (elements ``x``, or Keras's ``(x, y, weight)``).
+          y: must be ``None``: a flow has no targets.
+          batch_size: rows per step (default 32), a positive integer.
+          epochs: passes over the data.
+          validation_split: fraction in ``[0, 1)`` of the rows (the last ones, taken before
+            shuffling, as in Keras) held out for ``val_loss``.
+          validation_data: held-out data (a bare array, or what Keras accepts).
+          shuffle: reshuffle the training rows each epoch.
+          sample_weight: one finite, non-negative weight per row of ``x``; the loss is then
+            ``mean(w_i * -log p(x_i))`` over each batch (Keras's convention). Split like
+            ``x`` by ``validation_split``.
+          callbacks: Keras callbacks.
+          **kwargs: any other ``keras.Model.fit`` argument (``verbose``, ``initial_epoch``...).
+
+        NumPy input is checked first (shape, finite values in the model's dtype) and fed
         through ``tf.data`` (Keras's per-epoch cost for NumPy arrays and ``validation_split``
-        is several times a small data set's training time); ``validation_split`` keeps Keras's
-        meaning: the last fraction of ``x``, taken before shuffling. ``validation_data`` may be
-        a bare array. Layers that initialise from data (ActNorm) see the first batch before
-        training starts.
+        is several times a small data set's training time). Layers that initialise from data
+        (ActNorm) see the first batch before training starts. Training stops at the first
+        batch whose loss is not finite, with a ``RuntimeWarning`` that says where; that step
+        is not applied, so the weights stay those of the last finite step.
+
+        Returns:
+          Keras's ``History``.
         """
         if y is not None:
             raise ValueError("FlowModel.fit takes data x only: a flow has no targets y")
+        if x is None:
+            raise ValueError("FlowModel.fit needs data x of shape "
+                             f"[n, {', '.join(map(str, self.event_shape))}], got None")
+        if batch_size is not None:
+            batch_size = check_positive_int(batch_size, "batch_size")
         first = None
-        eval_batch_size = int(batch_size or 32)
-        if isinstance(x, (np.ndarray, list, tf.Tensor)):
-            x = check_data(x, self.event_shape)
-            if not 0.0 <= float(validation_split) < 1.0:
-                raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-            batch_size = int(batch_size or 32)
-            if sample_weight is None:
-                n_val = int(len(x) * float(validation_split))
-                if n_val:
-                    x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
-                validation_split = 0.0
-                first = x[:batch_size]
-                x = self._as_dataset(x, batch_size, shuffle=bool(shuffle))
-                shuffle, batch_size = False, None
-            else:
-                first = x[:batch_size]
-        elif isinstance(x, tf.data.Dataset):
+        eval_batch_size = batch_size or 32
+        if isinstance(x, tf.data.Dataset):
+            if sample_weight is not None:
+                raise ValueError("sample_weight cannot be given with a tf.data.Dataset: "
+                                 "yield (x, y, weight) elements instead (y may be empty)")
             first = next(iter(x.take(1)))
             first = first[0] if isinstance(first, (tuple, list)) else first
-        if isinstance(validation_data, (np.ndarray, list, tf.Tensor)):
-            validation_data = check_data(validation_data, self.event_shape, "validation data")
+        else:
+            x = check_data(x, self.event_shape, dtype=self.compute_dtype)
+            if not 0.0 <= float(validation_split) < 1.0:
+                raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+            weight = None if sample_weight is None else check_sample_weight(sample_weight, len(x))
+            batch_size = batch_size or 32
+            n_val = int(len(x) * float(validation_split))
+            if n_val:
+                x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
+                if weight is not None:
+                    weight, val_weight = weight[: len(x)], weight[len(x):]
+                    validation_data = self._as_dataset(validation_data, eval_batch_size,
+                                                       False, val_weight)
+            first = x[:batch_size]
+            x = self._as_dataset(x, batch_size, bool(shuffle), weight)
+            validation_split, shuffle, batch_size, sample_weight = 0.0, False, None, None
+        if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset,
+                                                                            tuple)):
+            validation_data = check_data(validation_data, self.event_shape, "validation data",
+                                         dtype=self.compute_dtype)
             validation_data = self._as_dataset(validation_data, eval_batch_size, shuffle=False)
         if first is not None and any(layer.needs_data_init for layer in self.flow_layers):
             self.initialize_from_data(first)
@@ -227,9 +432,11 @@ class FlowModel(keras.Model):
             # lifts every variable out of the graph and traces the step twice: build it now.
             with self.distribute_strategy.scope():
                 self.optimizer.build(self.trainable_variables)
-        return super().fit(x, batch_size=batch_size, validation_split=validation_split,
-                           validation_data=validation_data, shuffle=shuffle,
-                           sample_weight=sample_weight, **kwargs)
+        callbacks = list(callbacks or []) + [_StopOnNonFinite()]
+        return super().fit(x, batch_size=batch_size, epochs=epochs,
+                           validation_split=validation_split, validation_data=validation_data,
+                           shuffle=shuffle, sample_weight=sample_weight, callbacks=callbacks,
+                           **kwargs)
 
     # ------------------------------------------------------------ saving
     def get_config(self):

@@ -39,5 +39,13 @@ class FlowLayer(keras.layers.Layer):
     def call(self, inputs):
         return self.bijector().forward(inputs)
 
+    def forward_event_shape(self, shape):
+        """The event shape this layer's forward map gives for base-side events ``shape``."""
+        return tuple(shape)
+
+    def inverse_event_shape(self, shape):
+        """The event shape this layer's inverse gives for data-side events ``shape``."""
+        return tuple(shape)
+
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -1,0 +1,125 @@
+"""Argument checks shared across the package: each refuses what it cannot take exactly
+(``2.5`` layers, ``"64"`` units, a ``"abc"`` seed) with a message that says what was expected
+and what came, instead of coercing it. Depends on nothing else in the package."""
+import math
+import numbers
+
+import tensorflow as tf
+
+__all__ = ["check_float_dtype", "check_hidden_units", "check_positive_float",
+           "check_positive_int", "check_seed"]
+
+
+def check_positive_int(value, name, minimum=1):
+    """Returns ``value`` as an ``int`` if it is an integer ``>= minimum``.
+
+    Args:
+      value: the argument to check (``bool`` and floats such as ``2.0`` are refused).
+      name: the argument's name, for the message.
+      minimum: the smallest accepted value.
+
+    Example:
+        >>> check_positive_int(3, "num_layers")
+        3
+        >>> check_positive_int(2.5, "num_layers")
+        Traceback (most recent call last):
+        ...
+        ValueError: num_layers must be an integer >= 1, got 2.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_positive_float(value, name):
+    """Returns ``value`` as a ``float`` if it is a finite number ``> 0``.
+
+    Args:
+      value: the argument to check (strings and ``bool`` are refused).
+      name: the argument's name, for the message.
+
+    Example:
+        >>> check_positive_float(5, "log_scale_bound")
+        5.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
+            math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_hidden_units(value, name="hidden_units", allow_empty=False):
+    """Returns hidden layer sizes as a tuple of positive ints (an int ``n`` means ``(n,)``).
+
+    Args:
+      value: a sequence of positive integers such as ``(64, 64)``, or one integer.
+      name: the argument's name, for the message.
+      allow_empty: accept ``()`` (no hidden layer).
+
+    Example:
+        >>> check_hidden_units([32, 32])
+        (32, 32)
+        >>> check_hidden_units("64")
+        Traceback (most recent call last):
+        ...
+        ValueError: hidden_units must be a sequence of positive integers such as (64, 64), got '64'
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    bad = ValueError(
+        f"{name} must be a sequence of positive integers such as (64, 64), got {value!r}")
+    if isinstance(value, (str, bytes)):
+        raise bad
+    try:
+        units = tuple(value)
+    except TypeError:
+        raise bad from None
+    if (not units and not allow_empty) or any(isinstance(u, bool) or not isinstance(u, numbers.Integral) or u < 1
+                        for u in units):
+        raise bad
+    return tuple(int(u) for u in units)
+
+
+def check_seed(seed):
+    """Returns ``seed`` if it is ``None``, an integer ``>= 0``, or a TFP stateless seed (two
+    integers, e.g. ``(1, 2)``, or an integer tensor of shape ``[2]``).
+
+    Example:
+        >>> check_seed(0), check_seed(None), check_seed((1, 2))
+        (0, None, (1, 2))
+    """
+    if seed is None:
+        return None
+    if tf.is_tensor(seed):
+        if seed.dtype.is_integer and seed.shape == (2,):
+            return seed
+    elif isinstance(seed, (tuple, list)):
+        if len(seed) == 2 and all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                  for s in seed):
+            return tuple(int(s) for s in seed)
+    elif not isinstance(seed, bool) and isinstance(seed, numbers.Integral) and seed >= 0:
+        return int(seed)
+    raise ValueError(f"seed must be None, an integer >= 0 or a pair of integers (a stateless "
+                     f"seed), got {seed!r}")
+
+
+def check_float_dtype(dtype, name="dtype"):
+    """Returns the name of a floating-point dtype (``"float32"``, ``"float64"``...).
+
+    Args:
+      dtype: a dtype name, ``tf.DType`` or NumPy dtype.
+      name: the argument's name, for the message.
+
+    Example:
+        >>> check_float_dtype("float64")
+        'float64'
+    """
+    try:
+        as_tf = tf.as_dtype(dtype)
+    except TypeError:
+        raise ValueError(f"{name} must be a floating-point dtype such as 'float32', "
+                         f"got {dtype!r}") from None
+    if not as_tf.is_floating:
+        raise ValueError(f"{name} must be a floating-point dtype such as 'float32', "
+                         f"got {as_tf.name!r}")
+    return as_tf.name
