@@ -1,9 +1,14 @@
 """Tests of the ``tfp-flows`` command, run in-process through ``tfp_flows_cli.main(argv)``
-with tiny settings (plus one subprocess call of the installed entry point)."""
+with tiny settings, and in subprocesses where a fresh process or two processes at once
+matter (errors before TensorFlow is imported, two runs with one --out, the entry point)."""
 import json
 import math
+import os
 import shutil
 import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,8 +16,15 @@ import pytest
 
 from tfp_flows import BUILDERS
 from tfp_flows_cli import FLOW_NAMES, TOY_DATA_NAMES, main
-from tfp_flows_cli._common import ERROR_PREFIX, OutputDir
-from tfp_flows.datasets import TOY_NAMES, load_array
+from tfp_flows_cli._common import (
+    DATA_EXTENSIONS,
+    ERROR_PREFIX,
+    WARNING_PREFIX,
+    CLIError,
+    OutputDir,
+    write_text_atomically,
+)
+from tfp_flows.datasets import SUPPORTED_EXTENSIONS, TOY_NAMES, load_array
 
 TINY_FILE = ["--epochs", "2", "--layers", "2", "--hidden", "8", "--batch-size", "64", "-q"]
 TINY = TINY_FILE + ["--n-train", "200"]
@@ -39,9 +51,19 @@ def _one_error_line(capsys):
     return lines[0]
 
 
+def _env():
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+
+
+def _truncated_copy(model, dest):
+    data = model.read_bytes()
+    dest.write_bytes(data[: len(data) // 2])
+
+
 def test_names_match_the_package():
     assert sorted(FLOW_NAMES) == sorted(BUILDERS)
     assert tuple(TOY_DATA_NAMES) == tuple(TOY_NAMES)
+    assert tuple(DATA_EXTENSIONS) == tuple(SUPPORTED_EXTENSIONS)
 
 
 def test_fit_writes_model_metrics_and_pictures(fitted, capsys):
@@ -153,6 +175,19 @@ def _bad_cases():
          1, "data file not found"),
         ("invalid-model", {"fake.keras": "not a zip file\n"},
          ["sample", "{tmp}/fake.keras", "--out", "{tmp}/out"], 1, "not a valid .keras model"),
+        ("truncated-model", {"cut.keras": "TRUNCATED"},
+         ["log-prob", "{tmp}/cut.keras", "{tmp}/ok.csv"], 1,
+         "cut.keras is a corrupt or truncated .keras model file"),
+        ("nan-first-line-fit", {"nanhead.csv": "nan,nan\n1,2\n3,4\n"},
+         ["fit", "--data", "{tmp}/nanhead.csv", *fit[1:]], 1,
+         "line 1, column 1: 'nan' is not a finite number"),
+        ("nan-first-line-log-prob", {"nanhead.csv": "nan,nan\n1,2\n"},
+         ["log-prob", "{model}", "{tmp}/nanhead.csv"], 1,
+         "line 1, column 1: 'nan' is not a finite number"),
+        ("negative-seed", {}, ["fit", "--data", "moons", *fit[1:], "--seed", "-1"], 2,
+         "--seed: expected an integer from 0 to 2147483646, got '-1'"),
+        ("negative-sample-seed", {}, ["sample", "{model}", "--seed", "-1"], 2,
+         "--seed: expected an integer from 0 to 2147483646, got '-1'"),
         ("missing-model", {}, ["sample", "{tmp}/none.keras", "--out", "{tmp}/out"], 1,
          "model file not found"),
         ("not-a-keras-name", {"model.h5": "x"}, ["sample", "{tmp}/model.h5", "--out", "{tmp}/out"],
@@ -171,6 +206,9 @@ def test_bad_input_gives_one_line_and_writes_nothing(case, fitted, tmp_path, cap
         if text is None:  # a folder holding the model but no metrics.json
             (tmp_path / name).mkdir()
             shutil.copy(fitted / "model.keras", tmp_path / name / "model.keras")
+        elif text == "TRUNCATED":  # the first half of a real model file
+            _truncated_copy(fitted / "model.keras", tmp_path / name)
+            (tmp_path / "ok.csv").write_text("1,2\n")
         else:
             (tmp_path / name).write_text(text)
     before = _listing(tmp_path)
@@ -221,14 +259,27 @@ def test_output_dir_commit_replaces_old_contents(tmp_path):
     assert _listing(tmp_path) == ["out", "out/new.txt"]
 
 
-def test_demo_quick(tmp_path, capsys):
+def test_demo_quick_shows_progress_and_a_second_run_replaces_its_output(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--out", str(out), "-q"]) == 0
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "KL(true two moons || flow)" in printed and str(out / "density.png") in printed
+    assert "epoch 1/3" in printed and "elapsed" in printed and "left" in printed
+    assert "epoch 3/3" in printed
     assert {p.name for p in out.iterdir()} == {"model.keras", "metrics.json", *PLOTS}
-    assert main(["demo", "--quick", "--out", str(out), "-q"]) == 1   # not over a full dir
+    first = json.loads((out / "metrics.json").read_text())
+    assert first["written_by"] == "tfp-flows demo"
+    # Again, as a user re-running the README's first command would: the demo's own output
+    # is replaced (no --overwrite needed) and nothing else is left behind.
+    assert main(["demo", "--quick", "--out", str(out), "-q", "--seed", "1"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["settings"]["seed"] == 1
+    assert _listing(tmp_path) == sorted(["demo"] + [f"demo/{n}" for n in first["files"]])
+    # A folder the demo did not write is refused.
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(["demo", "--quick", "--out", str(out), "-q"]) == 1
     assert "--overwrite" in _one_error_line(capsys)
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize("command", ["fit", "sample", "log-prob", "demo"])
@@ -237,8 +288,159 @@ def test_command_help(command, capsys):
     assert f"tfp-flows {command}" in capsys.readouterr().out
 
 
+def test_demo_help_names_the_flow_it_fits(capsys):
+    from tfp_flows_cli.fit import DEMO_SETTINGS
+
+    assert DEMO_SETTINGS["flow"] == "nsf"
+    assert main(["demo", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "neural spline flow (nsf" in text and "autoregressive" not in text
+    assert "3 to 4 minutes" in text
+
+
+def test_log_prob_far_rows_give_minus_inf_and_a_warning(fitted, tmp_path, capsys):
+    data = tmp_path / "far.csv"
+    data.write_text("0,0\n1e30,1e30\n0.5,-0.5\n-1e30,1e30\n")
+    assert main(["log-prob", str(fitted / "model.keras"), str(data), "-q"]) == 0
+    captured = capsys.readouterr()
+    values = [float(v) for v in captured.out.split()]
+    assert np.isfinite(values[0]) and np.isfinite(values[2])
+    assert values[1] == values[3] == -np.inf
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(WARNING_PREFIX), captured.err
+    assert "2 of 4 rows" in lines[0] and "-inf" in lines[0] and "rows 2, 4" in lines[0]
+
+
+def test_log_prob_nan_is_an_error():
+    import argparse
+
+    from tfp_flows_cli.predict import _check_finite
+
+    with pytest.raises(CLIError, match="nan log-density for 1 of 3 rows"):
+        _check_finite(np.array([0.0, np.nan, -np.inf]), argparse.Namespace(data="x.csv"))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_outputs_get_the_usual_permissions(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        with OutputDir(tmp_path / "out") as staging:
+            (staging.path / "a.txt").write_text("a")
+            staging.commit()
+        write_text_atomically(tmp_path / "b.csv", "x\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (tmp_path / "b.csv").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_fit_output_honours_the_umask(fitted):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fitted.stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_commit_refuses_what_another_run_wrote_meanwhile(tmp_path, overwrite):
+    out = tmp_path / "out"
+    if overwrite:
+        out.mkdir()
+        (out / "old.txt").write_text("old")
+    with OutputDir(out, overwrite=overwrite) as staging:
+        (staging.path / "mine.txt").write_text("mine")
+        # Another run finishes first (it replaced the old folder, or created a new one).
+        other = tmp_path / ".other"
+        other.mkdir()
+        (other / "theirs.txt").write_text("theirs")
+        if overwrite:
+            shutil.rmtree(out)
+        os.rename(other, out)
+        with pytest.raises(CLIError, match="written by another process"):
+            staging.commit()
+    assert _listing(tmp_path) == ["out", "out/theirs.txt"]
+
+
+def test_write_text_refuses_a_file_another_run_wrote(tmp_path):
+    out = tmp_path / "s.csv"
+    out.write_text("theirs")   # appeared after check_output_file
+    with pytest.raises(CLIError, match="written by another process"):
+        write_text_atomically(out, "mine")
+    assert _listing(tmp_path) == ["s.csv"] and out.read_text() == "theirs"
+
+
+def test_mistakes_are_reported_before_tensorflow_is_imported(fitted, tmp_path):
+    """In a fresh process: each mistake gives one error line while 'tensorflow' is still
+    absent from sys.modules (so it is reported in a blink, not after TF's start-up)."""
+    model = fitted / "model.keras"
+    _truncated_copy(model, tmp_path / "cut.keras")
+    (tmp_path / "ok.csv").write_text("1,2\n")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.txt").write_text("x")
+    (tmp_path / "nanhead.csv").write_text("nan,nan\n1,2\n")
+    cases = {
+        "data file not found": ["fit", "--data", "none.csv", "--flow", "maf", "--out", "o"],
+        "line 1, column 1": ["fit", "--data", "nanhead.csv", "--flow", "maf", "--out", "o"],
+        "unknown data": ["fit", "--data", "moonz", "--flow", "maf", "--out", "o"],
+        "--out full exists": ["fit", "--data", "moons", "--flow", "maf", "--out", "full"],
+        "--out full exists ": ["demo", "--out", "full"],
+        "model file not found": ["sample", "none.keras"],
+        "cut.keras is a corrupt or truncated": ["sample", "cut.keras"],
+        "cut.keras is a corrupt or truncated ": ["log-prob", "cut.keras", "ok.csv"],
+        "data file not found ": ["log-prob", str(model), "none.csv"],
+        "--out nanhead.csv exists": ["log-prob", str(model), "ok.csv", "--out", "nanhead.csv"],
+        "--out nanhead.csv exists ": ["sample", str(model), "--out", "nanhead.csv"],
+        "--seed": ["fit", "--data", "moons", "--flow", "maf", "--out", "o", "--seed", "-1"],
+    }
+    script = textwrap.dedent("""
+        import contextlib, io, json, sys
+        from tfp_flows_cli import main
+        results = {}
+        for key, argv in json.loads(sys.argv[1]).items():
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                status = main(argv)
+            results[key] = [status, err.getvalue(), "tensorflow" in sys.modules]
+        print(json.dumps(results))
+    """)
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(cases)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env=_env())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1, done.stdout   # nothing but the results
+    for key, (status, err, tf_imported) in json.loads(done.stdout).items():
+        assert not tf_imported, key
+        assert status in (1, 2), (key, status)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), (key, err)
+        assert key.strip() in lines[0], (key, err)
+    assert not (tmp_path / "o").exists()
+
+
+def test_two_fits_with_one_out_at_once_one_wins_one_fails(tmp_path):
+    """Two processes, started together with the same --out: both pass the start-up check,
+    the first to finish writes --out, the second must fail and leave it alone."""
+    argv = [sys.executable, "-m", "tfp_flows_cli", "fit", "--data", "moons", "--flow", "maf",
+            *TINY, "--out", "run"]
+    runs = [subprocess.Popen(argv + ["--seed", str(seed)], cwd=tmp_path, env=_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for seed in (1, 2)]
+    results = []
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        results.append((run.returncode, out, err))
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses == [0, 1], results
+    (status, out, err), = [r for r in results if r[0] == 1]
+    assert err.startswith(ERROR_PREFIX) and len(err.strip().splitlines()) == 1, err
+    assert "written by another process" in err, err
+    winner = [r for r in results if r[0] == 0][0]
+    seed = json.loads((tmp_path / "run" / "metrics.json").read_text())["settings"]["seed"]
+    assert results.index(winner) + 1 == seed   # the folder holds the winner's results
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]   # no leftovers
+
+
 def test_installed_entry_point_help():
-    exe = shutil.which("tfp-flows")
+    exe = Path(sys.executable).with_name("tfp-flows")
+    exe = str(exe) if exe.is_file() else shutil.which("tfp-flows")
     if exe is None:
         pytest.skip("the tfp-flows entry point is not installed (pip install -e .)")
     done = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)

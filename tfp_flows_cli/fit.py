@@ -19,14 +19,21 @@ import argparse
 import json
 import math
 import platform
-import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from tfp_flows_cli._common import CLIError, OutputDir, first_line
+from tfp_flows_cli._common import (
+    DATA_EXTENSIONS,
+    DEMO_DURATION,
+    CLIError,
+    OutputDir,
+    check_data_file,
+    first_line,
+    quiet_tensorflow_startup,
+)
 
 N_TRUTH_TEST = 20_000
 TEST_FRACTION = 0.1
@@ -34,9 +41,10 @@ MIN_FILE_ROWS = 10
 DEFAULT_N_TRAIN = 1000
 N_PLOT_SAMPLES = 2000
 
-#: ``tfp-flows demo``: a neural spline flow on two moons. On two CPU cores it takes about 1.5
-#: minutes; seed 0 reached a KL to the truth of 0.0145 nats (MAF with 8 layers took about as
-#: long and reached 0.063, with visible bridges between the moons).
+#: ``tfp-flows demo``: a neural spline flow on two moons; for its wall time see
+#: :data:`tfp_flows_cli._common.DEMO_DURATION`. Seed 0 reached a KL to the truth of 0.0145
+#: nats (MAF with 8 layers took about as long and reached 0.063, with visible bridges
+#: between the moons).
 DEMO_SETTINGS = dict(flow="nsf", layers=4, hidden=(64, 64), n_train=20_000, batch_size=256,
                      epochs=120, lr=3e-3, schedule="cosine", patience=200,
                      validation_split=0.1)
@@ -69,37 +77,50 @@ def _split(x, fraction, rng, at_least_one):
 
 
 def _toy_key(spec):
-    from tfp_flows.datasets import TOY_NAMES
+    from tfp_flows_cli import TOY_DATA_NAMES
 
     key = spec.strip().lower().replace("-", "_")
-    return key if key in TOY_NAMES else None
+    return key if key in TOY_DATA_NAMES else None
+
+
+def _is_file_spec(spec):
+    path = Path(spec)
+    return path.suffix.lower() in DATA_EXTENSIONS or path.exists()
+
+
+def check_data(args):
+    """The checks of ``--data`` that need no TensorFlow (run before importing it)."""
+    from tfp_flows_cli import TOY_DATA_NAMES
+
+    if _is_file_spec(args.data):
+        check_data_file(args.data)
+        if args.n_train is not None:
+            raise CLIError("--n-train applies to toy data sets only; all rows of a file are "
+                           "used")
+        return
+    if _toy_key(args.data) is None:
+        raise CLIError(f"unknown data {args.data!r}: expected a toy data set name "
+                       f"({', '.join(TOY_DATA_NAMES)}) or a .csv / .npy file")
+    if args.n_train is not None and args.n_train < 10:
+        raise CLIError(f"--n-train must be at least 10, got {args.n_train}")
 
 
 def load_data(args):
     """Resolves ``--data`` and returns a :class:`Data`; bad input becomes a CLIError."""
-    from tfp_flows.datasets import SUPPORTED_EXTENSIONS, TOY_NAMES, load_array, load_toy
+    from tfp_flows.datasets import load_array, load_toy
 
+    check_data(args)
     spec = args.data
     path = Path(spec)
-    looks_like_file = path.suffix.lower() in SUPPORTED_EXTENSIONS or path.exists()
     rng = np.random.default_rng(args.seed)
-    if not looks_like_file:
+    if not _is_file_spec(spec):
         key = _toy_key(spec)
-        if key is None:
-            raise CLIError(f"unknown data {spec!r}: expected a toy data set name "
-                           f"({', '.join(TOY_NAMES)}) or a .csv / .npy file")
         n_train = DEFAULT_N_TRAIN if args.n_train is None else args.n_train
-        if n_train < 10:
-            raise CLIError(f"--n-train must be at least 10, got {n_train}")
         x, truth = load_toy(key, n_train=n_train, seed=args.seed)
         val, train = _split(x, args.validation_split, rng, at_least_one=True)
         test = truth.sample(N_TRUTH_TEST, seed=args.seed + 1)
         return Data(key, "toy", train, val, test, truth.loc, truth.scale, truth=truth)
 
-    if not path.exists():
-        raise CLIError(f"data file not found: {spec}")
-    if args.n_train is not None:
-        raise CLIError("--n-train applies to toy data sets only; all rows of a file are used")
     try:
         x = load_array(path).astype(np.float64)
     except (ValueError, OSError) as err:
@@ -132,6 +153,60 @@ def _mean_nll(model, x, chunk=8192):
     return float(nll.mean()), float(nll.std() / math.sqrt(len(nll)))
 
 
+def duration(seconds):
+    """``42 s``, ``3 min 05 s``.
+
+    Example:
+        >>> duration(185.2)
+        '3 min 05 s'
+    """
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def progress_every(epochs):
+    """Epochs between two progress lines: about 20 lines per run."""
+    return max(1, round(epochs / 20))
+
+
+def _progress_callback(keras, epochs):
+    """A Keras callback printing, every :func:`progress_every` epochs, the losses, the time
+    so far and an estimate of the time left: at the mean pace of the epochs after the first
+    (which also traces the graphs, for NSF many times longer than the others); early
+    stopping may end the run sooner."""
+    every, width = progress_every(epochs), len(str(epochs))
+
+    class Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+            self.first = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            done = epoch + 1
+            now = time.perf_counter()
+            if self.first is None:
+                self.first = now - self.start
+            if not (done == 1 or done % every == 0 or done == epochs):
+                return
+            logs = logs or {}
+            elapsed = now - self.start
+            parts = [f"epoch {done:>{width}}/{epochs}"]
+            for key in ("loss", "val_loss"):
+                if key in logs:
+                    parts.append(f"{key} {float(logs[key]):.4f}")
+            parts.append(f"{duration(elapsed)} elapsed")
+            if done == 1 and done < epochs:
+                parts.append("(the first epoch includes set-up)")
+            elif done < epochs:
+                pace = (elapsed - self.first) / (done - 1)
+                parts.append(f"about {duration(pace * (epochs - done))} left")
+            print("  ".join(parts), flush=True)
+
+    return Progress()
+
+
 def _train(model, data, args):
     import keras
 
@@ -144,12 +219,13 @@ def _train(model, data, args):
     has_val = len(data.val) > 0
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss" if has_val else "loss",
                                             patience=args.patience, restore_best_weights=True)
-    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
+    callbacks = [stopper, keras.callbacks.TerminateOnNaN()]
+    if not args.quiet:
+        callbacks.append(_progress_callback(keras, args.epochs))
     start = time.perf_counter()
     history = model.fit(data.train, batch_size=args.batch_size, epochs=args.epochs,
                         validation_data=(data.val,) if has_val else None, shuffle=True,
-                        verbose=verbose,
-                        callbacks=[stopper, keras.callbacks.TerminateOnNaN()])
+                        verbose=0, callbacks=callbacks)
     seconds = time.perf_counter() - start
     best = stopper.best_epoch + 1 if stopper.best_weights is not None else None
     return history.history, best, seconds
@@ -219,11 +295,14 @@ def _finite_or_none(value):
     return value if value is not None and math.isfinite(value) else None
 
 
-def fit_and_write(args):
-    """Fits, measures and writes everything into ``args.out``; returns the metrics dict."""
+def fit_and_write(args, command="fit"):
+    """Fits, measures and writes everything into ``args.out``; returns the metrics dict.
+    ``--out`` and ``--data`` are checked before TensorFlow is imported."""
     start = time.perf_counter()
     out = OutputDir(args.out, args.overwrite,
                     protect=[args.data] if Path(args.data).exists() else [])
+    check_data(args)
+    quiet_tensorflow_startup()
     data = load_data(args)
     import keras
 
@@ -249,6 +328,7 @@ def fit_and_write(args):
                            f"(now {args.lr:g}) or fewer --layers")
         losses = history.get("loss", [])
         metrics = {
+            "written_by": f"tfp-flows {command}",
             "data": args.data,
             "data_kind": data.kind,
             "flow": args.flow,
@@ -335,16 +415,42 @@ def run_fit(args):
     return 0
 
 
+#: What ``tfp-flows demo`` writes; a directory holding only these, with a metrics.json
+#: saying ``"written_by": "tfp-flows demo"``, is the demo's own and a new demo replaces it.
+DEMO_FILES = ("model.keras", "metrics.json", "loss.png", "samples.png", "density.png",
+              "layers.png")
+
+
+def is_demo_output(folder):
+    """True if ``folder`` is a directory a previous ``tfp-flows demo`` wrote."""
+    folder = Path(folder)
+    try:
+        if folder.is_symlink() or not folder.is_dir():
+            return False
+        names = {p.name for p in folder.iterdir()}
+        written_by = json.loads((folder / "metrics.json").read_text()).get("written_by")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return written_by == "tfp-flows demo" and names <= set(DEMO_FILES)
+
+
 def run_demo(args):
-    """``tfp-flows demo``: :data:`DEMO_SETTINGS` (or the quick ones) on two moons."""
+    """``tfp-flows demo``: :data:`DEMO_SETTINGS` (or the quick ones) on two moons. A second
+    run replaces the first one's output directory (see :func:`is_demo_output`)."""
     settings = DEMO_QUICK_SETTINGS if args.quick else DEMO_SETTINGS
-    fit_args = argparse.Namespace(data="moons", out=args.out, overwrite=args.overwrite,
+    replaces = is_demo_output(args.out)
+    fit_args = argparse.Namespace(data="moons", out=args.out,
+                                  overwrite=args.overwrite or replaces,
                                   seed=args.seed, quiet=args.quiet, **settings)
+    OutputDir(fit_args.out, fit_args.overwrite)   # refuse a bad --out before the banner
     if not args.quiet:
+        took = "a few seconds" if args.quick else DEMO_DURATION
         print(f"tfp-flows demo: fitting a {settings['flow']} flow ({settings['layers']} "
               f"layers) to two moons ({settings['n_train']} points, up to "
-              f"{settings['epochs']} epochs){'' if args.quick else '; about two minutes'}")
-    metrics = fit_and_write(fit_args)
+              f"{settings['epochs']} epochs); {took}", flush=True)
+        if replaces:
+            print(f"(replacing the previous demo's {args.out}/ when done)", flush=True)
+    metrics = fit_and_write(fit_args, command="demo")
     print(_summary(metrics, args.out))
     folder = Path(args.out)
     print(f"\nKL(true two moons || flow) = {metrics['kl_to_truth_nats']:.4f} nats "
