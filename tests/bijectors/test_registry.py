@@ -68,3 +68,37 @@ def test_checker_catches_a_wrong_inverse():
     )
     with pytest.raises(AssertionError, match="round trip"):
         check_bijector(bad, tf.constant([1.0, 2.0]))
+
+
+def test_checker_catches_a_small_error_on_a_large_log_det():
+    """0.15 nats wrong on a log-det near 100 (float32): a relative tolerance on the sum
+    would let it pass; the checker compares log-dets near the dtype's precision."""
+
+    class SlightlyWrongScale(tfp.bijectors.Scale):
+        def _forward_log_det_jacobian(self, x):
+            return super()._forward_log_det_jacobian(x) + 0.15 / 4.0  # per element, 4 elements
+
+        def _inverse_log_det_jacobian(self, y):
+            return -self._forward_log_det_jacobian(self._inverse(y))
+
+    bijector = SlightlyWrongScale(tf.constant(np.exp(25.0), tf.float32))
+    x = tf.fill([3, 4], 1e-9)
+    log_det = bijector.forward_log_det_jacobian(x, event_ndims=1).numpy()
+    assert np.all(np.abs(log_det - 100.0) < 1.0)
+    with pytest.raises(AssertionError, match="autodiff Jacobian"):
+        check_bijector(bijector, x, event_ndims=1)
+    check_bijector(tfp.bijectors.Scale(tf.constant(np.exp(25.0), tf.float32)), x, event_ndims=1)
+
+
+def test_checker_explains_a_log_det_not_reduced_over_the_event():
+    unreduced = tfp.bijectors.Inline(
+        forward_fn=lambda x: 2.0 * x,
+        inverse_fn=lambda y: y / 2.0,
+        forward_log_det_jacobian_fn=lambda x: tf.math.log(2.0) * tf.ones_like(x),
+        inverse_log_det_jacobian_fn=lambda y: -tf.math.log(2.0) * tf.ones_like(y),
+        forward_min_event_ndims=1,  # claims vector events, but returns one value per element
+        is_increasing=lambda: True,
+    )
+    with pytest.raises(AssertionError, match=r"expected the batch shape \(3,\): is the log-det "
+                                              r"summed over the event"):
+        check_bijector(unreduced, tf.ones([3, 4]), event_ndims=1)
