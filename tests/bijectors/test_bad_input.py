@@ -274,3 +274,27 @@ def test_fused_helpers_reject_event_ndims_below_the_minimum(helper):
     image = fb.InvertibleLinear(event_size=2, seed=0, event_ndims=3)
     with pytest.raises(ValueError, match=r"event_ndims must be at least 3, got 2"):
         helper(image, tf.ones([2, 3, 3, 2]), 2)
+
+
+# --------------------------------------------------------------------------- conditioner output
+@pytest.mark.parametrize("make", [
+    lambda f: fb.AffineCoupling(f),
+    lambda f: fb.MaskedAutoregressive(f),
+], ids=["coupling", "autoregressive"])
+def test_conditioner_returning_none_or_another_dtype_is_named(make):
+    x = tf.ones([2, 4])
+    with pytest.raises(ValueError, match=r"the conditioner returned None; expected a tensor"):
+        make(lambda t: None).inverse(x)
+    wrong = lambda t: tf.zeros(tf.concat([tf.shape(t), [2]], 0), tf.float64)  # noqa: E731
+    with pytest.raises(ValueError, match=r"returned shift of dtype float64; expected float32"):
+        make(wrong).inverse(x)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: fb.AffineCoupling(_pair),
+    lambda: fb.MaskedAutoregressive(lambda t: (tf.zeros_like(t), tf.zeros_like(t))),
+], ids=["coupling", "autoregressive"])
+def test_keras_input_points_to_log_prob(make):
+    import keras
+    with pytest.raises(TypeError, match=r"KerasTensor.*LogProb\(dist\)\(x\)"):
+        make().forward(keras.Input((4,)))

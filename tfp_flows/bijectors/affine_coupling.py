@@ -1,4 +1,6 @@
 """Affine coupling (Real NVP) and additive coupling (NICE)."""
+import sys
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -32,15 +34,32 @@ def check_conditioner_args(conditioner, log_scale_bound):
         raise ValueError(f"log_scale_bound must be positive or None, got {log_scale_bound}")
 
 
-def parse_shift_and_log_scale(out, out_shape, name, log_scale_bound, shift_only=False):
+def reject_keras_tensor(x, name):
+    """Raises a ``TypeError`` pointing to ``LogProb`` when ``x`` is a symbolic Keras 3 input
+    (``keras.Model(x, dist.log_prob(x))``); Keras is only looked up, never imported here."""
+    keras = sys.modules.get("keras")
+    keras_tensor = getattr(keras, "KerasTensor", None)
+    if keras_tensor is not None and isinstance(x, keras_tensor):
+        raise TypeError(
+            f"{name}: got a symbolic KerasTensor {x!r}. A TFP bijector cannot be called on "
+            "keras.Input under Keras 3 (keras.Model(x, dist.log_prob(x)) does not work); wrap "
+            "the distribution in tfp_flows.layers.LogProb: keras.Model(x, LogProb(dist)(x))")
+
+
+def parse_shift_and_log_scale(out, out_shape, name, log_scale_bound, shift_only=False,
+                              dtype=None):
     """Reads a conditioner's output as ``(shift, log_scale)`` for entries of ``out_shape``.
 
     ``out`` is a tuple ``(shift, log_scale)`` or one tensor whose extra last axis holds
     ``[shift, log_scale]``; with ``shift_only`` a tensor of ``out_shape`` (or with a last
     axis of 1) is the shift and ``log_scale`` is ``None``. Shapes are checked with a message
     naming ``name``, the shape returned and the one expected; the log-scale is soft-clipped
-    to ``+-log_scale_bound`` (:func:`soft_clip_log_scale`).
+    to ``+-log_scale_bound`` (:func:`soft_clip_log_scale`). With ``dtype`` (the data's), a
+    conditioner returning another dtype is an error rather than a silent cast.
     """
+    if out is None or (isinstance(out, (tuple, list)) and any(o is None for o in out)):
+        raise ValueError(f"{name}: the conditioner returned None; expected a tensor of shape "
+                         f"{out_shape + [2]} (shift and log-scale) or a tuple of two {out_shape}")
     if isinstance(out, (tuple, list)):
         shift = tf.convert_to_tensor(out[0])
         log_scale = None if shift_only else tf.convert_to_tensor(out[1])
@@ -66,6 +85,11 @@ def parse_shift_and_log_scale(out, out_shape, name, log_scale_bound, shift_only=
                 f"{out_shape + [2]} (shift and log-scale) or a tuple of two {out_shape}"
             )
     for value, what in ((shift, "shift"), (log_scale, "log_scale")):
+        if value is not None and dtype is not None and value.dtype != dtype:
+            raise ValueError(
+                f"{name}: conditioner returned {what} of dtype {value.dtype.name}; expected "
+                f"{tf.as_dtype(dtype).name}, the dtype of the data (build the conditioner "
+                "with the same dtype)")
         if value is not None and not value.shape.is_compatible_with(out_shape):
             raise ValueError(
                 f"{name}: conditioner returned {what} of shape {value.shape}; "
@@ -208,7 +232,7 @@ class AffineCoupling(tfb.Bijector):
     def _shift_and_log_scale(self, x_cond, out_shape, **kwargs):
         return parse_shift_and_log_scale(
             self._conditioner(x_cond, **kwargs), out_shape, self.name,
-            self._log_scale_bound, shift_only=self._shift_only)
+            self._log_scale_bound, shift_only=self._shift_only, dtype=x_cond.dtype)
 
     def _couple(self, x_cond, x_rest, inverse, **kwargs):
         """Transforms the non-conditioning entries (vector split mask). Returns the new
@@ -225,6 +249,7 @@ class AffineCoupling(tfb.Bijector):
 
     def _transform(self, x, inverse, **kwargs):
         """Returns (output, unreduced log-det of this direction)."""
+        reject_keras_tensor(x, self.name)
         if self._mask is None:
             first, second = self._split_sizes(x)
             a, b = x[..., :first], x[..., first:]

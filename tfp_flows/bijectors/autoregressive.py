@@ -1,28 +1,18 @@
 """Masked autoregressive transform (MAF, Papamakarios et al. 2017); IAF is its inverse."""
-import sys
-
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors.affine_coupling import check_conditioner_args, parse_shift_and_log_scale
+from tfp_flows.bijectors.affine_coupling import (
+    check_conditioner_args,
+    parse_shift_and_log_scale,
+    reject_keras_tensor,
+)
 
 tfb = tfp.bijectors
 
 __all__ = ["MaskedAutoregressive"]
 
 _UNROLL_LIMIT = 16  # event sizes up to this unroll the sampling loop in Python
-
-
-def _reject_keras_tensor(x, name):
-    """Raises a ``TypeError`` pointing to ``LogProb`` when ``x`` is a symbolic Keras 3 input
-    (``keras.Model(x, dist.log_prob(x))``); Keras is only looked up, never imported here."""
-    keras = sys.modules.get("keras")
-    keras_tensor = getattr(keras, "KerasTensor", None)
-    if keras_tensor is not None and isinstance(x, keras_tensor):
-        raise TypeError(
-            f"{name}: got a symbolic KerasTensor {x!r}. A TFP bijector cannot be called on "
-            "keras.Input under Keras 3 (keras.Model(x, dist.log_prob(x)) does not work); wrap "
-            "the distribution in tfp_flows.layers.LogProb: keras.Model(x, LogProb(dist)(x))")
 
 
 class MaskedAutoregressive(tfb.Bijector):
@@ -80,12 +70,12 @@ class MaskedAutoregressive(tfb.Bijector):
         return dict()
 
     def _shift_and_log_scale(self, y, **kwargs):
-        _reject_keras_tensor(y, self.name)
+        reject_keras_tensor(y, self.name)
         return parse_shift_and_log_scale(self._conditioner(y, **kwargs), y.shape.as_list(),
-                                         self.name, self._log_scale_bound)
+                                         self.name, self._log_scale_bound, dtype=y.dtype)
 
     def _event_size(self, x):
-        _reject_keras_tensor(x, self.name)
+        reject_keras_tensor(x, self.name)
         size = tf.compat.dimension_value(x.shape[-1])
         if size is None:
             raise ValueError(f"{self.name}: the event size (last axis) must be known statically")
