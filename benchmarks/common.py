@@ -97,7 +97,8 @@ class _StepTimerMixin:
 
 
 class _TimeBudgetMixin:
-    """Stops training after ``self.seconds`` of wall time (checked after every batch)."""
+    """Stops training after ``self.seconds`` of wall time (checked after every batch): the
+    tf_keras twin of :class:`tfp_flows.training.TimeBudget`, for the stock references."""
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
@@ -123,8 +124,13 @@ def step_timer(stock=False):
 
 
 def time_budget(seconds, stock=False):
-    """A callback that ends ``fit`` after ``seconds``, for Keras 3 or tf_keras."""
-    return _callback(_TimeBudgetMixin, stock, seconds=seconds)
+    """A callback that ends ``fit`` after ``seconds``: the library's
+    :class:`tfp_flows.training.TimeBudget` for Keras 3, its tf_keras twin (``stock=True``)."""
+    if not stock:
+        from tfp_flows.training import TimeBudget
+
+        return TimeBudget(seconds)
+    return _callback(_TimeBudgetMixin, True, seconds=seconds)
 
 
 def steps_per_second(timer, warmup=20):

@@ -24,7 +24,13 @@ from tfp_flows_cli._common import (
     OutputDir,
     write_text_atomically,
 )
-from tfp_flows.datasets import SUPPORTED_EXTENSIONS, TOY_NAMES, load_array
+from tfp_flows.datasets import (
+    SUPPORTED_EXTENSIONS,
+    TOY_NAMES,
+    TwoMoons,
+    load_array,
+    load_toy,
+)
 
 TINY_FILE = ["--epochs", "2", "--layers", "2", "--hidden", "8", "--batch-size", "64", "-q"]
 TINY = TINY_FILE + ["--n-train", "200"]
@@ -76,13 +82,15 @@ def test_fit_writes_model_metrics_and_pictures(fitted, capsys):
         assert isinstance(m[key], float) and math.isfinite(m[key]), key
     assert m["kl_to_truth_nats"] == pytest.approx(m["test_nll_nats"] - m["true_entropy_nats"])
     assert m["kl_to_truth_nats"] > 0
-    assert m["true_entropy_nats"] == pytest.approx(1.13, abs=0.02)
+    # The moons in scikit-learn's units (the CLI does not standardise; the model does).
+    assert m["true_entropy_nats"] == pytest.approx(TwoMoons().entropy())
     assert m["epochs_run"] == 2 and m["n_rows"] == {"train": 180, "validation": 20,
                                                     "test": 20000}
     assert m["settings"]["flow"] == "maf" and m["settings"]["hidden_units"] == [8]
     assert m["settings"]["epochs"] == 2 and m["settings"]["lr"] == 1e-3
     assert m["versions"]["tensorflow"] and m["versions"]["keras"]
-    assert len(m["scaler"]["mean"]) == 2 and all(s > 0 for s in m["scaler"]["std"])
+    assert "scaler" not in m and m["nll_space"].startswith("data units")
+    assert m["stopped_by"] == "epochs" and m["best_epoch"] in (1, 2)
 
 
 def test_sample_and_log_prob_round_trip(fitted, tmp_path, capsys):
@@ -103,25 +111,48 @@ def test_sample_and_log_prob_round_trip(fitted, tmp_path, capsys):
     np.testing.assert_allclose(printed, from_cli, rtol=1e-6, atol=1e-6)
 
 
-def test_unscale_and_data_units(fitted, tmp_path):
-    model_path = str(fitted / "model.keras")
-    scaler = json.loads((fitted / "metrics.json").read_text())["scaler"]
-    mean, std = np.array(scaler["mean"]), np.array(scaler["std"])
-    std_csv, raw_csv = tmp_path / "std.csv", tmp_path / "raw.csv"
-    assert main(["sample", model_path, "-n", "20", "--out", str(std_csv), "-q"]) == 0
-    assert main(["sample", model_path, "-n", "20", "--out", str(raw_csv), "--unscale",
-                 "-q"]) == 0
-    z, x = load_array(std_csv), load_array(raw_csv)
-    np.testing.assert_allclose(x, z * std + mean, rtol=1e-5, atol=1e-5)
-    lp_std, lp_raw = tmp_path / "lp_std.csv", tmp_path / "lp_raw.csv"
-    assert main(["log-prob", model_path, str(std_csv), "--out", str(lp_std), "-q"]) == 0
-    assert main(["log-prob", model_path, str(raw_csv), "--data-units", "--out", str(lp_raw),
-                 "-q"]) == 0
-    np.testing.assert_allclose(load_array(lp_raw), load_array(lp_std) - np.log(std).sum(),
-                               rtol=1e-4, atol=1e-4)
+def test_models_give_samples_and_densities_in_data_units_in_a_fresh_process(tmp_path):
+    """Data scaled by 1000 with an offset, and no scaler anywhere: in fresh processes, from
+    model.keras alone, ``sample`` gives points in the data's units and ``log-prob`` the
+    density in those units (it integrates to 1 over a grid in data units, and matches the
+    loaded model's own log_prob)."""
+    x, _ = load_toy("moons", n_train=600, seed=0, standardize=False)
+    x = 1000.0 * x + np.array([5000.0, -3000.0])
+    np.savetxt(tmp_path / "big.csv", x, delimiter=",")
+    out = tmp_path / "run"
+    assert main(["fit", "--data", str(tmp_path / "big.csv"), "--flow", "maf", "--epochs", "5",
+                 "--layers", "2", "--hidden", "16", "--batch-size", "64", "-q",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "scaler" not in metrics
+    shutil.copy(out / "model.keras", tmp_path / "model.keras")   # alone, no metrics.json
+    lo, hi = x.min(axis=0) - 500.0, x.max(axis=0) + 500.0
+    g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150))
+    np.savetxt(tmp_path / "grid.csv", np.stack([g1.ravel(), g2.ravel()], axis=1),
+               delimiter=",")
+    cell = (hi[0] - lo[0]) / 149 * (hi[1] - lo[1]) / 149
+    for argv in (["sample", "model.keras", "-n", "2000", "--out", "samples.csv"],
+                 ["log-prob", "model.keras", "grid.csv", "--out", "grid_lp.csv"],
+                 ["log-prob", "model.keras", "samples.csv", "--out", "lp.csv"]):
+        done = subprocess.run([sys.executable, "-m", "tfp_flows_cli", *argv, "-q"],
+                              cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0 and done.stderr == "", (argv, done.stderr)
+    samples = load_array(tmp_path / "samples.csv")
+    np.testing.assert_allclose(samples.mean(axis=0), x.mean(axis=0), atol=150.0)
+    np.testing.assert_allclose(samples.std(axis=0), x.std(axis=0), rtol=0.2)
+    assert np.exp(load_array(tmp_path / "grid_lp.csv")[:, 0]).sum() * cell == pytest.approx(
+        1.0, abs=0.05)
+    model = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(load_array(tmp_path / "lp.csv")[:, 0],
+                               np.asarray(model.log_prob(samples.astype(np.float32))),
+                               rtol=1e-5, atol=1e-5)
+    # metrics.json's test NLL is in the same units: 2 log(1000) above that of the moons in
+    # scikit-learn's units (their entropy is 0.29 nats).
+    assert 2 * np.log(1000.0) < metrics["test_nll_nats"] < 2 * np.log(1000.0) + 3.0
 
 
-def test_fit_a_csv_file_standardises_and_holds_out_test_rows(tmp_path, capsys):
+def test_fit_a_csv_file_holds_out_test_rows_and_measures_in_data_units(tmp_path, capsys):
     rng = np.random.default_rng(0)
     x = rng.normal([5.0, -3.0], [2.0, 0.5], size=(150, 2))
     data = tmp_path / "data.csv"
@@ -129,14 +160,12 @@ def test_fit_a_csv_file_standardises_and_holds_out_test_rows(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["fit", "--data", str(data), "--flow", "real_nvp", *TINY_FILE,
                  "--out", str(out)]) == 0
-    assert "test NLL in data units" in capsys.readouterr().out
+    assert "NLL (nats per point, data units)" in capsys.readouterr().out
     m = json.loads((out / "metrics.json").read_text())
-    assert m["data_kind"] == "file" and "kl_to_truth_nats" not in m
+    assert m["data_kind"] == "file" and "kl_to_truth_nats" not in m and "scaler" not in m
     assert m["n_rows"] == {"train": 121, "validation": 14, "test": 15}
-    np.testing.assert_allclose(m["scaler"]["mean"], [5.0, -3.0], atol=0.5)
-    np.testing.assert_allclose(m["scaler"]["std"], [2.0, 0.5], rtol=0.25)
-    assert m["test_nll_data_units_nats"] == pytest.approx(
-        m["test_nll_nats"] + np.log(m["scaler"]["std"]).sum())
+    # About the NLL of the generating Gaussian in data units (log(2 pi e) + log(2 * 0.5)).
+    assert m["test_nll_nats"] == pytest.approx(1.0 + np.log(2 * np.pi), abs=0.6)
     assert {p.name for p in out.iterdir()} >= set(PLOTS)
 
 
@@ -193,9 +222,6 @@ def _bad_cases():
         ("not-a-keras-name", {"model.h5": "x"}, ["sample", "{tmp}/model.h5", "--out", "{tmp}/out"],
          1, "not a .keras model file"),
         ("zero-samples", {}, ["sample", "{model}", "-n", "0", "--out", "{tmp}/out"], 2, "-n"),
-        ("unscale-without-metrics", {"copy": None},
-         ["sample", "{tmp}/copy/model.keras", "--unscale", "--out", "{tmp}/out"], 1,
-         "no metrics.json"),
     ]
 
 
@@ -203,10 +229,7 @@ def _bad_cases():
 def test_bad_input_gives_one_line_and_writes_nothing(case, fitted, tmp_path, capsys):
     _, files, argv, status, expected = case
     for name, text in files.items():
-        if text is None:  # a folder holding the model but no metrics.json
-            (tmp_path / name).mkdir()
-            shutil.copy(fitted / "model.keras", tmp_path / name / "model.keras")
-        elif text == "TRUNCATED":  # the first half of a real model file
+        if text == "TRUNCATED":  # the first half of a real model file
             _truncated_copy(fitted / "model.keras", tmp_path / name)
             (tmp_path / "ok.csv").write_text("1,2\n")
         else:

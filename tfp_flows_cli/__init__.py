@@ -39,6 +39,10 @@ __all__ = ["FLOW_NAMES", "build_parser", "main"]
 #: here so that building the parser needs no TensorFlow).
 FLOW_NAMES = ("maf", "iaf", "real_nvp", "nice", "glow", "nsf")
 
+#: Learning-rate schedules accepted by ``--schedule`` (those of
+#: :data:`tfp_flows.training.SCHEDULES`).
+SCHEDULE_NAMES = ("cosine", "plateau", "constant")
+
 #: Toy data set names accepted by ``--data`` (those of :data:`tfp_flows.datasets.TOY_NAMES`).
 TOY_DATA_NAMES = ("moons", "circles", "banana", "eight_gaussians", "checkerboard", "spirals")
 
@@ -118,9 +122,10 @@ def _add_training_options(parser):
                         help="minibatch size (default 128)")
     parser.add_argument("--lr", type=_positive_float, default=1e-3,
                         help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+    parser.add_argument("--schedule", choices=SCHEDULE_NAMES, default="cosine",
                         help="learning-rate schedule: cosine decay to 1%% of --lr over "
-                             "--epochs, or constant (default cosine)")
+                             "--epochs; plateau, halving it after 10 epochs without a better "
+                             "validation loss; or constant (default cosine)")
     parser.add_argument("--patience", type=_positive_int, default=20, metavar="N",
                         help="early stopping: epochs without a better validation loss "
                              "before training stops; the best weights are kept (default 20)")
@@ -158,9 +163,11 @@ def build_parser():
         description="Fit a flow by maximum likelihood and write into --out: model.keras, "
                     "metrics.json (train/validation/test NLL in nats; for toy data the KL "
                     "divergence to the exact density), loss.png, samples.png, density.png "
-                    "and layers.png. Data are standardised (zero mean, unit variance per "
-                    "column, from the training rows); the model lives in that standardised "
-                    "space and metrics.json records the scaler.")
+                    "and layers.png. The data are used in their own units: the model "
+                    "standardises them inside itself (a fixed first layer set from the "
+                    "training rows), so model.keras alone gives densities and samples in "
+                    "data units. Training: tfp_flows.training.fit_flow (Adam, the "
+                    "--schedule, early stopping with the best weights restored).")
     fit.add_argument("--data", required=True, metavar="NAME|FILE",
                      help=f"a toy data set ({', '.join(TOY_DATA_NAMES)}: exact density "
                           "known, test data drawn fresh) or a .csv / .npy file of rows "
@@ -176,8 +183,8 @@ def build_parser():
     sample = commands.add_parser(
         "sample", help="draw samples from a fitted model into a CSV file",
         description="Draw samples from a model written by 'fit'. The CSV has a header "
-                    "x1,x2,... and one sample per row, in the model's (standardised) space "
-                    "unless --unscale maps them back to data units.")
+                    "x1,x2,... and one sample per row, in the units of the data the model "
+                    "was fitted to.")
     sample.add_argument("model", metavar="MODEL.keras", help="a model written by 'fit'")
     sample.add_argument("-n", "--num-samples", type=_positive_int, default=1000, metavar="N",
                         help="number of samples (default 1000)")
@@ -185,26 +192,19 @@ def build_parser():
                         help="output CSV file (default: print to standard output)")
     sample.add_argument("--seed", type=_seed, default=0, metavar="N",
                         help="random seed, 0 to 2147483646 (default 0)")
-    sample.add_argument("--unscale", action="store_true",
-                        help="map samples back to data units with the scaler recorded in "
-                             "metrics.json next to the model")
     sample.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     _add_common(sample)
 
     log_prob = commands.add_parser(
         "log-prob", help="log-density of each row of a CSV / NPY file under a fitted model",
-        description="Print (or write with --out) one log-density in nats per row of FILE. "
-                    "Rows are read in the model's (standardised) space, as 'sample' writes "
-                    "them; with --data-units they are in data units and are standardised "
-                    "with the scaler in metrics.json next to the model (the result is then "
-                    "the log-density in data units).")
+        description="Print (or write with --out) one log-density in nats per row of FILE: "
+                    "the density in the units of the data the model was fitted to (as "
+                    "'sample' writes them).")
     log_prob.add_argument("model", metavar="MODEL.keras", help="a model written by 'fit'")
     log_prob.add_argument("data", metavar="FILE", help="a .csv or .npy file, one point per row")
     log_prob.add_argument("--out", metavar="FILE.csv",
                           help="write a CSV with header log_prob instead of printing the "
                                "values one per line")
-    log_prob.add_argument("--data-units", action="store_true",
-                          help="rows are in data units (see above)")
     log_prob.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     _add_common(log_prob)
 

@@ -1,10 +1,9 @@
 """Pieces shared by the ``tfp-flows`` subcommands: one-line errors, all-or-nothing output
-(a directory or a file appears only when complete), loading a model and its scaler.
+(a directory or a file appears only when complete), loading a model.
 
 TensorFlow and Keras are imported inside the functions that need them.
 """
 import csv
-import json
 import math
 import os
 import secrets
@@ -422,20 +421,3 @@ def load_flow_model(path):
 def event_size(model):
     return int(np.prod(model.event_shape))
 
-
-def read_scaler(model_path, width):
-    """The ``(mean, std)`` recorded by ``fit`` in metrics.json next to the model."""
-    metrics = Path(model_path).parent / "metrics.json"
-    if not metrics.is_file():
-        raise CLIError(f"no metrics.json next to {model_path}: the scaler that maps data "
-                       "units to the model's space is unknown")
-    try:
-        scaler = json.loads(metrics.read_text())["scaler"]
-        mean = np.asarray(scaler["mean"], dtype=np.float64)
-        std = np.asarray(scaler["std"], dtype=np.float64)
-    except (ValueError, KeyError, TypeError):
-        raise CLIError(f"{metrics} has no readable 'scaler' entry (mean, std)") from None
-    if mean.shape != (width,) or std.shape != (width,) or not np.all(std > 0):
-        raise CLIError(f"the scaler in {metrics} does not match the model: expected {width} "
-                       f"means and positive stds, got {mean.size} and {std.size}")
-    return mean, std

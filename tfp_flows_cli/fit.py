@@ -1,19 +1,23 @@
 """``tfp-flows fit`` and ``tfp-flows demo``: fit a flow, measure it, draw it.
 
-Data handling:
+A thin shell over the library: the flow is built by :func:`tfp_flows.build_flow`, trained by
+:func:`tfp_flows.training.fit_flow` (the package's recipe) and measured by
+:mod:`tfp_flows.training` (mean NLL, KL to the truth). This module reads the data, splits
+it, and writes the results.
 
-- a toy name (``moons``, ``banana``, ...): ``load_toy(name, n_train, seed)`` gives
-  standardised training rows and the exact distribution ``truth`` in the same coordinates;
-  the test set is 20,000 fresh draws from ``truth`` (seed ``seed + 1``), so
+Data handling (the rows are given to the model as they are, in the data's units: the model
+standardises them inside itself, so model.keras alone gives densities and samples in data
+units):
+
+- a toy name (``moons``, ``banana``, ...): ``load_toy(name, n_train, seed,
+  standardize=False)`` gives training rows and the exact distribution ``truth`` in the same
+  coordinates; the test set is 20,000 fresh draws from ``truth`` (seed ``seed + 1``), and
   ``KL(truth || model) = mean test NLL - truth.entropy()``.
 - a ``.csv`` / ``.npy`` file (read by :func:`tfp_flows.datasets.load_array`): the rows are
-  shuffled (``seed``), 10% are held out as test rows, then the columns are standardised
-  with the mean and standard deviation of the training rows (recorded in metrics.json as
-  ``scaler``).
+  shuffled (``seed``) and 10% are held out as test rows.
 
 In both cases ``--validation-split`` of the remaining rows is held out for validation and
-early stopping. All NLLs are in nats per point, in the model's (standardised) space;
-for files ``test_nll_data_units_nats`` adds ``sum(log std)``.
+early stopping. All NLLs are in nats per point, of the density in the data's units.
 """
 import argparse
 import json
@@ -55,12 +59,11 @@ DEMO_QUICK_SETTINGS = dict(flow="maf", layers=2, hidden=(16,), n_train=500, batc
 
 
 class Data:
-    """Training / validation / test rows in model space, and what is known about them."""
+    """Training / validation / test rows (data units), and what is known about them."""
 
-    def __init__(self, name, kind, train, val, test, mean, std, truth=None, path=None):
+    def __init__(self, name, kind, train, val, test, truth=None, path=None):
         self.name, self.kind, self.path, self.truth = name, kind, path, truth
         self.train, self.val, self.test = train, val, test
-        self.mean, self.std = mean, std
 
     @property
     def width(self):
@@ -116,10 +119,10 @@ def load_data(args):
     if not _is_file_spec(spec):
         key = _toy_key(spec)
         n_train = DEFAULT_N_TRAIN if args.n_train is None else args.n_train
-        x, truth = load_toy(key, n_train=n_train, seed=args.seed)
+        x, truth = load_toy(key, n_train=n_train, seed=args.seed, standardize=False)
         val, train = _split(x, args.validation_split, rng, at_least_one=True)
         test = truth.sample(N_TRUTH_TEST, seed=args.seed + 1)
-        return Data(key, "toy", train, val, test, truth.loc, truth.scale, truth=truth)
+        return Data(key, "toy", train, val, test, truth=truth)
 
     try:
         x = load_array(path).astype(np.float64)
@@ -135,22 +138,14 @@ def load_data(args):
     if constant.size:
         raise CLIError(f"{spec}: column {constant[0] + 1} is constant in the training rows; "
                        "a density cannot be fitted to it (drop that column)")
-
-    def scale(a):
-        return ((a - mean) / std).astype(np.float32)
-
-    return Data(path.name, "file", scale(train), scale(val), scale(test), mean, std,
-                path=path)
+    return Data(path.name, "file", train, val, test, path=path)
 
 
-def _mean_nll(model, x, chunk=8192):
-    """``(mean, standard error)`` of ``-log p(x)`` over the rows of ``x``; None if empty."""
-    if x is None or len(x) == 0:
-        return None, None
-    logp = np.concatenate([np.asarray(model.log_prob(x[i:i + chunk]), dtype=np.float64)
-                           for i in range(0, len(x), chunk)])
-    nll = -logp
-    return float(nll.mean()), float(nll.std() / math.sqrt(len(nll)))
+def _mean_nll(model, x):
+    """:func:`tfp_flows.training.mean_nll`, or ``(None, None)`` for no rows."""
+    from tfp_flows.training import mean_nll
+
+    return (None, None) if len(x) == 0 else mean_nll(model, x)
 
 
 def duration(seconds):
@@ -208,27 +203,16 @@ def _progress_callback(keras, epochs):
 
 
 def _train(model, data, args):
+    """:func:`tfp_flows.training.fit_flow` with the command's settings (the validation rows
+    are split off by :func:`load_data`); returns its ``History``."""
     import keras
 
-    steps = max(1, math.ceil(len(data.train) / args.batch_size))
-    lr = args.lr
-    if args.schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=steps * args.epochs,
-                                                    alpha=0.01)
-    model.compile(optimizer=keras.optimizers.Adam(lr))
-    has_val = len(data.val) > 0
-    stopper = keras.callbacks.EarlyStopping(monitor="val_loss" if has_val else "loss",
-                                            patience=args.patience, restore_best_weights=True)
-    callbacks = [stopper, keras.callbacks.TerminateOnNaN()]
-    if not args.quiet:
-        callbacks.append(_progress_callback(keras, args.epochs))
-    start = time.perf_counter()
-    history = model.fit(data.train, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_data=(data.val,) if has_val else None, shuffle=True,
-                        verbose=0, callbacks=callbacks)
-    seconds = time.perf_counter() - start
-    best = stopper.best_epoch + 1 if stopper.best_weights is not None else None
-    return history.history, best, seconds
+    from tfp_flows.training import fit_flow
+
+    progress = [] if args.quiet else [_progress_callback(keras, args.epochs)]
+    return fit_flow(model, data.train, epochs=args.epochs, batch_size=args.batch_size,
+                    learning_rate=args.lr, schedule=args.schedule, patience=args.patience,
+                    validation_split=0.0, validation_data=data.val, callbacks=progress)
 
 
 def _plot_bounds(data):
@@ -319,7 +303,8 @@ def fit_and_write(args, command="fit"):
         except ValueError as err:
             raise CLIError(f"cannot build a {args.flow} flow for {data.width}-column data: "
                            f"{first_line(err)}") from None
-        history, best_epoch, train_seconds = _train(model, data, args)
+        fitted = _train(model, data, args)
+        history = fitted.history
         train_nll, _ = _mean_nll(model, data.train)
         val_nll, _ = _mean_nll(model, data.val)
         test_nll, test_se = _mean_nll(model, data.test)
@@ -339,23 +324,23 @@ def fit_and_write(args, command="fit"):
             "validation_nll_nats": val_nll,
             "test_nll_nats": test_nll,
             "test_nll_std_error_nats": test_se,
-            "nll_space": "standardised (model space)",
+            "nll_space": "data units (the model standardises inside itself)",
         }
         if data.truth is not None:
-            entropy = float(data.truth.entropy())
-            metrics.update(kl_to_truth_nats=test_nll - entropy, true_entropy_nats=entropy,
+            from tfp_flows.training import kl_to_truth
+
+            kl = kl_to_truth(model, data.truth, num_samples=N_TRUTH_TEST, seed=args.seed + 1)
+            metrics.update(kl_to_truth_nats=kl.value,
+                           true_entropy_nats=float(data.truth.entropy()),
                            test_set=f"{N_TRUTH_TEST} fresh samples from the true distribution")
         else:
-            metrics.update(test_nll_data_units_nats=test_nll + float(np.sum(np.log(data.std))),
-                           test_set=f"{len(data.test)} held-out rows of the file")
+            metrics.update(test_set=f"{len(data.test)} held-out rows of the file")
         metrics.update({
-            "scaler": {"mean": [float(v) for v in data.mean],
-                       "std": [float(v) for v in data.std],
-                       "meaning": "model space = (data - mean) / std"},
             "epochs_run": len(losses),
-            "best_epoch": best_epoch,
-            "stopped_on_nan": bool(losses) and not math.isfinite(losses[-1]),
-            "train_time_s": round(train_seconds, 3),
+            "best_epoch": fitted.best_epoch,
+            "stopped_by": fitted.stopped_by,
+            "stopped_on_nan": fitted.stopped_by == "non_finite_loss",
+            "train_time_s": round(fitted.seconds, 3),
             "num_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
             "settings": {
                 "data": args.data, "flow": args.flow, "epochs": args.epochs,
@@ -391,7 +376,7 @@ def _summary(metrics, out):
     lines = [
         f"fitted {s['flow']} ({s['layers']} layers, hidden {hidden}) to {metrics['data']}: "
         f"{metrics['epochs_run']} epochs{best}, {metrics['wall_time_s']:.1f} s",
-        f"NLL (nats per point, standardised space): train {_fmt(metrics['train_nll_nats'])}"
+        f"NLL (nats per point, data units): train {_fmt(metrics['train_nll_nats'])}"
         f"  validation {_fmt(metrics['validation_nll_nats'])}"
         f"  test {_fmt(metrics['test_nll_nats'])}",
     ]
@@ -399,9 +384,6 @@ def _summary(metrics, out):
         lines.append(f"KL to the true density: {_fmt(metrics['kl_to_truth_nats'])} nats "
                      f"(test NLL {_fmt(metrics['test_nll_nats'])} - true entropy "
                      f"{_fmt(metrics['true_entropy_nats'])})")
-    else:
-        lines.append(f"test NLL in data units: {_fmt(metrics['test_nll_data_units_nats'])} "
-                     "nats per point")
     if metrics["stopped_on_nan"]:
         lines.append("warning: the loss became NaN; the best weights before that were kept")
     lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))

@@ -1,11 +1,9 @@
 """``tfp-flows sample`` and ``tfp-flows log-prob``: use a model written by ``fit``.
 
-A model written by ``fit`` lives in the standardised space of its data (zero mean, unit
-variance per column of the training rows). ``sample`` writes samples in that space unless
-``--unscale`` maps them back (``x = z * std + mean``, with the scaler in metrics.json);
-``log-prob`` reads rows in that space unless ``--data-units`` standardises them first and
-adds ``-sum(log std)``, the log-Jacobian of the standardisation, so the result is the
-log-density in data units.
+A model written by ``fit`` holds its own standardisation (a fixed layer set from the
+training rows), so the model file alone is enough: ``sample`` writes samples in the units of
+the data the model was fitted to, and ``log-prob`` reads rows in those units and gives the
+log-density in those units.
 
 ``log-prob`` and values that are not finite: a row far outside the data the model was
 fitted to can have a density below the float32 range; its log-density is printed as
@@ -29,7 +27,6 @@ from tfp_flows_cli._common import (
     format_rows,
     load_flow_model,
     quiet_tensorflow_startup,
-    read_scaler,
     warning_line,
     write_text_atomically,
 )
@@ -47,13 +44,12 @@ def _emit(text, out, quiet, what, overwrite):
 
 
 def run_sample(args):
-    """``tfp-flows sample MODEL.keras -n N [--out FILE.csv] [--seed S] [--unscale]``."""
+    """``tfp-flows sample MODEL.keras -n N [--out FILE.csv] [--seed S]``."""
     check_output_file(args.out, args.overwrite, protect=[args.model])
     check_model_file(args.model)
     quiet_tensorflow_startup()
     model = load_flow_model(args.model)
     width = event_size(model)
-    scaler = read_scaler(args.model, width) if args.unscale else None
     import tensorflow as tf
 
     tf.random.set_seed(args.seed)
@@ -66,18 +62,15 @@ def run_sample(args):
     samples = np.concatenate(chunks).astype(np.float64)
     if not np.all(np.isfinite(samples)):
         raise CLIError(f"{args.model} produced non-finite samples; is the model diverged?")
-    if scaler is not None:
-        mean, std = scaler
-        samples = samples * std + mean
     header = [f"x{i + 1}" for i in range(width)]
     _emit(format_rows(samples, header), args.out, args.quiet,
-          f"{args.num_samples} samples ({'data units' if scaler else 'model space'})",
+          f"{args.num_samples} samples",
           args.overwrite)
     return 0
 
 
 def run_log_prob(args):
-    """``tfp-flows log-prob MODEL.keras FILE [--out FILE.csv] [--data-units]``."""
+    """``tfp-flows log-prob MODEL.keras FILE [--out FILE.csv]``."""
     data_path = Path(args.data)
     check_data_file(data_path)
     check_output_file(args.out, args.overwrite, protect=[args.model, args.data])
@@ -92,16 +85,10 @@ def run_log_prob(args):
     except (ValueError, OSError) as err:
         hint = f" (the model {args.model} takes rows of {width} values)"
         raise CLIError(f"{err}{hint if 'column' in str(err) else ''}") from None
-    log_det = 0.0
-    if args.data_units:
-        mean, std = read_scaler(args.model, width)
-        x = ((x - mean) / std).astype(np.float32)
-        log_det = -float(np.sum(np.log(std)))
+    from tfp_flows.training import negative_log_likelihoods
+
     x = x.reshape((len(x),) + tuple(model.event_shape))
-    values = np.concatenate([
-        np.asarray(model.log_prob(x[i:i + _CHUNK]), dtype=np.float64)
-        for i in range(0, len(x), _CHUNK)
-    ]) + log_det
+    values = -negative_log_likelihoods(model, x, batch_size=_CHUNK)
     _check_finite(values, args)
     header = ["log_prob"] if args.out is not None else None
     _emit(format_rows(values, header), args.out, args.quiet,
