@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import tfp_flows
 from tfp_flows import FlowModel, datasets
-from tfp_flows.layers import ActNormLayer, AffineCouplingLayer
+from tfp_flows.layers import ActNormLayer, CouplingLayer
 
 X = datasets.load_toy("moons", n_train=500)[0]
 X_OTHER = datasets.load_toy("moons", n_train=500, seed=1, standardize=False)[0] * 3.0 + 1.0
@@ -152,7 +152,9 @@ def test_jit_compile_trains_like_jit_off():
 def test_forward_steps(flow):
     z = flow.base_distribution.sample(50, seed=(1, 2))
     steps = flow.forward_steps(z)
-    assert len(steps) == SMALL["num_layers"] + 1 == len(flow.flow_layers) + 1
+    # num_layers couplings, then the builder's standardisation layer (data side).
+    assert len(steps) == SMALL["num_layers"] + 2 == len(flow.flow_layers) + 1
+    assert flow.flow_layers[-1].name == "standardize" and not flow.flow_layers[-1].trainable
     np.testing.assert_array_equal(steps[0].numpy(), z.numpy())
     for layer, before, after in zip(flow.flow_layers, steps[:-1], steps[1:]):
         np.testing.assert_allclose(after.numpy(), layer(before).numpy(), rtol=1e-6, atol=1e-6)
@@ -222,7 +224,9 @@ def _assert_standardised(layer, h):
 def test_initialize_from_data_standardises_every_actnorm():
     model = _glow()
     actnorms = [l for l in model.flow_layers if isinstance(l, ActNormLayer)]
-    assert len(actnorms) == 2 and not any(l.is_initialized for l in actnorms)
+    # one per glow step, and the builder's standardisation on the data side
+    assert len(actnorms) == 3 and not any(l.is_initialized for l in actnorms)
+    assert actnorms[-1].name == "standardize" and not actnorms[-1].trainable_weights
     model.initialize_from_data(X_OTHER[:BATCH])
     assert all(l.is_initialized for l in actnorms)
     for layer, h in _actnorm_inputs(model, X_OTHER[:BATCH]):
@@ -235,7 +239,8 @@ def test_fit_initialises_actnorm_and_a_loaded_model_keeps_its_values(tmp_path):
     model.fit(X_OTHER, epochs=0, batch_size=BATCH, verbose=0)  # initialises, trains nothing
     first = model.flow_layers[-1]
     assert isinstance(first, ActNormLayer) and first.is_initialized
-    for layer, h in _actnorm_inputs(model, X_OTHER[:BATCH]):  # the first batch
+    # Initialised from the first INIT_ROWS training rows: here all 500.
+    for layer, h in _actnorm_inputs(model, X_OTHER):
         _assert_standardised(layer, h)
     first.loc.assign(first.loc.numpy() + 0.5)  # as if trained
     values = [(l.loc.numpy().copy(), l.log_scale.numpy().copy())
@@ -302,10 +307,10 @@ def test_targets_and_losses_are_rejected():
 
 def test_flow_layers_must_be_flow_layers():
     with pytest.raises(TypeError, match="Dense"):
-        FlowModel([AffineCouplingLayer((2,), hidden_units=(4,)), keras.layers.Dense(2)],
+        FlowModel([CouplingLayer((2,), hidden_units=(4,)), keras.layers.Dense(2)],
                   event_shape=(2,))
     with pytest.raises(ValueError, match="base_distribution"):
-        FlowModel([AffineCouplingLayer((2,), hidden_units=(4,))], event_shape=(2,),
+        FlowModel([CouplingLayer((2,), hidden_units=(4,))], event_shape=(2,),
                   base_distribution="laplace")
 
 
@@ -342,7 +347,7 @@ def test_bijector_is_a_property_like_transformed_distribution(flow):
 def test_fixed_tfp_bijectors_are_layers():
     import tensorflow_probability as tfp
     tfb = tfp.bijectors
-    coupling = AffineCouplingLayer((2,), hidden_units=(4,))
+    coupling = CouplingLayer((2,), hidden_units=(4,))
     model = FlowModel([tfb.Shift([1.0, -1.0]), coupling, tfb.Scale(2.0)], event_shape=(2,))
     x = X[:6]
     # identity coupling: x = 2 (z + shift)  =>  log p(x) = log N(x/2 - shift) - 2 log 2
@@ -416,7 +421,7 @@ def test_bad_sample_weights_are_refused(weight, says):
 
 @pytest.mark.parametrize("kind", ["maf", "real_nvp"])
 def test_training_that_diverges_stops_with_finite_weights(kind):
-    model = tfp_flows.build_flow(kind, **SMALL)
+    model = tfp_flows.build_flow(kind, standardize=False, **SMALL)
     model.compile(keras.optimizers.Adam(1e-2))
     huge = X * 1e7  # far from unit scale: the loss overflows at once or within steps
     with pytest.warns(RuntimeWarning, match="training stopped at epoch .* not finite"):
@@ -425,16 +430,45 @@ def test_training_that_diverges_stops_with_finite_weights(kind):
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
-def test_nan_inside_a_tf_data_pipeline_stops_before_any_update():
+def test_data_far_from_unit_scale_trains_with_the_default_standardisation():
+    model = tfp_flows.maf(**SMALL)
+    model.compile(keras.optimizers.Adam(1e-2))
+    scaled = X * 1e7 + 3e7
+    history = model.fit(scaled, epochs=5, batch_size=BATCH, verbose=0).history["loss"]
+    assert np.all(np.isfinite(history)) and history[-1] < history[0]
+    # the density is in data units: standardised log p minus log of the scale per dimension
+    unit = tfp_flows.maf(**SMALL)
+    unit.set_weights(model.get_weights()[:-3] + unit.get_weights()[-3:])  # same flow, no scaling
+    loc, log_scale = model.flow_layers[-1].loc.numpy(), model.flow_layers[-1].log_scale.numpy()
+    z = (scaled[:10] - loc) / np.exp(log_scale)
+    np.testing.assert_allclose(model.log_prob(scaled[:10]).numpy(),
+                               unit.log_prob(z.astype("float32")).numpy() - log_scale.sum(),
+                               rtol=1e-4)
+    samples = model.sample(2000, seed=0).numpy()
+    assert abs(samples.mean() - scaled.mean()) < 0.2 * scaled.std()
+
+
+def test_nan_inside_a_tf_data_pipeline_stops_at_that_batch():
+    model = tfp_flows.real_nvp(**SMALL)
+    model.compile(keras.optimizers.Adam(1e-2))
+    bad = X[:100].copy()
+    bad[73, 0] = np.nan  # second batch of 50
+    data = tf.data.Dataset.from_tensor_slices(bad).batch(50)
+    with pytest.warns(RuntimeWarning, match="training stopped at epoch 1, batch 2:"):
+        history = model.fit(data, epochs=3, verbose=0)
+    assert history.epoch == [0]
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_nan_in_the_first_batch_of_a_dataset_stops_before_anything():
     model = tfp_flows.real_nvp(**SMALL)
     model.compile(keras.optimizers.Adam(1e-2))
     before = [w.copy() for w in model.get_weights()]
     bad = X[:100].copy()
     bad[3, 0] = np.nan
     data = tf.data.Dataset.from_tensor_slices(bad).batch(50)
-    with pytest.warns(RuntimeWarning, match="training stopped at epoch 1, batch 1:"):
-        history = model.fit(data, epochs=3, verbose=0)
-    assert history.epoch == [0]
+    with pytest.raises(ValueError, match="NaN or infinite value in row 3 .* nothing was"):
+        model.fit(data, epochs=3, verbose=0)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
 

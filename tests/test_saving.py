@@ -44,7 +44,7 @@ SAVE = '''
 import json, sys
 import keras, numpy as np, tensorflow_probability as tfp
 import tfp_flows
-from tfp_flows.layers import AffineCouplingLayer
+from tfp_flows.layers import CouplingLayer
 from user_nets import TanhScaleNet
 
 tfb = tfp.bijectors
@@ -54,11 +54,11 @@ small = dict(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
 flows = {name: tfp_flows.build_flow(name, **small) for name in tfp_flows.BUILDERS}
 flows["nsf_ar"] = tfp_flows.nsf(autoregressive=True, **small)
 flows["user_conditioner"] = tfp_flows.FlowModel(
-    [AffineCouplingLayer((2,), conditioner=TanhScaleNet(1)),
-     AffineCouplingLayer((2,), reverse_mask=True, conditioner=TanhScaleNet(1))],
+    [CouplingLayer((2,), conditioner=TanhScaleNet(1)),
+     CouplingLayer((2,), reverse_mask=True, conditioner=TanhScaleNet(1))],
     event_shape=(2,))
 flows["fixed_bijectors"] = tfp_flows.FlowModel(
-    [tfb.Shift([0.5, -0.5]), AffineCouplingLayer((2,), hidden_units=(8,)),
+    [tfb.Shift([0.5, -0.5]), CouplingLayer((2,), hidden_units=(8,)),
      tfb.Chain([tfb.Scale(2.0), tfb.Permute([1, 0])])], event_shape=(2,))
 out = {}
 for name, flow in flows.items():

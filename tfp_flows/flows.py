@@ -13,16 +13,16 @@ Shared keywords mean the same in every builder (each builder's docstring lists t
 """
 import keras
 
+from tfp_flows.bijectors.transforms import Additive, Affine, RationalQuadratic
 from tfp_flows.layers import (
     ActNormLayer,
-    AffineCouplingLayer,
     AutoregressiveLayer,
+    CouplingLayer,
     InvertibleLinearLayer,
     PermuteLayer,
     make_permutation,
 )
 from tfp_flows.layers.base import check_event_shape
-from tfp_flows.layers.spline import SplineAutoregressiveLayer, SplineCouplingLayer
 from tfp_flows.model import BASE_DISTRIBUTIONS, FlowModel
 from tfp_flows.validation import (
     check_float_dtype,
@@ -54,6 +54,10 @@ _COMMON_ARGS = """
         ``"float64"``).
       log_scale_bound: bound ``b`` on each layer's log-scale ``s``, applied softly as
         ``b * tanh(s / b)``; keeps one step from scaling by more than ``exp(b)``.
+      standardize: put a fixed per-dimension standardisation ``(x - mean) / std`` inside the
+        model, on the data side, set from the training data when ``fit`` starts. The model
+        then takes and gives data in its own units (a saved file needs no scaler beside it),
+        and data far from unit scale trains as well as standardised data.
       name: the model's name (default: the builder's name).
 """
 
@@ -113,7 +117,12 @@ def _with_permutations(layers, size, permutation, seed, dtype):
     return out
 
 
-def _model(layers, size, base_distribution, dtype, name, default):
+def _model(layers, size, base_distribution, dtype, name, default, standardize=True):
+    if not isinstance(standardize, bool):
+        raise ValueError(f"standardize must be True or False, got {standardize!r}")
+    if standardize:
+        layers = list(layers) + [ActNormLayer((size,), trainable=False, dtype=dtype,
+                                              name="standardize")]
     return FlowModel(layers, event_shape=(size,), base_distribution=base_distribution,
                      dtype=dtype, name=name or default)
 
@@ -127,24 +136,25 @@ def _checked(event_shape, num_layers, hidden_units, activation, permutation,
 
 
 def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, permutation,
-                    base_distribution, seed, dtype, log_scale_bound, name):
+                    base_distribution, seed, dtype, log_scale_bound, name, standardize):
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound)
     layers = [
-        AutoregressiveLayer(size, hidden_units=hidden, activation=activation,
-                            seed=None if seed is None else seed + i, inverse=inverse,
-                            log_scale_bound=log_scale_bound, dtype=dtype)
+        AutoregressiveLayer((size,), transform=Affine(log_scale_bound), hidden_units=hidden,
+                            activation=activation, seed=None if seed is None else seed + i,
+                            inverse=inverse, dtype=dtype)
         for i in range(num_layers)
     ]
     layers = _with_permutations(layers, size, permutation, seed, dtype)
-    return _model(layers, size, base_distribution, dtype, name, "iaf" if inverse else "maf")
+    return _model(layers, size, base_distribution, dtype, name, "iaf" if inverse else "maf",
+                  standardize)
 
 
 @_doc("MADE-driven affine layer")
 def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
-        log_scale_bound=5.0, name=None):
+        log_scale_bound=5.0, standardize=True, name=None):
     """Masked autoregressive flow (Papamakarios et al. 2017): MADE-driven affine layers,
     ``x_i = z_i exp(s_i(x_{<i})) + t_i(x_{<i})``.
 
@@ -160,13 +170,14 @@ def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         TensorShape([3, 2])
     """
     return _autoregressive(False, event_shape, num_layers, hidden_units, activation,
-                           permutation, base_distribution, seed, dtype, log_scale_bound, name)
+                           permutation, base_distribution, seed, dtype, log_scale_bound, name,
+                           standardize)
 
 
 @_doc("inverse autoregressive layer")
 def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
-        log_scale_bound=5.0, name=None):
+        log_scale_bound=5.0, standardize=True, name=None):
     """Inverse autoregressive flow (Kingma et al. 2016): the inverse of MAF's layers,
     ``x_i = z_i exp(s_i(z_{<i})) + t_i(z_{<i})``.
 
@@ -183,15 +194,15 @@ def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         TensorShape([4])
     """
     return _autoregressive(True, event_shape, num_layers, hidden_units, activation,
-                           permutation, base_distribution, seed, dtype, log_scale_bound, name)
+                           permutation, base_distribution, seed, dtype, log_scale_bound, name,
+                           standardize)
 
 
-def _coupling_layers(size, num_layers, hidden, activation, permutation, shift_only,
-                     log_scale_bound, dtype):
+def _coupling_layers(size, num_layers, hidden, activation, permutation, transform, dtype):
     return [
-        AffineCouplingLayer((size,), reverse_mask=permutation is None and i % 2 == 1,
-                            hidden_units=hidden, activation=activation, shift_only=shift_only,
-                            log_scale_bound=log_scale_bound, dtype=dtype)
+        CouplingLayer((size,), transform=transform,
+                      reverse_mask=permutation is None and i % 2 == 1,
+                      hidden_units=hidden, activation=activation, dtype=dtype)
         for i in range(num_layers)
     ]
 
@@ -199,7 +210,7 @@ def _coupling_layers(size, num_layers, hidden, activation, permutation, shift_on
 @_doc("affine coupling layer")
 def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
              permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
-             log_scale_bound=5.0, name=None):
+             log_scale_bound=5.0, standardize=True, name=None):
     """Real NVP (Dinh et al. 2017): affine coupling layers; the first half ``x_a`` passes
     unchanged and ``x_b = z_b exp(s(x_a)) + t(x_a)``.
 
@@ -217,10 +228,10 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 2, "real_nvp")
-    layers = _coupling_layers(size, num_layers, hidden, activation, permutation, False,
-                              log_scale_bound, dtype)
+    layers = _coupling_layers(size, num_layers, hidden, activation, permutation,
+                              Affine(log_scale_bound), dtype)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
-    return _model(layers, size, base_distribution, dtype, name, "real_nvp")
+    return _model(layers, size, base_distribution, dtype, name, "real_nvp", standardize)
 
 
 @_doc("additive coupling layer", """
@@ -228,7 +239,7 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
       log-scale.)""")
 def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
          permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
-         log_scale_bound=5.0, name=None):
+         log_scale_bound=5.0, standardize=True, name=None):
     """NICE (Dinh et al. 2015): additive couplings ``x_b = z_b + t(x_a)`` (volume-preserving)
     and, on the data side, a learned diagonal scale (an ActNorm layer) so the flow can change
     volume.
@@ -239,23 +250,23 @@ def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
 
     Example:
         >>> flow = nice(event_shape=2, num_layers=2, hidden_units=(8,))
-        >>> flow.flow_layers[-1].__class__.__name__
-        'ActNormLayer'
+        >>> [(type(l).__name__, l.trainable) for l in flow.flow_layers[-2:]]  # scale, standardise
+        [('ActNormLayer', True), ('ActNormLayer', False)]
     """
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 2, "nice")
-    layers = _coupling_layers(size, num_layers, hidden, activation, permutation, True,
-                              log_scale_bound, dtype)
+    layers = _coupling_layers(size, num_layers, hidden, activation, permutation, Additive(),
+                              dtype)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
-    layers.append(ActNormLayer(size, dtype=dtype))
-    return _model(layers, size, base_distribution, dtype, name, "nice")
+    layers.append(ActNormLayer((size,), dtype=dtype))
+    return _model(layers, size, base_distribution, dtype, name, "nice", standardize)
 
 
 @_doc("Glow step")
 def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
          permutation=None, base_distribution="normal", seed=None, dtype="float32",
-         log_scale_bound=5.0, name=None):
+         log_scale_bound=5.0, standardize=True, name=None):
     """Glow (Kingma & Dhariwal 2018) for vectors: each step is, from the data side, ActNorm,
     an invertible linear map (the learned generalisation of a permutation, LU-parametrised)
     and an affine coupling. ``permutation`` adds fixed permutations between steps (the
@@ -268,7 +279,7 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
     Example:
         >>> flow = glow(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
         >>> [type(l).__name__ for l in flow.flow_layers[:3]]
-        ['AffineCouplingLayer', 'InvertibleLinearLayer', 'ActNormLayer']
+        ['CouplingLayer', 'InvertibleLinearLayer', 'ActNormLayer']
     """
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
@@ -276,16 +287,15 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
     steps = []
     for i in range(num_layers):
         steps.append([
-            AffineCouplingLayer((size,), reverse_mask=i % 2 == 1, hidden_units=hidden,
-                                activation=activation, log_scale_bound=log_scale_bound,
-                                dtype=dtype),
-            InvertibleLinearLayer(size, seed=None if seed is None else seed + i, dtype=dtype),
-            ActNormLayer(size, dtype=dtype),
+            CouplingLayer((size,), transform=Affine(log_scale_bound), reverse_mask=i % 2 == 1,
+                          hidden_units=hidden, activation=activation, dtype=dtype),
+            InvertibleLinearLayer((size,), seed=None if seed is None else seed + i, dtype=dtype),
+            ActNormLayer((size,), dtype=dtype),
         ])
     layers = []
     for step in _with_permutations(steps, size, permutation, seed, dtype):
         layers.extend(step if isinstance(step, list) else [step])
-    return _model(layers, size, base_distribution, dtype, name, "glow")
+    return _model(layers, size, base_distribution, dtype, name, "glow", standardize)
 
 
 @_doc("spline layer", """
@@ -298,7 +308,8 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
         ``True`` for MADE-driven autoregressive layers (fast density, sequential sampling).""")
 def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution="normal", seed=None, dtype="float32",
-        log_scale_bound=5.0, name=None, num_bins=8, bound=4.0, autoregressive=False):
+        log_scale_bound=5.0, standardize=True, name=None, num_bins=8, bound=4.0,
+        autoregressive=False):
     """Neural spline flow (Durkan et al. 2019): monotone rational-quadratic splines on
     ``[-bound, bound]`` (identity outside), in coupling or autoregressive form.
 {args}
@@ -318,24 +329,19 @@ def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 1 if autoregressive else 2,
                                         "nsf (coupling)")
-    num_bins = check_positive_int(num_bins, "num_bins", minimum=2)
-    bound = check_positive_float(bound, "bound")
+    spline = RationalQuadratic(num_bins=num_bins, bound=bound)
     if autoregressive:
         layers = [
-            SplineAutoregressiveLayer(size, num_bins=num_bins, bound=bound, hidden_units=hidden,
-                                      activation=activation, seed=None if seed is None else seed + i,
-                                      dtype=dtype)
+            AutoregressiveLayer((size,), transform=spline, hidden_units=hidden,
+                                activation=activation, seed=None if seed is None else seed + i,
+                                dtype=dtype)
             for i in range(num_layers)
         ]
     else:
-        layers = [
-            SplineCouplingLayer((size,), reverse_mask=permutation is None and i % 2 == 1,
-                                num_bins=num_bins, bound=bound, hidden_units=hidden,
-                                activation=activation, dtype=dtype)
-            for i in range(num_layers)
-        ]
+        layers = _coupling_layers(size, num_layers, hidden, activation, permutation, spline,
+                                  dtype)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
-    return _model(layers, size, base_distribution, dtype, name, "nsf")
+    return _model(layers, size, base_distribution, dtype, name, "nsf", standardize)
 
 
 BUILDERS = {"maf": maf, "iaf": iaf, "real_nvp": real_nvp, "nice": nice, "glow": glow, "nsf": nsf}

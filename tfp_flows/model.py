@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors.fused import forward_and_log_det, inverse_and_log_det
+from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.layers.base import FlowLayer, check_event_shape
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.validation import check_positive_int, check_seed
@@ -18,6 +18,9 @@ tfb = tfp.bijectors
 __all__ = ["FlowModel", "BASE_DISTRIBUTIONS"]
 
 BASE_DISTRIBUTIONS = ("normal",)
+
+#: Rows of the training data that data-dependent initialisation sees (ActNorm, standardise).
+INIT_ROWS = 4096
 
 
 def _replica_scaled(loss):
@@ -118,8 +121,8 @@ class FlowModel(keras.Model):
     own ``log_prob`` and ``sample`` compute the same values with one network pass per layer.
 
     Example:
-        >>> from tfp_flows.layers import AffineCouplingLayer
-        >>> flow = FlowModel([AffineCouplingLayer((2,), hidden_units=(8,))], event_shape=(2,))
+        >>> from tfp_flows.layers import CouplingLayer
+        >>> flow = FlowModel([CouplingLayer((2,), hidden_units=(8,))], event_shape=(2,))
         >>> flow.log_prob(np.zeros((1, 2), "float32")).numpy().round(4)   # identity at start
         array([-1.8379], dtype=float32)
     """
@@ -205,20 +208,22 @@ class FlowModel(keras.Model):
             return x, None
         return tf.reshape(x, (-1,) + self.event_shape), batch
 
-    def encode(self, x):
+    def encode(self, x, training=False):
         """Maps data ``[n, *event_shape]`` to the base space: ``(z, log|det dz/dx|)``."""
         h = self._cast(x)
         total = tf.zeros(tf.shape(h)[:1], h.dtype)
         for layer in reversed(self.flow_layers):
-            h, ildj = inverse_and_log_det(layer.bijector(), h, h.shape.rank - 1)
+            bijector = layer.bijector(training=training)
+            h, ildj = inverse_and_log_det(bijector, h, h.shape.rank - 1)
             total += ildj
         return h, total
 
-    def log_prob(self, x):
+    def log_prob(self, x, training=False):
         """``log p(x)`` for data of shape ``[*batch, *event_shape]``; returns ``batch``-shaped
-        values (e.g. a ``[100, 100, 2]`` grid gives ``[100, 100]``)."""
+        values (e.g. a ``[100, 100, 2]`` grid gives ``[100, 100]``). ``training=True`` is what
+        ``fit`` uses (batch statistics in batch-norm layers)."""
         flat, batch = self._flatten_batch(x)
-        z, log_det = self.encode(flat)
+        z, log_det = self.encode(flat, training=training)
         log_prob = self.base_distribution.log_prob(z) + log_det
         return log_prob if batch is None else tf.reshape(log_prob, batch)
 
@@ -227,7 +232,7 @@ class FlowModel(keras.Model):
         return tf.exp(self.log_prob(x))
 
     def call(self, inputs, training=False):
-        return self.log_prob(inputs)
+        return self.log_prob(inputs, training=training)
 
     def forward_steps(self, z):
         """``[z, f_1(z), f_2(f_1(z)), ...]``: the sample after each layer (for plots)."""
@@ -293,10 +298,19 @@ class FlowModel(keras.Model):
         return _replica_scaled(loss)
 
     def initialize_from_data(self, x):
-        """Runs data-dependent initialisation (ActNorm) on a batch ``x``, layer by layer from
-        the data side, as Glow does. ``fit`` calls it on its first batch; a layer that is
-        already initialised (e.g. after loading) is left alone."""
+        """Runs data-dependent initialisation on data ``x``, layer by layer from the data
+        side (Glow's ActNorm; the builders' standardisation). This is the one place that drives
+        it: ``fit`` calls it with the first ``INIT_ROWS`` training rows (or the first batch
+        of a dataset); a layer that is already initialised (e.g. after loading) is left
+        alone."""
         h = self._cast(x)
+        if not bool(tf.reduce_all(tf.math.is_finite(h))):
+            row = int(tf.argmin(tf.cast(tf.reduce_all(tf.math.is_finite(
+                tf.reshape(h, (tf.shape(h)[0], -1))), axis=1), tf.int32)))
+            raise ValueError(
+                f"data-dependent initialisation got a NaN or infinite value in row {row} of "
+                "its data (the first rows or batch given to fit): nothing was initialised or "
+                "trained")
         for layer in reversed(self.flow_layers):
             if layer.needs_data_init and not layer.is_initialized:
                 layer.initialize(h)
@@ -417,7 +431,7 @@ class FlowModel(keras.Model):
                     weight, val_weight = weight[: len(x)], weight[len(x):]
                     validation_data = self._as_dataset(validation_data, eval_batch_size,
                                                        False, val_weight)
-            first = x[:batch_size]
+            first = x[:max(batch_size, INIT_ROWS)]
             x = self._as_dataset(x, batch_size, bool(shuffle), weight)
             validation_split, shuffle, batch_size, sample_weight = 0.0, False, None, None
         if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset,

@@ -14,7 +14,7 @@
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.bijectors.fused import forward_and_log_det, inverse_and_log_det
+from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 
 __all__ = ["check_bijector", "default_tolerances", "log_det_tolerances"]
 

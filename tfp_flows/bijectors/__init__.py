@@ -1,38 +1,47 @@
 """``tfb.Bijector`` subclasses for normalizing flows (pure TensorFlow).
 
 Each plugs into ``tfd.TransformedDistribution``, ``tfb.Chain`` and ``tfb.Invert``, works
-eagerly and inside ``tf.function``, in float32 and float64.
+eagerly and inside ``tf.function``, in float32 and float64, and is a function of the tensors
+it is given (TFP's convention): none creates variables. Couplings and autoregressive maps take
+their elementwise transform (:class:`Affine`, :class:`Additive`, :class:`RationalQuadratic`)
+as an argument.
 """
 from tfp_flows.bijectors.actnorm import ActNorm, actnorm_statistics
 from tfp_flows.bijectors.autoregressive import MaskedAutoregressive
-from tfp_flows.bijectors.affine_coupling import AffineCoupling, soft_clip_log_scale
-from tfp_flows.bijectors.fused import forward_and_log_det, inverse_and_log_det
+from tfp_flows.bijectors.coupling import Coupling
 from tfp_flows.bijectors.invertible_linear import InvertibleLinear, random_lu_init
+from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.bijectors.logit import Logit
 from tfp_flows.bijectors.masks import channel_mask, checkerboard_mask, half_mask
-from tfp_flows.bijectors.prelu import PReLU
-from tfp_flows.bijectors.spline import (
-    SplineAutoregressive,
-    SplineCoupling,
-    rational_quadratic_spline,
+from tfp_flows.bijectors.prelu import PReLU, positive_variable
+from tfp_flows.bijectors.transforms import (
+    Additive,
+    Affine,
+    RationalQuadratic,
+    Transform,
+    get_transform,
+    soft_clip_log_scale,
 )
 
 __all__ = [
     "ActNorm",
-    "AffineCoupling",
+    "Additive",
+    "Affine",
+    "Coupling",
     "InvertibleLinear",
     "Logit",
     "MaskedAutoregressive",
     "PReLU",
-    "SplineAutoregressive",
-    "SplineCoupling",
+    "RationalQuadratic",
+    "Transform",
     "actnorm_statistics",
     "channel_mask",
     "checkerboard_mask",
     "forward_and_log_det",
+    "get_transform",
     "half_mask",
     "inverse_and_log_det",
+    "positive_variable",
     "random_lu_init",
-    "rational_quadratic_spline",
     "soft_clip_log_scale",
 ]

@@ -2,7 +2,7 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._shapes import per_feature_log_det
+from tfp_flows.bijectors.per_feature import common_float_dtype, per_feature_log_det
 
 tfb = tfp.bijectors
 
@@ -28,52 +28,45 @@ def actnorm_statistics(y, epsilon=1e-6):
 
 
 class ActNorm(tfb.Bijector):
-    r"""Per-feature affine map, initialised from data.
+    r"""Per-feature affine map (Glow's activation normalisation).
 
     .. math::
         y = x \odot \exp(s) + m, \qquad
         \log|\det J| = \textstyle\sum_c s_c \;(\times\, H W \text{ for images}).
 
     Features are the last axis: ``event_ndims=1`` for vectors ``[..., D]``, ``event_ndims=3``
-    for images ``[..., H, W, C]`` (one scale per channel). ``log_scale`` is log|scale|.
+    for images ``[..., H, W, C]`` (one scale per channel). The bijector is a function of the
+    tensors it is given (TFP's convention): pass ``tf.Variable`` s to train them in plain TFP
+    code, or use :class:`tfp_flows.layers.ActNormLayer`, which owns them as Keras weights and
+    sets them from data (:func:`actnorm_statistics`) before training.
 
-    Parameters: give ``num_features`` and the bijector creates ``tf.Variable`` s ``loc`` and
-    ``log_scale`` (zeros: the identity) and, with ``data_init=True``, sets them from the
-    first batch it *inverts* (the data direction of a ``TransformedDistribution``) so the
-    latent output starts zero-mean and unit-variance. Or give ``loc`` and ``log_scale``
-    tensors/variables (as :class:`tfp_flows.layers.ActNormLayer` does with its Keras weights,
-    which a Keras model tracks) and call :meth:`initialize` yourself if you want data init.
+    Args:
+      loc: the shift :math:`m`, shape ``[C]`` (tensor, variable or array).
+      log_scale: :math:`s = \log|\text{scale}|`, shape ``[C]``.
+      event_ndims: 1 (vectors) or 3 (images).
+      validate_args: TFP's flag (no extra checks here).
+      name: the bijector's name.
 
     Example:
         >>> data = tf.constant([[1.0, 10.0], [3.0, 30.0]])
-        >>> bij = ActNorm(num_features=2)
-        >>> bij.inverse(data).numpy().round(3)     # first batch: sets loc and scale
+        >>> bij = ActNorm(*actnorm_statistics(data))
+        >>> bij.inverse(data).numpy().round(3)     # standardised per feature
         array([[-1., -1.],
                [ 1.,  1.]], dtype=float32)
-        >>> bij.loc.numpy()
-        array([ 2., 20.], dtype=float32)
     """
 
-    def __init__(self, num_features=None, loc=None, log_scale=None, event_ndims=1,
-                 data_init=True, validate_args=False, dtype=tf.float32, name="actnorm"):
+    def __init__(self, loc, log_scale, event_ndims=1, validate_args=False, name="actnorm"):
         parameters = dict(locals())
         if event_ndims not in (1, 3):
             raise ValueError(f"event_ndims must be 1 (vectors) or 3 (images), got {event_ndims}")
-        if (loc is None) != (log_scale is None):
-            raise ValueError(
-                "give both loc and log_scale, or neither; got only "
-                + ("loc" if log_scale is None else "log_scale")
-            )
-        self._initialized = None
-        if loc is None:
-            if num_features is None or int(num_features) < 1:
-                raise ValueError(f"num_features must be a positive integer, got {num_features}")
-            loc = tf.Variable(tf.zeros([num_features], dtype), name="loc")
-            log_scale = tf.Variable(tf.zeros([num_features], dtype), name="log_scale")
-            if data_init:
-                self._initialized = tf.Variable(False, trainable=False, name="initialized")
-        else:
-            dtype = loc.dtype
+        dtype = common_float_dtype(loc, log_scale, name=name)
+        loc = tf.convert_to_tensor(loc, dtype) if not tf.is_tensor(loc) else loc
+        log_scale = (tf.convert_to_tensor(log_scale, dtype) if not tf.is_tensor(log_scale)
+                     else log_scale)
+        if loc.shape.rank != 1 or log_scale.shape != loc.shape:
+            raise ValueError(f"{name}: loc and log_scale must be vectors of one length (one "
+                             f"value per feature), got shapes {tuple(loc.shape)} and "
+                             f"{tuple(log_scale.shape)}")
         self._loc = loc
         self._log_scale = log_scale
         self._event_ndims = event_ndims
@@ -99,39 +92,28 @@ class ActNorm(tfb.Bijector):
     def _parameter_properties(cls, dtype):
         return dict()
 
-    def initialize(self, y):
-        """Sets ``loc``/``log_scale`` from the batch ``y`` (data side); needs variables."""
-        loc, log_scale = actnorm_statistics(y)
-        self._loc.assign(loc)
-        self._log_scale.assign(log_scale)
-        if self._initialized is not None:
-            self._initialized.assign(True)
-
-    def _maybe_initialize(self, y):
-        if self._initialized is None:
-            return
-        if tf.executing_eagerly():
-            if not bool(self._initialized.numpy()):
-                self.initialize(y)
-            return
-        tf.cond(self._initialized, lambda: tf.constant(False),
-                lambda: (self.initialize(y), tf.constant(True))[1])
+    def _check_width(self, x):
+        width = tf.compat.dimension_value(x.shape[-1]) if x.shape.rank else None
+        features = tf.compat.dimension_value(self._loc.shape[0])
+        if width is not None and features is not None and width != features:
+            raise ValueError(f"{self.name}: expected inputs with {features} features on the "
+                             f"last axis, got shape {tuple(x.shape)}")
 
     def _log_det(self, x):
         return per_feature_log_det(self._log_scale, x, self._event_ndims)
 
     def _forward(self, x):
+        self._check_width(x)
         return x * tf.exp(tf.convert_to_tensor(self._log_scale)) + self._loc
 
     def _inverse(self, y):
-        self._maybe_initialize(y)
+        self._check_width(y)
         return (y - self._loc) * tf.exp(-tf.convert_to_tensor(self._log_scale))
 
     def _forward_log_det_jacobian(self, x):
         return self._log_det(x)
 
     def _inverse_log_det_jacobian(self, y):
-        self._maybe_initialize(y)
         return -self._log_det(y)
 
     def _forward_and_fldj(self, x):

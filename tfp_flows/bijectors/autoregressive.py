@@ -1,12 +1,14 @@
-"""Masked autoregressive transform (MAF, Papamakarios et al. 2017); IAF is its inverse."""
+"""Masked autoregressive bijector (MAF, Papamakarios et al. 2017; IAF is its inverse) with
+the elementwise transform as an argument (affine, additive, rational-quadratic spline)."""
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors.affine_coupling import (
-    check_conditioner_args,
-    parse_shift_and_log_scale,
+from tfp_flows.bijectors.conditioner import (
+    check_conditioner,
+    conditioner_params,
     reject_keras_tensor,
 )
+from tfp_flows.bijectors.transforms import get_transform
 
 tfb = tfp.bijectors
 
@@ -16,24 +18,30 @@ _UNROLL_LIMIT = 16  # event sizes up to this unroll the sampling loop in Python
 
 
 class MaskedAutoregressive(tfb.Bijector):
-    r"""Affine autoregressive bijector driven by an autoregressive conditioner (e.g. MADE).
+    r"""Autoregressive bijector driven by an autoregressive conditioner (e.g. MADE).
 
     Forward (sampling direction), for every position :math:`i` of the conditioner's order:
 
     .. math::
-        y_i = z_i \exp(s_i(y_{<i})) + t_i(y_{<i}), \qquad
-        \log|\det J| = \textstyle\sum_i s_i(y_{<i}).
+        y_i = \tau_{\theta_i(y_{<i})}(z_i), \qquad
+        \log|\det J| = \textstyle\sum_i \log|\tau'_{\theta_i(y_{<i})}(z_i)|,
 
-    The inverse (density direction) is one parallel pass,
-    :math:`z = (y - t(y)) \odot \exp(-s(y))`; the forward needs one conditioner call per
-    dimension, because each :math:`y_i` needs the ones before it. This is MAF: fast density,
-    slow sampling. ``tfb.Invert(MaskedAutoregressive(...))`` is IAF: fast sampling, slow
-    density. The log-scale is soft-clipped to ``[-log_scale_bound, log_scale_bound]``.
+    with :math:`\tau` = ``transform`` (affine :math:`z e^{s} + t` by default, as in MAF).
+    The inverse (density direction) is one parallel pass; the forward needs one conditioner
+    call per dimension, because each :math:`y_i` needs the ones before it. This is MAF: fast
+    density, slow sampling. ``tfb.Invert(MaskedAutoregressive(...))`` is IAF: fast
+    sampling, slow density.
 
-    ``conditioner(y, **kwargs)`` must be autoregressive in ``y`` (output ``i`` depends only on
-    inputs before ``i`` in some order) and return ``[..., D, 2]`` (shift, log-scale) or a tuple
-    ``(shift, log_scale)``; :class:`tfp_flows.nets.MADE` does. Its weights are a Keras
-    layer's weights, tracked by any Keras model holding the layer.
+    Args:
+      conditioner: callable ``conditioner(y, **kwargs)``, autoregressive in ``y`` (output
+        ``i`` depends only on inputs before ``i`` in some order), returning
+        ``[..., D, num_params]`` (an affine transform also takes a tuple
+        ``(shift, log_scale)``); :class:`tfp_flows.nets.MADE` is one. Its weights are a Keras
+        layer's weights, tracked by any Keras model holding the layer.
+      transform: a :class:`~tfp_flows.bijectors.Transform` or its name (``"affine"``,
+        ``"additive"``, ``"rational_quadratic"``).
+      validate_args: TFP's flag (no extra checks here).
+      name: the bijector's name.
 
     Example:
         >>> made_like = lambda y: tf.stack(
@@ -47,15 +55,16 @@ class MaskedAutoregressive(tfb.Bijector):
         array([1., 1., 1.], dtype=float32)
     """
 
-    def __init__(self, conditioner, log_scale_bound=5.0, validate_args=False,
+    def __init__(self, conditioner, transform="affine", validate_args=False,
                  name="masked_autoregressive"):
         parameters = dict(locals())
-        check_conditioner_args(conditioner, log_scale_bound)
+        check_conditioner(conditioner)
         self._conditioner = conditioner
-        self._log_scale_bound = log_scale_bound
+        self._transform_fn = get_transform(transform)
         with tf.name_scope(name) as name:
             super().__init__(
                 forward_min_event_ndims=1,
+                is_constant_jacobian=self._transform_fn.constant_jacobian,
                 validate_args=validate_args,
                 parameters=parameters,
                 name=name,
@@ -65,14 +74,19 @@ class MaskedAutoregressive(tfb.Bijector):
     def conditioner(self):
         return self._conditioner
 
+    @property
+    def transform(self):
+        """The elementwise :class:`~tfp_flows.bijectors.Transform`."""
+        return self._transform_fn
+
     @classmethod
     def _parameter_properties(cls, dtype):
         return dict()
 
-    def _shift_and_log_scale(self, y, **kwargs):
+    def _params(self, y, **kwargs):
         reject_keras_tensor(y, self.name)
-        return parse_shift_and_log_scale(self._conditioner(y, **kwargs), y.shape.as_list(),
-                                         self.name, self._log_scale_bound, dtype=y.dtype)
+        return conditioner_params(self._conditioner(y, **kwargs), y.shape.as_list(),
+                                  self._transform_fn.num_params, y.dtype, self.name)
 
     def _event_size(self, x):
         reject_keras_tensor(x, self.name)
@@ -84,10 +98,9 @@ class MaskedAutoregressive(tfb.Bijector):
     def _elementwise(self, value, y, inverse, **kwargs):
         """The per-dimension map with parameters from ``conditioner(y)``: returns the mapped
         ``value`` and its elementwise log-det in this direction."""
-        shift, log_scale = self._shift_and_log_scale(y, **kwargs)
-        if inverse:
-            return (value - shift) * tf.exp(-log_scale), -log_scale
-        return value * tf.exp(log_scale) + shift, log_scale
+        params = self._params(y, **kwargs)
+        fn = self._transform_fn.inverse if inverse else self._transform_fn.forward
+        return fn(value, params)
 
     def _solve_forward(self, z, passes, **kwargs):
         """Runs ``passes`` fixed-point passes ``y <- f(z; theta(y))`` from ``y = 0``: after

@@ -4,15 +4,21 @@ import scipy.linalg
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._shapes import per_feature_log_det
+from tfp_flows.bijectors.per_feature import common_float_dtype, per_feature_log_det
+from tfp_flows.validation import check_positive_int
 
 tfb = tfp.bijectors
 
 __all__ = ["InvertibleLinear", "random_lu_init"]
 
 
-def random_lu_init(event_size, seed=None):
+def random_lu_init(event_size, seed=None, dtype="float32"):
     """LU factors of a random orthogonal matrix, with a positive ``U`` diagonal.
+
+    Args:
+      event_size: the matrix size ``C`` (an integer >= 1).
+      seed: ``None`` or an integer, for NumPy's random generator.
+      dtype: the floating dtype of the returned factors.
 
     Returns NumPy arrays ``(permutation, lower, upper, log_diag)`` such that
     ``W = P @ (tril(lower, -1) + I) @ (triu(upper, 1) + diag(exp(log_diag)))`` is orthogonal,
@@ -24,9 +30,7 @@ def random_lu_init(event_size, seed=None):
         >>> perm.shape, lower.shape, upper.shape, log_diag.shape
         ((3,), (3, 3), (3, 3), (3,))
     """
-    if event_size is None or int(event_size) < 1:
-        raise ValueError(f"event_size must be a positive integer, got {event_size}")
-    event_size = int(event_size)
+    event_size = check_positive_int(event_size, "event_size")
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((event_size, event_size)))
     p, lower, upper = scipy.linalg.lu(q)
@@ -35,9 +39,9 @@ def random_lu_init(event_size, seed=None):
     permutation = np.argmax(p, axis=1)
     return (
         permutation.astype(np.int32),
-        np.tril(lower, -1),
-        np.triu(upper, 1),
-        np.log(np.abs(np.diag(upper))),
+        np.tril(lower, -1).astype(dtype),
+        np.triu(upper, 1).astype(dtype),
+        np.log(np.abs(np.diag(upper))).astype(dtype),
     )
 
 
@@ -54,14 +58,22 @@ class InvertibleLinear(tfb.Bijector):
     ``event_ndims=3`` applies the same matrix to the channels of every pixel of
     ``[..., H, W, C]`` (Glow's invertible 1x1 convolution).
 
-    Give ``event_size`` (and a ``seed``) and the bijector creates trainable ``tf.Variable`` s
-    ``lower``, ``upper``, ``log_diag`` starting from a random rotation (see
-    :func:`random_lu_init`); or give ``permutation``, ``lower``, ``upper``, ``log_diag``
-    yourself (as :class:`tfp_flows.layers.InvertibleLinearLayer` does with Keras weights,
-    which a Keras model tracks).
+    The bijector is a function of the factors it is given (TFP's convention): start from
+    :func:`random_lu_init` (a random rotation), and pass ``tf.Variable`` s to train them in
+    plain TFP code, or use :class:`tfp_flows.layers.InvertibleLinearLayer`, which owns them
+    as Keras weights.
+
+    Args:
+      permutation: the fixed permutation, a sequence of ``range(C)`` (``P @ v == v[perm]``).
+      lower: ``[C, C]``; only the strictly lower triangle is used (unit diagonal).
+      upper: ``[C, C]``; only the strictly upper triangle is used.
+      log_diag: ``[C]``, the log of ``U``'s positive diagonal.
+      event_ndims: 1 (vectors) or 3 (images, the same matrix at every pixel).
+      validate_args: TFP's flag (no extra checks here).
+      name: the bijector's name.
 
     Example:
-        >>> bij = InvertibleLinear(event_size=3, seed=1)
+        >>> bij = InvertibleLinear(*random_lu_init(3, seed=1))
         >>> x = tf.constant([[1.0, 2.0, 3.0]])
         >>> bool(np.allclose(bij.inverse(bij.forward(x)), x, atol=1e-5))
         True
@@ -69,27 +81,14 @@ class InvertibleLinear(tfb.Bijector):
         array([0.], dtype=float32)
     """
 
-    def __init__(self, event_size=None, seed=None, permutation=None, lower=None, upper=None,
-                 log_diag=None, event_ndims=1, validate_args=False, dtype=tf.float32,
+    def __init__(self, permutation, lower, upper, log_diag, event_ndims=1, validate_args=False,
                  name="invertible_linear"):
         parameters = dict(locals())
         if event_ndims not in (1, 3):
             raise ValueError(f"event_ndims must be 1 (vectors) or 3 (images), got {event_ndims}")
-        given = [v is not None for v in (permutation, lower, upper, log_diag)]
-        if any(given) and not all(given):
-            names = ("permutation", "lower", "upper", "log_diag")
-            missing = [n for n, g in zip(names, given) if not g]
-            raise ValueError(
-                "give all of permutation, lower, upper, log_diag, or none; missing "
-                + ", ".join(missing)
-            )
-        if not any(given):
-            permutation, lower0, upper0, log_diag0 = random_lu_init(event_size, seed)
-            lower = tf.Variable(lower0, dtype=dtype, name="lower")
-            upper = tf.Variable(upper0, dtype=dtype, name="upper")
-            log_diag = tf.Variable(log_diag0, dtype=dtype, name="log_diag")
-        else:
-            dtype = log_diag.dtype
+        dtype = common_float_dtype(lower, upper, log_diag, name=name)
+        lower, upper, log_diag = (v if tf.is_tensor(v) else tf.convert_to_tensor(v, dtype)
+                                  for v in (lower, upper, log_diag))
         permutation = np.asarray(permutation, dtype=np.int32)
         size = permutation.shape[0]
         if sorted(permutation.tolist()) != list(range(size)):

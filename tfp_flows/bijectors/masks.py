@@ -6,7 +6,7 @@ Real NVP (Dinh et al. 2017) alternates masks between layers so every entry gets 
 """
 import numpy as np
 
-__all__ = ["checkerboard_mask", "channel_mask", "half_mask", "validate_mask"]
+__all__ = ["checkerboard_mask", "channel_mask", "half_mask", "split_sizes", "validate_mask"]
 
 
 def _image_shape(event_shape):
@@ -71,6 +71,27 @@ def half_mask(event_size, num_masked=None, reverse=False, dtype="float32"):
         )
     mask = (np.arange(event_size) < num_masked).astype(dtype)
     return mask[::-1].copy() if reverse else mask
+
+
+def split_sizes(size, num_masked=None, fraction_masked=None, reverse=False, name="coupling"):
+    """``(first, second)``: the sizes of the two contiguous parts of a vector of ``size``
+    entries that a coupling splits, the conditioning part being ``num_masked`` entries (or
+    ``round(fraction_masked * size)``, or half) at the start (at the end with ``reverse``).
+
+    Example:
+        >>> split_sizes(5), split_sizes(5, num_masked=1, reverse=True)
+        ((2, 3), (4, 1))
+    """
+    if num_masked is not None:
+        d = int(num_masked)
+    elif fraction_masked is not None:
+        d = int(round(size * float(fraction_masked)))
+    else:
+        d = size // 2
+    if not 0 < d < size:
+        raise ValueError(f"{name}: {d} conditioning entries do not fit an event of size "
+                         f"{size}; expected between 1 and {size - 1}")
+    return (size - d, d) if reverse else (d, size - d)
 
 
 def validate_mask(mask):

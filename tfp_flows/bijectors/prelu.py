@@ -3,16 +3,39 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors._params import positive_variable
 
 tfb = tfp.bijectors
 tfp_util = tfp.util
 
-__all__ = ["PReLU", "MIN_SLOPE"]
+__all__ = ["PReLU", "MIN_SLOPE", "positive_variable"]
 
 MIN_SLOPE = 1e-6
-"""Floor of the trainable slope: ``alpha = MIN_SLOPE + softplus(raw)`` keeps ``log(alpha)``
+"""Floor of a learnable slope: ``alpha = MIN_SLOPE + softplus(raw)`` keeps ``log(alpha)``
 finite however far the optimiser pushes ``raw``."""
+
+
+def positive_variable(initial_value, floor=MIN_SLOPE, dtype="float32", name="alpha"):
+    """A trainable ``tfp.util.TransformedVariable`` equal to ``initial_value`` that stays above
+    ``floor`` however it is trained: ``value = floor + softplus(raw)``.
+
+    Args:
+      initial_value: a number or array, every entry above ``floor``.
+      floor: the lower bound (``MIN_SLOPE`` by default).
+      dtype: the floating dtype.
+      name: the variable's name.
+
+    Example:
+        >>> alpha = positive_variable([0.5, 2.0])
+        >>> alpha.numpy().round(3).tolist(), len(alpha.trainable_variables)
+        ([0.5, 2.0], 1)
+    """
+    values = np.asarray(initial_value, dtype=np.float64)
+    if not np.all(np.isfinite(values)) or np.any(values <= floor):
+        raise ValueError(f"initial_value must be finite and above floor={floor}, "
+                         f"got {values.tolist()}")
+    return tfp_util.TransformedVariable(
+        values.astype(dtype), bijector=tfb.Softplus(low=tf.constant(floor, dtype=dtype)),
+        dtype=dtype, name=name)
 
 
 class PReLU(tfb.Bijector):
@@ -23,16 +46,20 @@ class PReLU(tfb.Bijector):
         \qquad \log\left|\frac{dy}{dx}\right| = \mathbb{1}[x < 0] \log \alpha .
 
     ``alpha`` is a scalar or has one value per dimension (it broadcasts against the input).
-    Given as numbers, ``alpha`` becomes a trainable
-    ``tfp.util.TransformedVariable`` with ``alpha = MIN_SLOPE + softplus(raw)``, so it stays
-    strictly positive however it is trained; ``bijector.trainable_variables`` holds it, and a
-    plain ``tf.GradientTape`` loop trains it. Given as a tensor or variable, it is used as is
-    (keep it positive; with ``validate_args=True`` a non-positive value raises). A Keras model
-    sees the slope when it is a weight of a Keras layer: :class:`tfp_flows.layers.PReLULayer`
-    owns it and builds this bijector on each call.
+    The bijector is a function of the slope it is given (TFP's convention): a number or array
+    is a fixed slope; to learn it in plain TFP code pass a variable that stays positive,
+    :func:`positive_variable` (``alpha = MIN_SLOPE + softplus(raw)``), whose
+    ``trainable_variables`` a ``tf.GradientTape`` loop trains. In a Keras model,
+    :class:`tfp_flows.layers.PReLULayer` owns the slope as a Keras weight.
+
+    Args:
+      alpha: the slope, > 0: a number, array, tensor, ``tf.Variable`` or
+        ``tfp.util.TransformedVariable``.
+      validate_args: check at run time that a tensor slope is positive.
+      name: the bijector's name.
 
     Example:
-        >>> bij = PReLU(alpha=0.5)
+        >>> bij = PReLU(alpha=positive_variable(0.5))     # learnable, always > 0
         >>> bij.forward(tf.constant([-2.0, 3.0])).numpy()
         array([-1.,  3.], dtype=float32)
         >>> round(float(bij.forward_log_det_jacobian(tf.constant([-2.0, 3.0]), event_ndims=1)), 4)
@@ -41,26 +68,29 @@ class PReLU(tfb.Bijector):
         1
     """
 
-    def __init__(self, alpha=0.5, trainable=True, validate_args=False, dtype=tf.float32,
-                 name="prelu"):
+    def __init__(self, alpha=0.5, validate_args=False, name="prelu"):
         parameters = dict(locals())
-        if isinstance(alpha, (int, float, list, tuple, np.ndarray, np.generic)):
-            values = np.asarray(alpha, dtype=np.float64)
+        if isinstance(alpha, (str, bytes)) or isinstance(alpha, bool):
+            raise ValueError(f"PReLU slope alpha must be a positive number, array or tensor, "
+                             f"got {alpha!r}")
+        if not (tf.is_tensor(alpha) or isinstance(alpha, (tf.Variable,
+                                                          tfp_util.DeferredTensor))):
+            try:
+                if np.asarray(alpha).dtype.kind not in "iuf":  # strings, bools, objects
+                    raise TypeError(alpha)
+                values = np.asarray(alpha, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"PReLU slope alpha must be a positive number, array or "
+                                 f"tensor, got {alpha!r}") from None
             if not np.all(np.isfinite(values)) or np.any(values <= 0):
                 raise ValueError(
-                    f"PReLU slope alpha must be positive and finite, got {values.tolist()}"
-                )
-            if trainable:
-                if np.any(values <= MIN_SLOPE):
-                    raise ValueError(
-                        f"a trainable PReLU slope must exceed MIN_SLOPE={MIN_SLOPE}, "
-                        f"got {values.tolist()}"
-                    )
-                alpha = positive_variable(values, dtype=dtype, floor=MIN_SLOPE, name="alpha")
-            else:
-                alpha = tf.constant(values, dtype=dtype)
-        else:
-            dtype = alpha.dtype
+                    f"PReLU slope alpha must be positive and finite, got {values.tolist()}")
+            dtype = (alpha.dtype if isinstance(alpha, (np.ndarray, np.floating))
+                     and alpha.dtype.kind == "f" else "float32")  # a Python float: float32
+            alpha = tf.constant(values, dtype=dtype)
+        dtype = tf.as_dtype(alpha.dtype)
+        if not dtype.is_floating:
+            raise ValueError(f"PReLU slope alpha must be floating-point, got {dtype.name}")
         self._alpha = alpha
         with tf.name_scope(name) as name:
             super().__init__(

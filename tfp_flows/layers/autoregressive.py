@@ -1,11 +1,13 @@
-"""MAF and IAF layers driven by a MADE network."""
+"""Masked autoregressive (MAF) and inverse autoregressive (IAF) layers driven by MADE."""
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.autoregressive import MaskedAutoregressive
-from tfp_flows.layers.base import FlowLayer
+from tfp_flows.bijectors.transforms import get_transform
+from tfp_flows.layers.base import FlowLayer, check_event_shape
 from tfp_flows.nets.made import MADE
+from tfp_flows.validation import check_hidden_units
 
 __all__ = ["AutoregressiveLayer"]
 
@@ -14,48 +16,63 @@ __all__ = ["AutoregressiveLayer"]
 class AutoregressiveLayer(FlowLayer):
     """Owns a :class:`~tfp_flows.nets.MADE` and builds a masked autoregressive bijector.
 
-    ``inverse=False``: MAF, :class:`~tfp_flows.bijectors.MaskedAutoregressive` (one-pass
-    density, sequential sampling). ``inverse=True``: IAF, ``tfb.Invert`` of it (one-pass
-    sampling, sequential density). ``order`` is MADE's autoregressive order.
+    Args:
+      event_shape: ``(D,)`` (vectors only).
+      transform: the elementwise transform (``"affine"`` as in MAF, ``"additive"``,
+        ``"rational_quadratic"``, a :class:`~tfp_flows.bijectors.Transform` or its config).
+      hidden_units: MADE's hidden sizes.
+      activation: MADE's hidden activation.
+      order: MADE's autoregressive order (``"left-to-right"``, ``"right-to-left"``,
+        ``"random"`` or a permutation).
+      seed: ``None`` or an int, for MADE's random order and initial weights.
+      inverse: ``False``: MAF, :class:`~tfp_flows.bijectors.MaskedAutoregressive` (one-pass
+        density, sequential sampling); ``True``: IAF, ``tfb.Invert`` of it (one-pass
+        sampling, sequential density).
+      **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Example:
         >>> import numpy as np
-        >>> layer = AutoregressiveLayer(event_size=3, hidden_units=(8,))
+        >>> layer = AutoregressiveLayer(event_shape=3, hidden_units=(8,))
         >>> layer(np.zeros((2, 3), "float32")).shape
         TensorShape([2, 3])
     """
 
-    def __init__(self, event_size, hidden_units=(64, 64), activation="relu",
-                 order="left-to-right", seed=None, inverse=False, log_scale_bound=5.0,
-                 **kwargs):
+    def __init__(self, event_shape, transform="affine", hidden_units=(64, 64),
+                 activation="relu", order="left-to-right", seed=None, inverse=False, **kwargs):
         super().__init__(**kwargs)
-        self.event_size = int(event_size)
-        self.hidden_units = tuple(int(h) for h in hidden_units)
+        self.event_shape = check_event_shape(event_shape)
+        if len(self.event_shape) != 1:
+            raise ValueError(f"AutoregressiveLayer is for vectors: event_shape must be (D,), "
+                             f"got {self.event_shape}")
+        size = self.event_shape[0]
+        self.transform = get_transform(transform)
+        self.hidden_units = check_hidden_units(hidden_units, allow_empty=True)
         self.activation = activation
         self.seed = seed
         self.inverse = bool(inverse)
-        self.log_scale_bound = log_scale_bound
-        self.made = MADE(self.event_size, num_params=2, hidden_units=self.hidden_units,
-                         activation=activation, order=order, seed=seed, dtype=self.dtype_policy)
-        self.made(tf.zeros((1, self.event_size), self.compute_dtype))
+        self.made = MADE(size, num_params=self.transform.num_params,
+                         hidden_units=self.hidden_units, activation=activation, order=order,
+                         seed=seed, dtype=self.dtype_policy)
+        self.made(tf.zeros((1, size), self.compute_dtype))
         self.built = True
 
     @property
     def order(self):
         return self.made.order
 
-    def bijector(self):
-        maf = MaskedAutoregressive(self.made, log_scale_bound=self.log_scale_bound)
+    def bijector(self, context=None, training=False):
+        self.check_context(context)
+        maf = MaskedAutoregressive(self.made, transform=self.transform, name=self.name)
         return tfp.bijectors.Invert(maf) if self.inverse else maf
 
     def get_config(self):
         return {
             **super().get_config(),
-            "event_size": self.event_size,
+            "event_shape": list(self.event_shape),
+            "transform": self.transform.get_config(),
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
             "order": [int(i) for i in self.made.order],
             "seed": self.seed,
             "inverse": self.inverse,
-            "log_scale_bound": self.log_scale_bound,
         }

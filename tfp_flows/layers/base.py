@@ -1,4 +1,4 @@
-"""Base class of the Keras layers that own a bijector's weights."""
+"""Base class of the Keras layers that own a bijector's weights, and the layer contract."""
 import keras
 import numpy as np
 
@@ -6,38 +6,65 @@ __all__ = ["FlowLayer", "check_event_shape"]
 
 
 def check_event_shape(event_shape):
-    """Returns ``event_shape`` as a tuple of positive ints, or raises ``ValueError``."""
+    """Returns ``event_shape`` as a tuple of positive ints, or raises ``ValueError``.
+
+    Example:
+        >>> check_event_shape(3), check_event_shape([8, 8, 1])
+        ((3,), (8, 8, 1))
+    """
+    bad = ValueError(f"event_shape must be a positive int or a tuple of them, got {event_shape!r}")
+    if isinstance(event_shape, (str, bytes, bool)):
+        raise bad
     try:
-        shape = tuple(int(s) for s in np.atleast_1d(event_shape))
+        values = np.atleast_1d(event_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"event_shape must be a tuple of positive ints, got {event_shape!r}")
-    if not shape or any(s < 1 for s in shape):
-        raise ValueError(f"event_shape must be a tuple of positive ints, got {event_shape!r}")
-    return shape
+        raise bad from None
+    if values.ndim != 1 or not values.size or values.dtype.kind not in "iu" or (values < 1).any():
+        raise bad
+    return tuple(int(s) for s in values)
 
 
 class FlowLayer(keras.layers.Layer):
     """A Keras 3 layer that owns the weights of one bijector and builds it on demand.
 
-    TFP bijectors are ``tf.Module`` s: a Keras 3 model does not see their ``tf.Variable`` s,
-    and a Keras variable handed to a stock TFP bijector at construction is read once, so no
-    gradient reaches it. A ``FlowLayer`` keeps the weights (``add_weight``, or sub-layers such
-    as :class:`~tfp_flows.nets.MADE`) where Keras tracks, trains and saves them, and
-    :meth:`bijector` builds a fresh bijector that reads them, inside each traced call.
+    The layer contract:
+
+    * :meth:`bijector` ``(context=None, training=False)`` returns a ``tfb.Bijector`` (base
+      side to data side) that reads this layer's current weights. It is built inside each
+      traced call, so gradients reach the weights. ``context`` is a conditioning input for
+      conditional flows (layers without one refuse it); ``training`` says whether the call
+      is part of a training step (batch statistics of a batch-norm layer).
+    * :meth:`forward_event_shape` / :meth:`inverse_event_shape`: a layer may change the event
+      shape (squeeze, factor-out) and says how; by default it keeps it.
+    * ``needs_data_init``: layers whose initial values come from data (ActNorm) set it and
+      implement ``initialize(y)`` (``y`` = inputs arriving from the data side) and
+      ``is_initialized``; :meth:`tfp_flows.FlowModel.initialize_from_data` is the one place
+      that drives it.
+
+    Why layers: TFP bijectors are ``tf.Module`` s, so a Keras 3 model does not see their
+    ``tf.Variable`` s, and a Keras variable handed to a stock TFP bijector at construction is
+    read once, so no gradient reaches it. A ``FlowLayer`` keeps the weights where Keras
+    tracks, trains and saves them.
 
     Calling the layer maps base-side inputs forward: ``layer(z) == layer.bijector().forward(z)``.
-    Subclasses implement :meth:`bijector`; those whose initial values come from data (ActNorm)
-    set ``needs_data_init = True`` and implement ``initialize(y)`` and ``is_initialized``.
     """
 
     needs_data_init = False
+    #: Width of the context this layer takes (``None``: unconditional).
+    context_size = None
 
-    def bijector(self):
+    def bijector(self, context=None, training=False):
         """Returns a ``tfb.Bijector`` that uses this layer's current weights."""
         raise NotImplementedError
 
-    def call(self, inputs):
-        return self.bijector().forward(inputs)
+    def check_context(self, context):
+        """Raises unless ``context`` is ``None`` for an unconditional layer."""
+        if context is not None and self.context_size is None:
+            raise ValueError(f"{self.name} takes no context (it is not conditional), got one "
+                             f"of shape {tuple(getattr(context, 'shape', ()))}")
+
+    def call(self, inputs, context=None, training=False):
+        return self.bijector(context=context, training=training).forward(inputs)
 
     def forward_event_shape(self, shape):
         """The event shape this layer's forward map gives for base-side events ``shape``."""
@@ -48,4 +75,6 @@ class FlowLayer(keras.layers.Layer):
         return tuple(shape)
 
     def compute_output_shape(self, input_shape):
-        return input_shape
+        input_shape = tuple(input_shape)
+        event = self.forward_event_shape(input_shape[1:])
+        return input_shape[:1] + tuple(event)

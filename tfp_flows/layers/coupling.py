@@ -1,69 +1,85 @@
-"""Affine (Real NVP) and additive (NICE) coupling as Keras flow layers."""
+"""Coupling layers (NICE, Real NVP, neural spline couplings) as Keras flow layers."""
 import keras
 import tensorflow as tf
 
-from tfp_flows.bijectors.affine_coupling import AffineCoupling
-from tfp_flows.bijectors.masks import channel_mask, checkerboard_mask, half_mask
+from tfp_flows.bijectors.coupling import Coupling
+from tfp_flows.bijectors.masks import channel_mask, checkerboard_mask, split_sizes
+from tfp_flows.bijectors.transforms import get_transform
 from tfp_flows.layers.base import FlowLayer, check_event_shape
 from tfp_flows.nets.coupling_mlp import CouplingMLP
+from tfp_flows.validation import check_hidden_units
 
-__all__ = ["AffineCouplingLayer"]
+__all__ = ["CouplingLayer"]
 
 _MASKS = ("half", "checkerboard", "channel")
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class AffineCouplingLayer(FlowLayer):
-    """Owns a coupling conditioner and builds :class:`~tfp_flows.bijectors.AffineCoupling`.
+class CouplingLayer(FlowLayer):
+    """Owns a coupling conditioner and builds a :class:`~tfp_flows.bijectors.Coupling`.
 
-    ``mask="half"`` (vectors): the first ``num_masked`` entries (half by default; the last
-    ones with ``reverse_mask=True``) condition a :class:`~tfp_flows.nets.CouplingMLP` with
-    ``hidden_units`` and ``activation``, zero-initialised so the layer starts as the identity.
-    ``mask="checkerboard"`` or ``"channel"`` (images ``(H, W, C)``) needs a ``conditioner``
-    Keras layer mapping ``[..., H, W, C]`` to ``[..., H, W, C, 2]``. ``shift_only=True`` gives
-    NICE's additive coupling. The conditioner's weights are this layer's weights.
+    Args:
+      event_shape: the event's shape: ``(D,)`` for vectors, ``(H, W, C)`` for images.
+      transform: the elementwise transform: ``"affine"`` (Real NVP, default), ``"additive"``
+        (NICE), ``"rational_quadratic"``, a :class:`~tfp_flows.bijectors.Transform` or its
+        config dict.
+      mask: ``"half"`` (vectors: the first ``num_masked`` entries condition, half by
+        default; the last ones with ``reverse_mask``), ``"checkerboard"`` or ``"channel"``
+        (images).
+      reverse_mask: swap the conditioning and transformed entries.
+      num_masked: number of conditioning entries for ``mask="half"``.
+      hidden_units: hidden sizes of the default :class:`~tfp_flows.nets.CouplingMLP`.
+      activation: its hidden activation.
+      conditioner: a Keras layer to use instead of the default; required for image masks. It
+        maps the conditioning part (``[..., d]`` for vectors, ``x * mask`` of shape
+        ``[..., H, W, C]`` for images) to ``[..., out, num_params]`` parameters; its weights
+        are this layer's weights and it is saved with the layer.
+      **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
+
+    The default conditioner's last layer starts at zero, so the layer starts as the identity.
 
     Example:
         >>> import numpy as np
-        >>> layer = AffineCouplingLayer(event_shape=(2,), hidden_units=(8,))
-        >>> layer(np.ones((3, 2), "float32")).shape    # zero-initialised: the identity
-        TensorShape([3, 2])
+        >>> layer = CouplingLayer(event_shape=(2,), hidden_units=(8,))
+        >>> layer(np.ones((3, 2), "float32")).numpy().tolist()   # identity at start
+        [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
     """
 
-    def __init__(self, event_shape, mask="half", reverse_mask=False, num_masked=None,
-                 hidden_units=(64, 64), activation="relu", shift_only=False,
-                 log_scale_bound=5.0, conditioner=None, **kwargs):
+    def __init__(self, event_shape, transform="affine", mask="half", reverse_mask=False,
+                 num_masked=None, hidden_units=(64, 64), activation="relu", conditioner=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.event_shape = check_event_shape(event_shape)
+        self.transform = get_transform(transform)
         if mask not in _MASKS:
             raise ValueError(f"mask must be one of {_MASKS}, got {mask!r}")
         self.mask_kind = mask
         self.reverse_mask = bool(reverse_mask)
         self.num_masked = None if num_masked is None else int(num_masked)
-        self.hidden_units = tuple(int(h) for h in hidden_units)
+        self.hidden_units = check_hidden_units(hidden_units, allow_empty=True)
         self.activation = activation
-        self.shift_only = bool(shift_only)
-        self.log_scale_bound = log_scale_bound
+        self._default_conditioner = conditioner is None
         if mask == "half":
             if len(self.event_shape) != 1:
                 raise ValueError(
                     f"mask='half' is for vector events, got event_shape {self.event_shape}; "
                     "use mask='checkerboard' or 'channel' for images")
             size = self.event_shape[0]
-            self._mask = half_mask(size, self.num_masked, self.reverse_mask)
-            in_units = int(self._mask.sum())
-            self._default_conditioner = conditioner is None
+            self._split = split_sizes(size, self.num_masked, None, self.reverse_mask, self.name)
+            num_cond = self._split[1] if self.reverse_mask else self._split[0]
+            self._mask = None
             if conditioner is None:
                 conditioner = CouplingMLP(
-                    output_units=size - in_units, num_params=1 if self.shift_only else 2,
-                    hidden_units=self.hidden_units, activation=activation, dtype=self.dtype_policy)
-            build_shape = (1, in_units)
+                    output_units=size - num_cond, num_params=self.transform.num_params,
+                    hidden_units=self.hidden_units, activation=activation,
+                    dtype=self.dtype_policy)
+            build_shape = (1, num_cond)
         else:
-            self._default_conditioner = False
             if conditioner is None:
                 raise ValueError(
-                    f"mask={mask!r} needs a conditioner: a Keras layer mapping "
-                    f"[..., {', '.join(map(str, self.event_shape))}] to the same shape plus [2]")
+                    f"mask={mask!r} needs a conditioner: a Keras layer mapping [..., "
+                    f"{', '.join(map(str, self.event_shape))}] to the same shape plus "
+                    f"[{self.transform.num_params}]")
             make = checkerboard_mask if mask == "checkerboard" else channel_mask
             self._mask = make(self.event_shape, reverse=self.reverse_mask)
             build_shape = (1,) + self.event_shape
@@ -74,26 +90,25 @@ class AffineCouplingLayer(FlowLayer):
         conditioner(tf.zeros(build_shape, self.compute_dtype))
         self.built = True
 
-    def bijector(self):
-        if self.mask_kind == "half":
-            num_masked = int(self._mask.sum())
-            return AffineCoupling(self.conditioner, num_masked=num_masked,
-                                  reverse_mask=self.reverse_mask, shift_only=self.shift_only,
-                                  log_scale_bound=self.log_scale_bound)
-        return AffineCoupling(self.conditioner, mask=self._mask, shift_only=self.shift_only,
-                              log_scale_bound=self.log_scale_bound)
+    def bijector(self, context=None, training=False):
+        self.check_context(context)
+        if self._mask is None:
+            return Coupling(self.conditioner, transform=self.transform,
+                            num_masked=self._split[1] if self.reverse_mask else self._split[0],
+                            reverse_mask=self.reverse_mask, name=self.name)
+        return Coupling(self.conditioner, transform=self.transform, mask=self._mask,
+                        name=self.name)
 
     def get_config(self):
         config = {
             **super().get_config(),
             "event_shape": list(self.event_shape),
+            "transform": self.transform.get_config(),
             "mask": self.mask_kind,
             "reverse_mask": self.reverse_mask,
             "num_masked": self.num_masked,
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
-            "shift_only": self.shift_only,
-            "log_scale_bound": self.log_scale_bound,
         }
         if not self._default_conditioner:
             config["conditioner"] = keras.saving.serialize_keras_object(self.conditioner)

@@ -23,7 +23,7 @@ def _value_to_config(value, where):
         raise ValueError(
             f"{where} is a tf.Variable ({value.name}): a fixed bijector layer holds constants "
             "only. Trainable numbers belong to a FlowLayer that owns them as Keras weights "
-            "(e.g. tfp_flows.layers.AffineCouplingLayer, ActNormLayer)")
+            "(e.g. tfp_flows.layers.CouplingLayer, ActNormLayer)")
     if isinstance(value, (tf.Tensor, np.ndarray, np.generic)):
         array = np.asarray(value)
         return {"array": array.tolist(), "dtype": array.dtype.name}
@@ -152,7 +152,7 @@ class BijectorLayer(FlowLayer):
         self.built = True
 
     def bijector(self, context=None, training=False):
-        del context, training
+        self.check_context(context)
         return self.fixed_bijector
 
     def forward_event_shape(self, shape):

@@ -5,21 +5,36 @@ import tensorflow as tf
 
 from tfp_flows.bijectors.actnorm import ActNorm, actnorm_statistics
 from tfp_flows.bijectors.invertible_linear import InvertibleLinear, random_lu_init
-from tfp_flows.layers.base import FlowLayer
+from tfp_flows.layers.base import FlowLayer, check_event_shape
 
 __all__ = ["ActNormLayer", "InvertibleLinearLayer"]
+
+
+def _per_feature(event_shape, what):
+    shape = check_event_shape(event_shape)
+    if len(shape) not in (1, 3):
+        raise ValueError(f"{what} acts on vectors (D,) or images (H, W, C), got event_shape "
+                         f"{shape}")
+    return shape, shape[-1], len(shape)
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class ActNormLayer(FlowLayer):
     """Owns ActNorm's ``loc`` and ``log_scale`` (Keras weights) and a saved ``initialized`` flag.
 
-    :class:`~tfp_flows.FlowModel` calls :meth:`initialize` with the first training batch as
-    it arrives at this layer (data side), before ``fit`` starts, so the layer's latent output
-    starts zero-mean and unit-variance (Glow's data-dependent initialisation).
+    :meth:`tfp_flows.FlowModel.initialize_from_data` calls :meth:`initialize` with the
+    training data as it arrives at this layer (data side), before ``fit`` starts, so the
+    layer's latent output starts zero-mean and unit-variance (Glow's data-dependent
+    initialisation). With ``trainable=False`` the layer is a fixed standardisation of the
+    data inside the model (the builders' ``standardize=True``): a saved model then gives
+    densities and samples in data units.
+
+    Args:
+      event_shape: ``(D,)`` (one scale per entry) or ``(H, W, C)`` (one per channel).
+      **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``, ``trainable``).
 
     Example:
-        >>> layer = ActNormLayer(num_features=2)
+        >>> layer = ActNormLayer(event_shape=2)
         >>> layer.initialize(np.array([[1.0, 10.0], [3.0, 30.0]], "float32"))
         >>> layer.bijector().inverse(np.array([[3.0, 30.0]], "float32")).numpy().round(3)
         array([[1., 1.]], dtype=float32)
@@ -27,12 +42,11 @@ class ActNormLayer(FlowLayer):
 
     needs_data_init = True
 
-    def __init__(self, num_features, event_ndims=1, **kwargs):
+    def __init__(self, event_shape, **kwargs):
         super().__init__(**kwargs)
-        self.num_features = int(num_features)
-        self.event_ndims = int(event_ndims)
-        self.loc = self.add_weight(shape=(self.num_features,), initializer="zeros", name="loc")
-        self.log_scale = self.add_weight(shape=(self.num_features,), initializer="zeros",
+        self.event_shape, features, self.event_ndims = _per_feature(event_shape, "ActNormLayer")
+        self.loc = self.add_weight(shape=(features,), initializer="zeros", name="loc")
+        self.log_scale = self.add_weight(shape=(features,), initializer="zeros",
                                          name="log_scale")
         self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                            name="initialized")
@@ -43,54 +57,63 @@ class ActNormLayer(FlowLayer):
         return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
 
     def initialize(self, y):
-        """Sets ``loc``/``log_scale`` so this batch ``y`` maps to zero mean, unit variance."""
-        loc, log_scale = actnorm_statistics(tf.cast(y, self.compute_dtype))
+        """Sets ``loc``/``log_scale`` so the batch ``y`` maps to zero mean, unit variance."""
+        y = tf.convert_to_tensor(y, self.compute_dtype)
+        if tuple(y.shape[1:]) != self.event_shape:
+            raise ValueError(f"{self.name}: expected data of shape [n, "
+                             f"{', '.join(map(str, self.event_shape))}], got {tuple(y.shape)}")
+        loc, log_scale = actnorm_statistics(y)
         self.loc.assign(loc)
         self.log_scale.assign(log_scale)
         self.initialized.assign(1.0)
 
-    def bijector(self):
+    def bijector(self, context=None, training=False):
+        self.check_context(context)
         return ActNorm(loc=self.loc.value, log_scale=self.log_scale.value,
-                       event_ndims=self.event_ndims, data_init=False)
+                       event_ndims=self.event_ndims, name=self.name)
 
     def get_config(self):
-        return {**super().get_config(), "num_features": self.num_features,
-                "event_ndims": self.event_ndims}
+        return {**super().get_config(), "event_shape": list(self.event_shape)}
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
 class InvertibleLinearLayer(FlowLayer):
     """Owns the LU factors of :class:`~tfp_flows.bijectors.InvertibleLinear` as Keras weights.
 
-    Starts from a random rotation drawn with ``seed``; the fixed permutation is part of the
-    config, so a saved model rebuilds the same matrix.
+    Args:
+      event_shape: ``(D,)`` (a ``D x D`` matrix) or ``(H, W, C)`` (a ``C x C`` matrix at every
+        pixel: Glow's invertible 1x1 convolution).
+      seed: ``None`` or an int: the starting random rotation (:func:`random_lu_init`).
+      permutation: the fixed permutation of the LU factorisation (saved in the config, so a
+        loaded model rebuilds the same matrix); drawn with the rotation by default.
+      **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Example:
-        >>> layer = InvertibleLinearLayer(event_size=2, seed=0)
+        >>> layer = InvertibleLinearLayer(event_shape=2, seed=0)
         >>> sorted(w.name for w in layer.trainable_weights)
         ['log_diag', 'lower', 'upper']
     """
 
-    def __init__(self, event_size, seed=None, event_ndims=1, permutation=None, **kwargs):
+    def __init__(self, event_shape, seed=None, permutation=None, **kwargs):
         super().__init__(**kwargs)
-        self.event_size = int(event_size)
+        self.event_shape, size, self.event_ndims = _per_feature(event_shape,
+                                                                "InvertibleLinearLayer")
         self.seed = seed
-        self.event_ndims = int(event_ndims)
-        perm, lower, upper, log_diag = random_lu_init(self.event_size, seed)
+        perm, lower, upper, log_diag = random_lu_init(size, seed, dtype="float64")
         self.permutation = [int(i) for i in (perm if permutation is None else permutation)]
         init = lambda value: keras.initializers.Constant(np.asarray(value))  # noqa: E731
-        square = (self.event_size, self.event_size)
-        self.lower = self.add_weight(shape=square, initializer=init(lower), name="lower")
-        self.upper = self.add_weight(shape=square, initializer=init(upper), name="upper")
-        self.log_diag = self.add_weight(shape=(self.event_size,), initializer=init(log_diag),
+        self.lower = self.add_weight(shape=(size, size), initializer=init(lower), name="lower")
+        self.upper = self.add_weight(shape=(size, size), initializer=init(upper), name="upper")
+        self.log_diag = self.add_weight(shape=(size,), initializer=init(log_diag),
                                         name="log_diag")
         self.built = True
 
-    def bijector(self):
+    def bijector(self, context=None, training=False):
+        self.check_context(context)
         return InvertibleLinear(permutation=self.permutation, lower=self.lower.value,
                                 upper=self.upper.value, log_diag=self.log_diag.value,
-                                event_ndims=self.event_ndims)
+                                event_ndims=self.event_ndims, name=self.name)
 
     def get_config(self):
-        return {**super().get_config(), "event_size": self.event_size, "seed": self.seed,
-                "event_ndims": self.event_ndims, "permutation": list(self.permutation)}
+        return {**super().get_config(), "event_shape": list(self.event_shape), "seed": self.seed,
+                "permutation": list(self.permutation)}

@@ -42,7 +42,8 @@ class PermuteLayer(FlowLayer):
         self.permutation = [int(i) for i in make_permutation(len(permutation), permutation)]
         self.built = True
 
-    def bijector(self):
+    def bijector(self, context=None, training=False):
+        self.check_context(context)
         return tfp.bijectors.Permute(np.asarray(self.permutation, np.int32))
 
     def get_config(self):

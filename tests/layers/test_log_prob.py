@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows import datasets
-from tfp_flows.bijectors import MaskedAutoregressive, PReLU
+from tfp_flows.bijectors import MaskedAutoregressive, PReLU, positive_variable
 from tfp_flows.layers import LogProb, negative_log_likelihood
 from tfp_flows.nets import MADE
 
@@ -39,7 +39,7 @@ def test_negative_log_likelihood_ignores_targets():
 
 def test_made_permute_prelu_chain_trains():
     made = MADE(2, hidden_units=(8,))
-    prelu = PReLU(alpha=0.5)
+    prelu = PReLU(alpha=positive_variable(0.5))
     assert isinstance(prelu.alpha, tfp.util.TransformedVariable)
     chain = tfb.Chain([prelu, tfb.Permute([1, 0]), MaskedAutoregressive(made)])
     dist = tfd.TransformedDistribution(_base(), chain)

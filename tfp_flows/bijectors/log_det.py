@@ -48,8 +48,8 @@ def inverse_and_log_det(bijector, y, event_ndims, **kwargs):
 
     Example:
         >>> import tensorflow_probability as tfp
-        >>> from tfp_flows.bijectors import AffineCoupling
-        >>> coupling = AffineCoupling(lambda xb: (xb, tf.zeros_like(xb)))   # y1 = x1 + x0
+        >>> from tfp_flows.bijectors import Coupling
+        >>> coupling = Coupling(lambda xb: (xb, tf.zeros_like(xb)))   # y1 = x1 + x0
         >>> x, ildj = inverse_and_log_det(coupling, tf.ones([3, 2]), event_ndims=1)
         >>> x.numpy().tolist(), ildj.numpy().tolist()
         ([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], [-0.0, -0.0, -0.0])

@@ -1,0 +1,96 @@
+"""The registry of flow layers: every FlowLayer of the package in a small configuration,
+checked the same way by tests/layers/test_registry.py (as tests/bijectors/registry.py does for
+bijectors)."""
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfp_flows.bijectors import Affine, RationalQuadratic
+from tfp_flows.layers import (
+    ActNormLayer,
+    AutoregressiveLayer,
+    BijectorLayer,
+    CouplingLayer,
+    InvertibleLinearLayer,
+    PermuteLayer,
+    PReLULayer,
+)
+
+tfb = tfp.bijectors
+
+IMAGE = (4, 4, 2)
+
+
+@keras.saving.register_keras_serializable(package="tfp_flows_tests")
+class TinyConv(keras.layers.Layer):
+    """A Conv2D conditioner mapping [n, H, W, C] to [n, H, W, C, 2] (shift, log-scale)."""
+
+    def __init__(self, channels, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+        self.seed = seed
+        self.conv = keras.layers.Conv2D(
+            2 * self.channels, 3, padding="same",
+            kernel_initializer=keras.initializers.RandomNormal(stddev=0.3, seed=seed),
+            bias_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=seed + 1))
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+
+    def call(self, x):
+        out = self.conv(x)
+        return tf.reshape(out, tf.concat([tf.shape(x), [2]], axis=0))
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "seed": self.seed}
+
+
+def _image_coupling(mask="checkerboard", reverse_mask=False, seed=0):
+    return CouplingLayer(IMAGE, mask=mask, reverse_mask=reverse_mask,
+                         conditioner=TinyConv(IMAGE[-1], seed=seed))
+
+
+LAYERS = {
+    "affine_coupling": lambda: CouplingLayer((3,), hidden_units=(8,)),
+    "additive_coupling_reversed": lambda: CouplingLayer(
+        (3,), transform="additive", reverse_mask=True, num_masked=1, hidden_units=(8,),
+        activation="tanh"),
+    "checkerboard_coupling": lambda: _image_coupling(),
+    "channel_coupling": lambda: _image_coupling("channel", reverse_mask=True),
+    "maf": lambda: AutoregressiveLayer(3, hidden_units=(8,), order="random", seed=3),
+    "iaf": lambda: AutoregressiveLayer(3, transform=Affine(2.0), hidden_units=(8,),
+                                       inverse=True),
+    "actnorm": lambda: ActNormLayer(3),
+    "actnorm_image": lambda: ActNormLayer(IMAGE),
+    "invertible_linear": lambda: InvertibleLinearLayer(3, seed=1),
+    "invertible_linear_image": lambda: InvertibleLinearLayer(IMAGE, seed=2),
+    "permute": lambda: PermuteLayer([2, 0, 1]),
+    "prelu_shared": lambda: PReLULayer(alpha=0.7),
+    "prelu_per_dim": lambda: PReLULayer(event_shape=3, alpha=0.3),
+    "spline_coupling": lambda: CouplingLayer((3,), transform=RationalQuadratic(4),
+                                             hidden_units=(8,), reverse_mask=True),
+    "spline_autoregressive": lambda: AutoregressiveLayer(
+        3, transform=RationalQuadratic(4), hidden_units=(8,), order="right-to-left"),
+    "fixed_shift_scale": lambda: BijectorLayer(tfb.Chain([tfb.Shift([1.0, 2.0, 3.0]),
+                                                          tfb.Scale(0.5)])),
+}
+
+#: Layers without trainable weights (the round-trip test cannot perturb them).
+FIXED = ("permute", "fixed_shift_scale")
+
+
+def event_shape(layer):
+    """The event shape a registry layer acts on."""
+    shape = getattr(layer, "event_shape", None)
+    return tuple(shape) if shape else (3,)
+
+
+def sample_input(layer, n=6, seed=0):
+    return np.random.default_rng(seed).normal(size=(n,) + event_shape(layer)).astype("float32")
+
+
+def perturb(layer, scale=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    for w in layer.trainable_weights:
+        w.assign(w.numpy() + scale * rng.normal(size=w.shape).astype(w.dtype))
