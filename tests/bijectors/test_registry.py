@@ -5,10 +5,45 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tests.bijectors.registry import REGISTRY
+from tfp_flows import bijectors as fb
 from tfp_flows.testing import check_bijector
 
 BATCH_SHAPES = [(), (3,), (2, 3)]
 DTYPES = [tf.float32, tf.float64]
+
+
+def _leaves(bijector):
+    """The bijectors inside ``bijector`` (through Chain and Invert), itself included."""
+    yield bijector
+    for inner in getattr(bijector, "bijectors", ()):
+        yield from _leaves(inner)
+    if getattr(bijector, "bijector", None) is not None:
+        yield from _leaves(bijector.bijector)
+
+
+def test_registry_covers_every_bijector_transform_and_mask():
+    seen, transforms, masks, slopes = set(), set(), set(), set()
+    for make in REGISTRY.values():
+        bijector, event_shape, _ = make(tf.float64)
+        for leaf in _leaves(bijector):
+            seen.add(type(leaf).__name__.lstrip("_"))  # TFP's _Chain, _Invert: not composite
+            if isinstance(leaf, (fb.Coupling, fb.MaskedAutoregressive)):
+                transforms.add((type(leaf).__name__, type(leaf.transform).__name__))
+            if isinstance(leaf, fb.Coupling):
+                masks.add("vector" if leaf.mask is None else f"image{leaf.mask.ndim}")
+            if isinstance(leaf, fb.PReLU):
+                slopes.add(type(leaf.alpha).__name__)
+    public = {name for name in fb.__all__
+              if isinstance(getattr(fb, name), type) and issubclass(getattr(fb, name),
+                                                                    tfp.bijectors.Bijector)}
+    assert public <= seen, public - seen
+    assert {"Chain", "Permute", "Shift", "Invert"} <= seen
+    kinds = {"Affine", "Additive", "RationalQuadratic"}
+    assert {t for c, t in transforms if c == "Coupling"} == kinds
+    assert {"Affine", "RationalQuadratic"} <= {t for c, t in transforms
+                                               if c == "MaskedAutoregressive"}
+    assert masks == {"vector", "image3"}
+    assert "TransformedVariable" in slopes and len(slopes) >= 2
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
