@@ -76,6 +76,8 @@ fig, ax = plt.subplots(figsize=(5.5, 3.0), layout="constrained")
 ax.hist(x_exp, bins=60, range=(0, 12), density=True, alpha=0.5, label=r"$-\log(1-u)/\lambda$")
 ax.plot(grid, exact, "k", lw=1.5, label=r"density $\lambda e^{-\lambda x}$")
 ax.set_xlabel("x")
+ax.set_ylabel("density")
+ax.set_title(f"inverse-CDF sampling of the exponential distribution, rate {rate}")
 ax.legend()
 plt.show()
 print(f"sample mean {x_exp.mean():.3f} (exact 1/rate = {1 / rate:.3f}), "
@@ -174,6 +176,7 @@ ax.plot(grid, normal.prob(grid), label="base: N(0, 1)")
 ax.plot(grid, stretched.prob(grid), label="after y = 1 + 2x")
 ax.set_xlabel("value")
 ax.set_ylabel("density")
+ax.set_title("stretching by 2 halves the density")
 ax.legend()
 plt.show()
 
@@ -188,10 +191,12 @@ plt.show()
 # uncorrelated. The flow, in the sampling direction (base to data):
 #
 # 1. **`tfp_flows.bijectors.PReLU`**, elementwise $y = x$ for $x \ge 0$ and $y = \alpha x$ for
-#    $x < 0$. The slope $\alpha$ is learnable; it is stored as
-#    $\alpha = 10^{-6} + \operatorname{softplus}(r)$ with a free variable $r$, so no training
-#    step can make it zero or negative. Its log-det is $\log\alpha$ times the number of
-#    negative coordinates.
+#    $x < 0$. Its log-det is $\log\alpha$ times the number of negative coordinates. Like every
+#    TFP bijector it is a function of the parameters it is given: `PReLU(alpha=0.5)` has a
+#    *fixed* slope. To learn the slope we pass a variable instead,
+#    `tfp_flows.bijectors.positive_variable(0.5)`: a `tfp.util.TransformedVariable` that
+#    stores $\alpha = 10^{-6} + \operatorname{softplus}(r)$ with a free variable $r$, so no
+#    training step can make the slope zero or negative.
 # 2. **An affine map** $y = S x + b$ with $S = L + V V^\top$. $L$ is lower triangular with a
 #    positive diagonal: `tfb.FillScaleTriL` fills it from an unconstrained trainable vector of
 #    $d(d+1)/2 = 3$ numbers (a `tfp.util.TransformedVariable` keeps that vector and shows us
@@ -209,7 +214,8 @@ d, rank, n = 2, 2, 5000
 true_mean, true_cov = np.ones(d), 2.0 * np.eye(d)
 data = rng.multivariate_normal(true_mean, true_cov, size=n).astype("float32")
 
-prelu = tfp_flows.bijectors.PReLU(alpha=0.5)                  # learnable slope
+alpha_var = tfp_flows.bijectors.positive_variable(0.5)       # alpha = 1e-6 + softplus(r)
+prelu = tfp_flows.bijectors.PReLU(alpha=alpha_var)            # learnable slope
 tril = tfp.util.TransformedVariable(tf.eye(d), bijector=tfb.FillScaleTriL(), name="tril")
 V = tf.Variable(0.1 * rng.standard_normal((d, rank)).astype("float32"), name="V")
 shift = tf.Variable(tf.zeros(d), name="shift")
@@ -226,7 +232,7 @@ print("initial S =\n", scale.to_dense().numpy().round(3))
 
 # %% [markdown]
 # The `tril:0` variable has three entries, not four: it is the unconstrained vector that
-# `FillScaleTriL` fills into the triangle. Likewise `alpha:0` holds $r$, not $\alpha$.
+# `FillScaleTriL` fills into the triangle. Likewise `alpha:0`, the variable inside `positive_variable`, holds $r$, not $\alpha$.
 #
 # ### The classic Keras pattern breaks under Keras 3
 #
@@ -311,9 +317,10 @@ target = tfd.MultivariateNormalTriL(true_mean.astype("float32"),
 fig = plt.figure(figsize=(11, 3.3), layout="constrained")
 left, right = fig.subfigures(1, 2, width_ratios=[1, 1.6])
 plot_loss(history, reference=true_entropy, reference_label="true entropy",
-          ax=left.subplots(), title="fit: mean NLL per epoch")
+          ax=left.subplots(), title="fit: mean NLL per epoch", legend="upper right")
 plot_density(dist, bounds=((-4, 6), (-4, 6)), truth=target, ax=right.subplots(1, 2),
-             title="fitted flow", truth_title="true Gaussian", resolution=80)
+             title="fitted flow", truth_title="true Gaussian", resolution=80,
+             scale="shared")                 # one colour scale: colours compare directly
 plt.show()
 
 # %% [markdown]
