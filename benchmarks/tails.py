@@ -73,6 +73,8 @@ def builder_kwargs(args, kind):
             kwargs["bound"] = args.bound
         if args.num_bins is not None:
             kwargs["num_bins"] = args.num_bins
+    if args.base is not None:
+        kwargs["base_distribution"] = args.base
     for item in args.kw:
         key, _, text = item.partition("=")
         kwargs[key.strip()] = _value(text)
@@ -88,23 +90,6 @@ def parse_epochs(text):
         name, _, value = item.partition(":")
         epochs[name.strip()] = int(value)
     return epochs
-
-
-def use_student_t_base(df):
-    """Experiment only: every FlowModel in this process gets an iid Student-t(df) base, whose
-    NLL grows like log|z| instead of |z|^2 / 2."""
-    import tensorflow as tf
-    import tensorflow_probability as tfp
-
-    from tfp_flows.model import FlowModel
-
-    def base_distribution(self):
-        zero = tf.constant(0.0, self.compute_dtype)
-        return tfp.distributions.Sample(
-            tfp.distributions.StudentT(tf.cast(df, zero.dtype), zero, tf.ones_like(zero)),
-            self.latent_shape)
-
-    FlowModel.base_distribution = property(base_distribution)
 
 
 def train(kind, x, epochs, seed, kwargs):
@@ -170,14 +155,11 @@ def main():
     parser.add_argument("--num-bins", type=int, default=None, help="nsf bins")
     parser.add_argument("--kw", action="append", default=[],
                         help="any builder keyword, key=value (repeatable), e.g. num_layers=8")
-    parser.add_argument("--base-df", type=float, default=None,
-                        help="EXPERIMENT: Student-t(df) base instead of the Normal (patched "
-                             "in this process; the library offers only 'normal')")
+    parser.add_argument("--base", default=None, choices=("normal", "student_t"),
+                        help="the builders' base_distribution")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     args = parser.parse_args()
     epochs = parse_epochs(args.epochs)
-    if args.base_df is not None:
-        use_student_t_base(args.base_df)
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"# {machine()}; Adam(1e-3), batch 100, val 10 %, best weights; "
           f"test {N_TEST} fresh draws; limit {args.limit:g} nats")

@@ -119,3 +119,54 @@ def test_a_fresh_process_loads_and_reproduces_log_prob(saved_and_loaded, name):
     # 2 epochs x 3 batches before saving, then 2 batches after loading.
     assert loaded[name]["optimizer_steps"] == 6 + 2
     assert loaded[name]["changed"]
+
+
+RESUMABLE = '''
+import sys, time
+import keras, numpy as np
+import tfp_flows
+
+class Report(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"begin {epoch}", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(f"end {epoch}", flush=True)
+        time.sleep(0.3)  # leaves time to be killed between epochs, as a real run would
+
+x = tfp_flows.datasets.load_toy("moons", n_train=300)[0]
+flow = tfp_flows.real_nvp(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
+flow.compile(keras.optimizers.Adam(1e-2))
+flow.fit(x, epochs=12, batch_size=100, verbose=0,
+         callbacks=[keras.callbacks.BackupAndRestore(sys.argv[1]), Report()])
+flow.save(sys.argv[2])
+print("finished", flush=True)
+'''
+
+
+def test_training_killed_with_sigkill_resumes_from_the_backup(tmp_path):
+    """kill -9 during fit, then the same command again: training resumes where the backup
+    left it (losing at most the epoch in progress) and finishes."""
+    script = tmp_path / "train.py"
+    script.write_text(RESUMABLE)
+    backup, model = tmp_path / "backup", tmp_path / "model.keras"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, str(script), str(backup), str(model)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True, env=env)
+    finished_epochs = -1
+    for line in first.stdout:
+        if line.startswith("end "):
+            finished_epochs = int(line.split()[1])
+            if finished_epochs == 4:
+                first.kill()  # SIGKILL: no clean-up of any kind
+                break
+    first.wait(timeout=60)
+    assert first.returncode == -9 and finished_epochs == 4
+    assert any(backup.iterdir()) and not model.exists()
+    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    begun = [int(line.split()[1]) for line in second.stdout.splitlines()
+             if line.startswith("begin ")]
+    assert begun and 4 <= begun[0] <= 5, begun  # resumed after the last finished epoch(s)
+    assert begun[-1] == 11 and "finished" in second.stdout and model.exists()

@@ -7,11 +7,12 @@ Subpackages, from the bottom up (dependencies only point down this list):
 - :mod:`tfp_flows.layers`: Keras layers owning bijector weights; ``LogProb``.
 - :class:`tfp_flows.FlowModel` and the builders ``maf``, ``iaf``, ``real_nvp``, ``nice``,
   ``glow``, ``nsf``.
-- :mod:`tfp_flows.datasets`, :mod:`tfp_flows.plotting`, :mod:`tfp_flows.testing`.
+- :mod:`tfp_flows.training` (the default recipe and the metrics), :mod:`tfp_flows.datasets`,
+  :mod:`tfp_flows.plotting`, :mod:`tfp_flows.testing`.
 
 ``import tfp_flows`` registers every Keras class of the package, so that
 ``keras.models.load_model("flow.keras")`` works in a fresh process after it. The data sets,
-plots and test helpers load on first use (PEP 562): they pull in scikit-learn and matplotlib.
+plots, training recipe and test helpers load on first use (PEP 562): they pull in scikit-learn and matplotlib.
 The ``tfp-flows`` command lives in the separate top-level package :mod:`tfp_flows_cli`, which
 checks its arguments before it imports this package (and TensorFlow).
 """
@@ -24,7 +25,7 @@ from tfp_flows.model import FlowModel
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("datasets", "plotting", "testing")
+_LAZY_SUBMODULES = ("datasets", "plotting", "testing", "training")
 
 __all__ = ["BUILDERS", "FlowModel", "bijectors", "build_flow", "flows", "glow", "iaf",
            "layers", "maf", "model", "nets", "nice", "nsf", "real_nvp",

@@ -15,9 +15,13 @@ from tfp_flows.validation import check_positive_int, check_seed
 tfd = tfp.distributions
 tfb = tfp.bijectors
 
-__all__ = ["FlowModel", "BASE_DISTRIBUTIONS"]
+__all__ = ["FlowModel", "BASE_DISTRIBUTIONS", "STUDENT_T_DF"]
 
-BASE_DISTRIBUTIONS = ("normal",)
+BASE_DISTRIBUTIONS = ("normal", "student_t")
+
+#: Degrees of freedom of the ``"student_t"`` base: heavy enough that a point far outside the
+#: training data costs ``~ (df + 1) log|z|`` nats instead of ``|z|^2 / 2``.
+STUDENT_T_DF = 5.0
 
 #: Rows of the training data that data-dependent initialisation sees (ActNorm, standardise).
 INIT_ROWS = 4096
@@ -157,9 +161,14 @@ class FlowModel(keras.Model):
 
     @property
     def base_distribution(self):
-        """The base distribution: a standard Normal over ``latent_shape`` (the event shape
-        the chain's inverse produces; ``event_shape`` unless a layer changes it)."""
+        """The base distribution over ``latent_shape`` (the event shape the chain's inverse
+        produces; ``event_shape`` unless a layer changes it): independent standard Normals
+        (``"normal"``), or Student-t with ``STUDENT_T_DF`` degrees of freedom
+        (``"student_t"``), whose heavy tails keep densities sane just outside the data."""
         zero = tf.constant(0.0, self.compute_dtype)
+        if self.base_distribution_name == "student_t":
+            one = tf.ones_like(zero)
+            return tfd.Sample(tfd.StudentT(STUDENT_T_DF * one, zero, one), self.latent_shape)
         return tfd.Sample(tfd.Normal(zero, tf.ones_like(zero)), self.latent_shape)
 
     @property

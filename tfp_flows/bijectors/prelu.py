@@ -29,6 +29,9 @@ def positive_variable(initial_value, floor=MIN_SLOPE, dtype="float32", name="alp
         >>> alpha.numpy().round(3).tolist(), len(alpha.trainable_variables)
         ([0.5, 2.0], 1)
     """
+    if isinstance(initial_value, (str, bytes, bool)) or np.asarray(initial_value).dtype.kind not in "iuf":
+        raise ValueError(f"initial_value must be a number or an array of numbers, got "
+                         f"{initial_value!r}")
     values = np.asarray(initial_value, dtype=np.float64)
     if not np.all(np.isfinite(values)) or np.any(values <= floor):
         raise ValueError(f"initial_value must be finite and above floor={floor}, "

@@ -149,8 +149,9 @@ class RationalQuadratic(Transform):
     Parameters per entry: ``num_bins`` raw widths, ``num_bins`` raw heights (each a softmax
     scaled to ``2 * bound``, every bin at least ``MIN_BIN`` wide) and ``num_bins - 1`` raw
     interior derivatives (``MIN_DERIVATIVE + softplus(raw + c)``, ``c`` chosen so that raw 0
-    gives slope 1): all-zero parameters give the identity. The derivative is bounded
-    below by ``MIN_DERIVATIVE`` and the log-derivative is finite everywhere.
+    gives slope 1): all-zero parameters give the identity. The derivative at the knots is at
+    least ``MIN_DERIVATIVE``; inside a bin it can be smaller, but the log-derivative is finite
+    everywhere.
 
     Args:
       num_bins: number of bins, an integer >= 2.
