@@ -413,3 +413,14 @@ def test_datasets_package_does_not_import_tensorflow():
                 }, (source.name, name)
                 if name.startswith("tfp_flows"):
                     assert name.startswith("tfp_flows.datasets"), (source.name, name)
+
+
+def test_a_first_line_of_nan_is_a_bad_data_row_not_a_header(tmp_path):
+    from tfp_flows.datasets import load_array
+    path = tmp_path / "nan_first.csv"
+    path.write_text("nan,nan\n1.0,2.0\n")
+    with pytest.raises(ValueError, match=r"line 1, column 1: 'nan' is not a finite number"):
+        load_array(str(path))
+    header = tmp_path / "header.csv"
+    header.write_text("x1,x2\n1.0,2.0\n")
+    np.testing.assert_array_equal(load_array(str(header)), [[1.0, 2.0]])

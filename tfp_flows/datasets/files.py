@@ -85,6 +85,16 @@ def _parse_number(text):
     return value, None
 
 
+def _is_float(text):
+    """Whether ``text`` reads as a float (``nan`` and ``inf`` do: a line of them is data, and
+    an invalid row, not a header)."""
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def _load_csv(name, expected_width):
     try:
         return _parse_csv(name, expected_width)
@@ -109,7 +119,7 @@ def _parse_csv(name, expected_width):
                 continue
             if first:
                 first = False
-                if all(_parse_number(v)[1] is not None for v in fields):
+                if all(not _is_float(v) for v in fields):  # a header: no field is a number
                     if width is None:
                         width, width_from = len(fields), f"the header on line {line}"
                     elif len(fields) != width:
