@@ -16,7 +16,7 @@ import pytest
 
 from tfp_flows import BUILDERS
 from tfp_flows_cli import FLOW_NAMES, TOY_DATA_NAMES, main
-from tfp_flows_cli._common import (
+from tfp_flows_cli.files import (
     DATA_EXTENSIONS,
     ERROR_PREFIX,
     WARNING_PREFIX,

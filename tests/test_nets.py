@@ -82,7 +82,8 @@ def test_made_bad_arguments(kwargs):
 
 
 def test_made_wrong_input_size():
-    with pytest.raises(ValueError, match="event_size"):
+    with pytest.raises(ValueError, match=r"MADE expects inputs with last dimension 3; got input "
+                                         r"shape \(2, 4\)"):
         MADE(3)(tf.zeros((2, 4)))
 
 
@@ -112,11 +113,11 @@ def test_made_event_size_one():
     made = MADE(1, hidden_units=(4,), zero_init_output=False)
     x = tf.random.normal((3, 1))
     np.testing.assert_array_equal(_jacobian(made, x), 0.0)
-    made_c = MADE(1, hidden_units=(4,), conditional_size=2, zero_init_output=False)
+    made_c = MADE(1, hidden_units=(4,), context_size=2, zero_init_output=False)
     c = tf.random.normal((3, 2))
     with tf.GradientTape() as tape:
         tape.watch(c)
-        y = made_c(x, conditional=c)
+        y = made_c(x, context=c)
     assert y.shape == (3, 1, 2)
     assert np.all(np.abs(tape.batch_jacobian(y, c).numpy()).max(axis=(0, 2)) > 0)
 
@@ -127,24 +128,24 @@ def test_made_no_hidden_layers():
     np.testing.assert_array_equal(jac != 0, np.tril(np.ones((3, 3)), -1) != 0)
 
 
-def test_made_conditional(rng):
-    made = MADE(3, hidden_units=(8,), conditional_size=2, zero_init_output=False,
+def test_made_context(rng):
+    made = MADE(3, hidden_units=(8,), context_size=2, zero_init_output=False,
                 activation="tanh")
     x = rng.normal(size=(4, 3)).astype("float32")
     c = tf.constant(rng.normal(size=(4, 2)).astype("float32"))
-    jac = np.abs(_jacobian(made, x, conditional=c)).max(axis=(0, 2))
+    jac = np.abs(_jacobian(made, x, context=c)).max(axis=(0, 2))
     np.testing.assert_array_equal(jac != 0, np.tril(np.ones((3, 3)), -1) != 0)
     with tf.GradientTape() as tape:
         tape.watch(c)
-        y = made(x, conditional=c)
+        y = made(x, context=c)
     assert np.all(np.abs(tape.batch_jacobian(y, c).numpy()).max(axis=(0, 2)) > 0)
     # Broadcasting batch shapes between x and the conditional.
-    assert made(x[None], conditional=c[:1]).shape == (1, 4, 3, 2)
-    assert made(x, conditional=c[0]).shape == (4, 3, 2)
-    with pytest.raises(ValueError, match="conditional"):
+    assert made(x[None], context=c[:1]).shape == (1, 4, 3, 2)
+    assert made(x, context=c[0]).shape == (4, 3, 2)
+    with pytest.raises(ValueError, match="context"):
         made(x)
-    with pytest.raises(ValueError, match="conditional"):
-        MADE(3)(x, conditional=c)
+    with pytest.raises(ValueError, match="context"):
+        MADE(3)(x, context=c)
 
 
 def test_made_float64():
@@ -163,24 +164,24 @@ def test_made_inside_tf_function():
 
 def test_made_config_round_trip():
     made = MADE(4, num_params=3, hidden_units=(8, 8), activation="tanh",
-                order="random", seed=1, conditional_size=2, zero_init_output=False)
+                order="random", seed=1, context_size=2, zero_init_output=False)
     config = made.get_config()
     clone = MADE.from_config(config)
     np.testing.assert_array_equal(clone.order, made.order)
     assert clone.get_config() == config
     x, c = tf.random.normal((2, 4)), tf.random.normal((2, 2))
-    made(x, conditional=c)
-    clone(x, conditional=c)
+    made(x, context=c)
+    clone(x, context=c)
     clone.set_weights(made.get_weights())
-    np.testing.assert_allclose(clone(x, conditional=c), made(x, conditional=c))
+    np.testing.assert_allclose(clone(x, context=c), made(x, context=c))
 
 
 def test_made_save_load(tmp_path):
     inp = keras.Input((5,))
     cond = keras.Input((2,))
-    made = MADE(5, hidden_units=(8,), order="random", conditional_size=2,
+    made = MADE(5, hidden_units=(8,), order="random", context_size=2,
                 zero_init_output=False)
-    model = keras.Model([inp, cond], made(inp, conditional=cond))
+    model = keras.Model([inp, cond], made(inp, context=cond))
     x = np.random.default_rng(0).normal(size=(3, 5)).astype("float32")
     c = np.random.default_rng(1).normal(size=(3, 2)).astype("float32")
     path = str(tmp_path / "made.keras")
@@ -210,17 +211,17 @@ def test_coupling_mlp_zero_init():
     assert len(net.trainable_weights) == 6
 
 
-def test_coupling_mlp_conditional():
+def test_coupling_mlp_context():
     net = CouplingMLP(3, hidden_units=(8,), zero_init_output=False)
     x, c = tf.random.normal((4, 2)), tf.random.normal((4, 5))
-    y = net(x, conditional=c)
+    y = net(x, context=c)
     assert y.shape == (4, 3, 2)
     # concat semantics: equal to feeding [x, c] through the same weights
     h = tf.nn.relu(tf.concat([x, c], -1) @ net._kernels[0] + net._biases[0])
     raw = h @ net._kernels[1] + net._biases[1]
     np.testing.assert_allclose(y.numpy().reshape(4, 6), raw.numpy(), rtol=1e-5, atol=1e-6)
-    assert net(x[None], conditional=c[:1]).shape == (1, 4, 3, 2)
-    with pytest.raises(ValueError, match="conditional"):
+    assert net(x[None], context=c[:1]).shape == (1, 4, 3, 2)
+    with pytest.raises(ValueError, match="context"):
         net(x)
 
 
@@ -253,7 +254,7 @@ def test_coupling_mlp_save_load(tmp_path):
     inp, cond = keras.Input((4,)), keras.Input((3,))
     model = keras.Model(
         [inp, cond],
-        CouplingMLP(4, hidden_units=(8,), zero_init_output=False)(inp, conditional=cond),
+        CouplingMLP(4, hidden_units=(8,), zero_init_output=False)(inp, context=cond),
     )
     x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
     c = np.random.default_rng(1).normal(size=(3, 3)).astype("float32")

@@ -63,7 +63,7 @@ def test_demo_command_runs_twice(tmp_path, monkeypatch):
 
 def test_setup_line_states_the_demo_duration_the_command_states():
     """The set-up comment and the demo's own help/banner give the same wall time."""
-    from tfp_flows_cli._common import DEMO_DURATION
+    from tfp_flows_cli.files import DEMO_DURATION
 
     found = re.search(r"\((\d+)-(\d+) min\)", _blocks("bash")[0].splitlines()[0])
     assert found, _blocks("bash")[0]

@@ -4,10 +4,11 @@ and what came, instead of coercing it. Depends on nothing else in the package.""
 import math
 import numbers
 
+import numpy as np
 import tensorflow as tf
 
-__all__ = ["check_float_dtype", "check_hidden_units", "check_positive_float",
-           "check_positive_int", "check_seed"]
+__all__ = ["check_event_shape", "check_float_dtype", "check_hidden_units",
+           "check_positive_float", "check_positive_int", "check_seed"]
 
 
 def check_positive_int(value, name, minimum=1):
@@ -123,3 +124,22 @@ def check_float_dtype(dtype, name="dtype"):
         raise ValueError(f"{name} must be a floating-point dtype such as 'float32', "
                          f"got {as_tf.name!r}")
     return as_tf.name
+
+
+def check_event_shape(event_shape):
+    """Returns ``event_shape`` as a tuple of positive ints, or raises ``ValueError``.
+
+    Example:
+        >>> check_event_shape(3), check_event_shape([8, 8, 1])
+        ((3,), (8, 8, 1))
+    """
+    bad = ValueError(f"event_shape must be a positive int or a tuple of them, got {event_shape!r}")
+    if isinstance(event_shape, (str, bytes, bool)):
+        raise bad
+    try:
+        values = np.atleast_1d(event_shape)
+    except (TypeError, ValueError):
+        raise bad from None
+    if values.ndim != 1 or not values.size or values.dtype.kind not in "iu" or (values < 1).any():
+        raise bad
+    return tuple(int(s) for s in values)

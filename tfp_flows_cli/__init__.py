@@ -26,7 +26,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from tfp_flows_cli._common import (  # noqa: E402
+from tfp_flows_cli.files import (  # noqa: E402
     DEMO_DURATION,
     PROG,
     CLIError,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfp_flows_cli._common import (
+from tfp_flows_cli.files import (
     DATA_EXTENSIONS,
     DEMO_DURATION,
     CLIError,
@@ -46,7 +46,7 @@ DEFAULT_N_TRAIN = 1000
 N_PLOT_SAMPLES = 2000
 
 #: ``tfp-flows demo``: a neural spline flow on two moons; for its wall time see
-#: :data:`tfp_flows_cli._common.DEMO_DURATION`. Seed 0 reached a KL to the truth of 0.0100
+#: :data:`tfp_flows_cli.files.DEMO_DURATION`. Seed 0 reached a KL to the truth of 0.0100
 #: nats in 3 min 24 s, data in their own units since issue 9 (0.0145 before; MAF with 8
 #: layers took about as long and reached 0.063, with visible bridges
 #: between the moons).

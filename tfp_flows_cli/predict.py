@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfp_flows_cli._common import (
+from tfp_flows_cli.files import (
     CLIError,
     check_data_file,
     check_model_file,

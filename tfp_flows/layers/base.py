@@ -1,27 +1,9 @@
 """Base class of the Keras layers that own a bijector's weights, and the layer contract."""
 import keras
-import numpy as np
+
+from tfp_flows.validation import check_event_shape
 
 __all__ = ["FlowLayer", "check_event_shape"]
-
-
-def check_event_shape(event_shape):
-    """Returns ``event_shape`` as a tuple of positive ints, or raises ``ValueError``.
-
-    Example:
-        >>> check_event_shape(3), check_event_shape([8, 8, 1])
-        ((3,), (8, 8, 1))
-    """
-    bad = ValueError(f"event_shape must be a positive int or a tuple of them, got {event_shape!r}")
-    if isinstance(event_shape, (str, bytes, bool)):
-        raise bad
-    try:
-        values = np.atleast_1d(event_shape)
-    except (TypeError, ValueError):
-        raise bad from None
-    if values.ndim != 1 or not values.size or values.dtype.kind not in "iu" or (values < 1).any():
-        raise bad
-    return tuple(int(s) for s in values)
 
 
 class FlowLayer(keras.layers.Layer):

@@ -3,7 +3,8 @@
 import keras
 import tensorflow as tf
 
-from tfp_flows.nets._common import _add_dense_stack, _check_hidden_units, _check_positive_int
+from tfp_flows.nets.dense_stack import add_dense_stack
+from tfp_flows.validation import check_hidden_units, check_positive_int
 
 __all__ = ["CouplingMLP"]
 
@@ -38,8 +39,8 @@ class CouplingMLP(keras.layers.Layer):
       kernel_initializer: initializer of the hidden kernels.
       **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype`` ...).
 
-    The input size (and the conditional size, when ``conditional`` is passed)
-    is fixed at the first call; later calls must pass (or omit) ``conditional``
+    The input size (and the context size, when ``context`` is passed)
+    is fixed at the first call; later calls must pass (or omit) ``context``
     in the same way.
 
     Example:
@@ -62,63 +63,63 @@ class CouplingMLP(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.output_units = _check_positive_int(output_units, "output_units")
-        self.num_params = _check_positive_int(num_params, "num_params")
-        self.hidden_units = _check_hidden_units(hidden_units)
+        self.output_units = check_positive_int(output_units, "output_units")
+        self.num_params = check_positive_int(num_params, "num_params")
+        self.hidden_units = check_hidden_units(hidden_units, allow_empty=True)
         self.activation = keras.activations.get(activation)
         self.zero_init_output = bool(zero_init_output)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self._input_size = None
-        self._conditional_size = None
+        self._context_size = None
 
-    def build(self, x_shape, conditional_shape=None):
+    def build(self, x_shape, context_shape=None):
         if x_shape[-1] is None:
             raise ValueError(
                 f"CouplingMLP needs a known last input dimension; got {tuple(x_shape)}."
             )
         self._input_size = int(x_shape[-1])
-        if conditional_shape is not None:
-            if conditional_shape[-1] is None:
+        if context_shape is not None:
+            if context_shape[-1] is None:
                 raise ValueError(
-                    "CouplingMLP needs a known last `conditional` dimension; got "
-                    f"{tuple(conditional_shape)}."
+                    "CouplingMLP needs a known last `context` dimension; got "
+                    f"{tuple(context_shape)}."
                 )
-            self._conditional_size = int(conditional_shape[-1])
-        fan_in = self._input_size + (self._conditional_size or 0)
+            self._context_size = int(context_shape[-1])
+        fan_in = self._input_size + (self._context_size or 0)
         sizes = (fan_in,) + self.hidden_units + (self.output_units * self.num_params,)
 
         def kernel_init(k, last):
             return "zeros" if (last and self.zero_init_output) else self.kernel_initializer
 
-        self._kernels, self._biases = _add_dense_stack(self, sizes, kernel_init)
+        self._kernels, self._biases = add_dense_stack(self, sizes, kernel_init)
 
-    def call(self, x, conditional=None):
-        if (conditional is None) != (self._conditional_size is None):
-            if conditional is None:
+    def call(self, x, context=None):
+        if (context is None) != (self._context_size is None):
+            if context is None:
                 raise ValueError(
-                    "This CouplingMLP was built with a `conditional` input of size "
-                    f"{self._conditional_size}; pass `conditional=`."
+                    "This CouplingMLP was built with a `context` input of size "
+                    f"{self._context_size}; pass `context=`."
                 )
             raise ValueError(
-                "This CouplingMLP was built without a `conditional` input; got one."
+                "This CouplingMLP was built without a `context` input; got one."
             )
         u, p = self.output_units, self.num_params
         batch_shape = None  # None: input is already 2-D and the output is [N, U, P].
-        if conditional is not None:
-            if x.shape.rank == 2 and conditional.shape.rank == 2 and (
-                x.shape[0] is not None and x.shape[0] == conditional.shape[0]
+        if context is not None:
+            if x.shape.rank == 2 and context.shape.rank == 2 and (
+                x.shape[0] is not None and x.shape[0] == context.shape[0]
             ):
-                x = tf.concat([x, conditional], axis=-1)
+                x = tf.concat([x, context], axis=-1)
             else:
                 batch_shape = tf.broadcast_dynamic_shape(
-                    tf.shape(x)[:-1], tf.shape(conditional)[:-1]
+                    tf.shape(x)[:-1], tf.shape(context)[:-1]
                 )
                 x = tf.concat(
                     [
                         tf.broadcast_to(x, tf.concat([batch_shape, [self._input_size]], 0)),
                         tf.broadcast_to(
-                            conditional,
-                            tf.concat([batch_shape, [self._conditional_size]], 0),
+                            context,
+                            tf.concat([batch_shape, [self._context_size]], 0),
                         ),
                     ],
                     axis=-1,
@@ -137,10 +138,10 @@ class CouplingMLP(keras.layers.Layer):
             return tf.reshape(h, [-1, u, p])
         return tf.reshape(h, tf.concat([batch_shape, [u, p]], 0))
 
-    def compute_output_shape(self, x_shape, conditional_shape=None):
+    def compute_output_shape(self, x_shape, context_shape=None):
         batch = tuple(x_shape)[:-1]
-        if conditional_shape is not None:
-            cond = tuple(conditional_shape)[:-1]
+        if context_shape is not None:
+            cond = tuple(context_shape)[:-1]
             n = max(len(batch), len(cond))
             a = (1,) * (n - len(batch)) + batch
             b = (1,) * (n - len(cond)) + cond

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.nets._common import _add_dense_stack, _check_hidden_units, _check_positive_int
+from tfp_flows.nets.dense_stack import add_dense_stack
+from tfp_flows.validation import check_event_shape, check_hidden_units, check_positive_int
 
 __all__ = ["MADE"]
 
@@ -41,13 +42,13 @@ def _resolve_order(event_size, order, seed):
     return arr.astype(np.int64)
 
 
-def _made_masks(order, hidden_units, num_params, conditional=False):
+def _made_masks(order, hidden_units, num_params, context=False):
     """Builds the 0/1 masks of a MADE network (Germain et al., 2015).
 
     Input ``i`` gets degree ``position(i) + 1`` in ``1..D``; hidden units get
     degrees spread equally over ``1..D-1`` (TFP's ``hidden_degrees="equal"``),
-    or over ``0..D-1`` when ``conditional``: degree-0 units see only the
-    conditional input, so that the first variable's outputs depend on it too.
+    or over ``0..D-1`` when ``context``: degree-0 units see only the
+    context input, so that the first variable's outputs depend on it too.
     A hidden unit of degree ``k`` may see units of degree ``<= k``; output ``i``
     may see hidden units of degree ``< degree(i)``.
 
@@ -62,7 +63,7 @@ def _made_masks(order, hidden_units, num_params, conditional=False):
     input_degrees[order] = np.arange(1, d + 1)
     degrees = [input_degrees]
     for units in hidden_units:
-        if conditional:
+        if context:
             spread = np.floor(np.arange(units) * d / units)
             degrees.append(spread.astype(np.int64))
             continue
@@ -116,9 +117,9 @@ class MADE(keras.layers.Layer):
 
     Each unit gets a *degree*: input ``i`` has ``position(i) + 1`` in ``1..D``,
     hidden units get degrees spread equally over ``1..D-1`` as in TFP's
-    ``AutoregressiveNetwork`` (``hidden_degrees="equal"``); with a conditional
+    ``AutoregressiveNetwork`` (``hidden_degrees="equal"``); with a context
     input they are spread over ``0..D-1`` instead, and degree-0 units see only
-    the conditional, so the first variable's outputs depend on it too (in TFP's
+    the context, so the first variable's outputs depend on it too (in TFP's
     network they are constants). A hidden unit of degree ``k`` sees units of
     degree ``<= k``; output ``i`` sees hidden units of degree
     ``< position(i) + 1``. Masks are NumPy constants rebuilt in ``build()``
@@ -130,7 +131,7 @@ class MADE(keras.layers.Layer):
     free.
 
     Args:
-      event_size: number ``D`` of autoregressive inputs (``x.shape[-1]``).
+      event_shape: ``D`` or ``(D,)``, the number of autoregressive inputs (``x.shape[-1]``).
       num_params: number ``P`` of outputs per input.
       hidden_units: sizes of the hidden layers (may be empty). Use at least
         ``D - 1`` units per layer, else some outputs lose their dependencies.
@@ -140,8 +141,8 @@ class MADE(keras.layers.Layer):
         sequence listing the variable indices in autoregressive order, e.g.
         ``[2, 0, 1]`` means ``x_2`` comes first and ``x_1`` last.
       seed: integer seed for ``order="random"`` (only used for the order).
-      conditional_size: if given, ``call`` requires a ``conditional`` input of
-        shape ``[..., conditional_size]``, connected densely (unmasked) to the
+      context_size: if given, ``call`` requires a ``context`` input of
+        shape ``[..., context_size]``, connected densely (unmasked) to the
         first hidden layer (to the output layer if there are no hidden layers).
       kernel_initializer: initializer of the hidden kernels (masked entries
         start at zero).
@@ -152,37 +153,41 @@ class MADE(keras.layers.Layer):
 
     Raises:
       ValueError: if an argument is malformed, ``order`` is not a valid order,
-        or ``conditional`` is passed / omitted against ``conditional_size``.
+        or ``context`` is passed / omitted against ``context_size``.
 
     Example:
 
-    >>> made = MADE(event_size=3, hidden_units=(8,))
+    >>> made = MADE(event_shape=3, hidden_units=(8,))
     >>> made(tf.zeros((5, 3))).shape
     TensorShape([5, 3, 2])
-    >>> MADE(event_size=3, order="right-to-left").order
+    >>> MADE(event_shape=3, order="right-to-left").order
     array([2, 1, 0])
     """
 
     def __init__(
         self,
-        event_size,
+        event_shape,
         num_params=2,
         hidden_units=(64, 64),
         activation="relu",
         order="left-to-right",
         seed=None,
-        conditional_size=None,
+        context_size=None,
         kernel_initializer="glorot_uniform",
         zero_init_output=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.event_size = _check_positive_int(event_size, "event_size")
-        self.num_params = _check_positive_int(num_params, "num_params")
-        self.hidden_units = _check_hidden_units(hidden_units)
-        if conditional_size is not None:
-            conditional_size = _check_positive_int(conditional_size, "conditional_size")
-        self.conditional_size = conditional_size
+        shape = check_event_shape(event_shape)
+        if len(shape) != 1:
+            raise ValueError(f"MADE is for vectors: event_shape must be (D,), got {shape}")
+        self.event_shape = shape
+        self.event_size = shape[0]
+        self.num_params = check_positive_int(num_params, "num_params")
+        self.hidden_units = check_hidden_units(hidden_units, allow_empty=True)
+        if context_size is not None:
+            context_size = check_positive_int(context_size, "context_size")
+        self.context_size = context_size
         self.seed = seed
         self._order = _resolve_order(self.event_size, order, seed)
         self._order.flags.writeable = False
@@ -204,14 +209,14 @@ class MADE(keras.layers.Layer):
         if input_shape is not None and input_shape[-1] is not None:
             if int(input_shape[-1]) != self.event_size:
                 raise ValueError(
-                    f"MADE expects inputs with last dimension event_size="
+                    f"MADE expects inputs with last dimension "
                     f"{self.event_size}; got input shape {tuple(input_shape)}."
                 )
         masks = _made_masks(
             self._order,
             self.hidden_units,
             self.num_params,
-            conditional=self.conditional_size is not None,
+            context=self.context_size is not None,
         )
         dtype = self.compute_dtype
         with tf.init_scope():  # Eager constants, even if first built in a graph.
@@ -225,53 +230,53 @@ class MADE(keras.layers.Layer):
         def kernel_init(k, last):
             return _masked_initializer(out_init if last else self.kernel_initializer, masks[k])
 
-        self._kernels, self._biases = _add_dense_stack(self, sizes, kernel_init)
-        self._conditional_kernel = None
-        if self.conditional_size is not None:
+        self._kernels, self._biases = add_dense_stack(self, sizes, kernel_init)
+        self._context_kernel = None
+        if self.context_size is not None:
             init = out_init if len(sizes) == 2 else self.kernel_initializer
-            self._conditional_kernel = self.add_weight(
-                shape=(self.conditional_size, sizes[1]),
+            self._context_kernel = self.add_weight(
+                shape=(self.context_size, sizes[1]),
                 initializer=init,
-                name="conditional_kernel",
+                name="context_kernel",
             )
 
-    def call(self, x, conditional=None):
-        if (conditional is None) != (self.conditional_size is None):
-            if conditional is None:
+    def call(self, x, context=None):
+        if (context is None) != (self.context_size is None):
+            if context is None:
                 raise ValueError(
-                    f"This MADE was built with conditional_size="
-                    f"{self.conditional_size}; pass `conditional=`."
+                    f"This MADE was built with context_size="
+                    f"{self.context_size}; pass `context=`."
                 )
             raise ValueError(
-                "This MADE was built without `conditional_size`; got a "
-                "`conditional` input. Set `conditional_size` to use one."
+                "This MADE was built without `context_size`; got a "
+                "`context` input. Set `context_size` to use one."
             )
         d, p = self.event_size, self.num_params
         batch_shape = None  # None: inputs are already 2-D and the output is [N, D, P].
-        if conditional is None:
+        if context is None:
             if x.shape.rank != 2:
                 batch_shape = tf.shape(x)[:-1]
                 x = tf.reshape(x, [-1, d])
-        elif not (x.shape.rank == 2 and conditional.shape.rank == 2):
+        elif not (x.shape.rank == 2 and context.shape.rank == 2):
             batch_shape = tf.broadcast_dynamic_shape(
-                tf.shape(x)[:-1], tf.shape(conditional)[:-1]
+                tf.shape(x)[:-1], tf.shape(context)[:-1]
             )
             x = tf.reshape(tf.broadcast_to(x, tf.concat([batch_shape, [d]], 0)), [-1, d])
-            conditional = tf.reshape(
+            context = tf.reshape(
                 tf.broadcast_to(
-                    conditional, tf.concat([batch_shape, [self.conditional_size]], 0)
+                    context, tf.concat([batch_shape, [self.context_size]], 0)
                 ),
-                [-1, self.conditional_size],
+                [-1, self.context_size],
             )
-        # (Rank-2 x and conditional broadcast their batch dims in the add below.)
+        # (Rank-2 x and context broadcast their batch dims in the add below.)
         h = x
         last = len(self._kernels) - 1
         for k, (kernel, bias, mask) in enumerate(
             zip(self._kernels, self._biases, self._masks)
         ):
             h = tf.matmul(h, kernel if mask is None else kernel * mask)
-            if k == 0 and conditional is not None:
-                h = h + tf.matmul(conditional, self._conditional_kernel)
+            if k == 0 and context is not None:
+                h = h + tf.matmul(context, self._context_kernel)
             h = tf.nn.bias_add(h, bias)
             if k != last:
                 h = self.activation(h)
@@ -279,22 +284,22 @@ class MADE(keras.layers.Layer):
             return tf.reshape(h, [-1, d, p])
         return tf.reshape(h, tf.concat([batch_shape, [d, p]], 0))
 
-    def compute_output_shape(self, x_shape, conditional_shape=None):
+    def compute_output_shape(self, x_shape, context_shape=None):
         batch = tuple(x_shape)[:-1]
-        if conditional_shape is not None:
-            batch = _broadcast_shapes(batch, tuple(conditional_shape)[:-1])
+        if context_shape is not None:
+            batch = _broadcast_shapes(batch, tuple(context_shape)[:-1])
         return batch + (self.event_size, self.num_params)
 
     def get_config(self):
         config = super().get_config()
         config.update(
-            event_size=self.event_size,
+            event_shape=list(self.event_shape),
             num_params=self.num_params,
             hidden_units=list(self.hidden_units),
             activation=keras.activations.serialize(self.activation),
             order=[int(i) for i in self._order],
             seed=self.seed,
-            conditional_size=self.conditional_size,
+            context_size=self.context_size,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             zero_init_output=self.zero_init_output,
         )

@@ -1,7 +1,7 @@
 """An animation of a sample moving through the layers of a flow."""
 from matplotlib.animation import FuncAnimation, PillowWriter
 
-from tfp_flows.plotting._common import as_bounds, get_axes, robust_bounds, set_bounds
+from tfp_flows.plotting.layout import as_bounds, get_axes, robust_bounds, set_bounds
 from tfp_flows.plotting.samples import _as_steps, _base_colors, _step_names
 
 

@@ -1,7 +1,7 @@
 """Density contours of a 2-D log-density, optionally next to the true density."""
 import numpy as np
 
-from tfp_flows.plotting._common import as_bounds, as_log_prob_fn, get_axes, style_colorbar
+from tfp_flows.plotting.layout import as_bounds, as_log_prob_fn, get_axes, style_colorbar
 
 
 def density_grid(log_prob, bounds=((-3, 3), (-3, 3)), resolution=100):

@@ -2,7 +2,7 @@
 import numpy as np
 from scipy import stats
 
-from tfp_flows.plotting._common import get_axes
+from tfp_flows.plotting.layout import get_axes
 
 MAX_DEFAULT_DIMS = 16
 

@@ -2,7 +2,7 @@
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from tfp_flows.plotting._common import (
+from tfp_flows.plotting.layout import (
     as_bounds,
     as_points,
     get_axes,

@@ -3,7 +3,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tfp_flows.plotting._common import get_axes, integer_ticks, place_legend
+from tfp_flows.plotting.layout import get_axes, integer_ticks, place_legend
 
 NLL_LABEL = "negative log-likelihood (nats)"
 

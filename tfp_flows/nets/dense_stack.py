@@ -1,16 +1,7 @@
-"""Argument checks shared by the conditioner networks."""
-from tfp_flows.validation import check_hidden_units, check_positive_int
+"""The weight stack of a dense conditioner network (MADE, coupling MLP)."""
 
 
-def _check_positive_int(value, name):
-    return check_positive_int(value, name)
-
-
-def _check_hidden_units(hidden_units):
-    return check_hidden_units(hidden_units, allow_empty=True)
-
-
-def _add_dense_stack(layer, sizes, kernel_initializer):
+def add_dense_stack(layer, sizes, kernel_initializer):
     """Adds the kernels and biases of a dense stack ``sizes[0] -> ... -> sizes[-1]`` to
     ``layer``; ``kernel_initializer(k, last)`` gives the initializer of layer ``k``. Biases
     start at zero. Returns ``(kernels, biases)`` lists."""
