@@ -16,8 +16,9 @@
 # # Real NVP from scratch on two moons
 #
 # Real NVP (Dinh, Sohl-Dickstein and Bengio, 2017) is the coupling flow most later
-# architectures build on. Here we assemble one by hand from `tfp_flows` pieces: four affine
-# coupling bijectors whose shifts and scales come from small Keras networks, chained into an
+# architectures build on. Here we assemble one by hand from `tfp_flows` pieces: four
+# `Coupling` bijectors with an `Affine` transform, whose shifts and scales come from small
+# Keras networks, chained into an
 # ordinary `tfd.TransformedDistribution` and trained with a hand-written `tf.GradientTape`
 # loop. Then we build the same model the package way, a `FlowModel` trained with one call to
 # `fit`.
@@ -49,12 +50,13 @@ print(f"TensorFlow {tf.__version__}, TFP {tfp.__version__}, Keras {keras.__versi
 
 from IPython.display import Image, display
 
-from tfp_flows.bijectors import AffineCoupling, soft_clip_log_scale
+from tfp_flows.bijectors import Affine, Coupling, soft_clip_log_scale
 from tfp_flows.datasets import load_toy
-from tfp_flows.layers import AffineCouplingLayer
+from tfp_flows.layers import CouplingLayer
 from tfp_flows.nets import CouplingMLP
-from tfp_flows.plotting import (animate_layers, plot_density, plot_layer_grid, plot_loss,
+from tfp_flows.plotting import (animate_layers, density_grid, plot_layer_grid, plot_loss,
                                 plot_samples)
+from tfp_flows.training import kl_to_truth
 
 # %% [markdown]
 # ## 1. Data with a known density
@@ -99,16 +101,21 @@ plt.show()
 #   inverted, so it can be anything.
 # * **Cheap log-det.** The Jacobian is triangular with $1$s and $\exp(s)$ on the diagonal,
 #   so $\log|\det J| = \sum_b s_b(x_a)$: a sum of log-scales, no determinant to compute.
-# * **Bounded scales.** `AffineCoupling` soft-clips the raw log-scale to
-#   $B \tanh(s / B)$ (default $B = 5$): the identity near zero, never beyond $\pm B$, so a
-#   bad training step cannot make $\exp(s)$ overflow.
+# * **Bounded scales.** The `Affine` transform soft-clips the raw log-scale to
+#   $B \tanh(s / B)$ (`Affine(log_scale_bound=B)`, default $B = 5$): the identity near zero,
+#   never beyond $\pm B$, so a bad training step cannot make $\exp(s)$ overflow.
+#
+# In `tfp_flows` a coupling is one bijector, `Coupling(conditioner, transform=...)`, and the
+# elementwise map is its argument: `Affine` (Real NVP, the one used here), `Additive` (NICE:
+# a shift only) or `RationalQuadratic` (neural spline flows).
 #
 # In 2-D the mask is simple: one coordinate conditions the other. `num_masked=1` makes the
 # first coordinate condition (the second is transformed); `reverse_mask=True` swaps the
 # roles. Alternating the two from layer to layer lets every coordinate be transformed.
 #
 # The conditioner is a `tfp_flows.nets.CouplingMLP`, a Keras 3 layer returning shape
-# `[batch, 1, 2]`: for each transformed coordinate a shift and a raw log-scale. Its output
+# `[batch, 1, 2]`: for each transformed coordinate a shift and a raw log-scale (an affine
+# transform also accepts a tuple `(shift, log_scale)` from any callable). Its output
 # layer starts at zero, so a fresh coupling is the identity. To see a non-trivial map, the
 # check below uses a randomly initialised output layer and compares the layer's log-det with
 # the sum of clipped log-scales and with the Jacobian computed by automatic
@@ -119,7 +126,8 @@ print("soft clip with B = 5:", soft_clip_log_scale(tf.constant([-50.0, -1.0, 0.0
                                                     5.0).numpy().round(4))
 
 demo_net = CouplingMLP(output_units=1, num_params=2, hidden_units=(16,), zero_init_output=False)
-demo = AffineCoupling(demo_net, num_masked=1)        # x1 conditions, x2 is transformed
+demo = Coupling(demo_net, transform=Affine(log_scale_bound=5.0),
+                num_masked=1)                        # x1 conditions, x2 is transformed
 x = tf.constant(x_train[:4])
 y = demo.forward(x)
 print("x     :", x.numpy().astype(float).round(4).tolist())
@@ -159,8 +167,8 @@ conditioners = [CouplingMLP(output_units=1, num_params=2, hidden_units=hidden,
                             activation="tanh", name=f"conditioner_{i}") for i in range(4)]
 for net in conditioners:
     net(tf.zeros((1, 1)))                       # build: creates the weights
-couplings = [AffineCoupling(net, num_masked=1, reverse_mask=(i % 2 == 1),
-                            name=f"coupling_{i}") for i, net in enumerate(conditioners)]
+couplings = [Coupling(net, transform="affine", num_masked=1, reverse_mask=(i % 2 == 1),
+                      name=f"coupling_{i}") for i, net in enumerate(conditioners)]
 real_nvp = tfb.Chain(list(reversed(couplings)))
 base = tfd.MultivariateNormalDiag(loc=tf.zeros(2))
 nvp = tfd.TransformedDistribution(distribution=base, bijector=real_nvp)
@@ -213,18 +221,19 @@ print(f"test NLL {loop_nll:.4f} nats, KL(truth || model) = {loop_nll:.4f} - {ent
 # %% [markdown]
 # ## 4. The package way: `FlowModel` and `fit`
 #
-# `tfp_flows.layers.AffineCouplingLayer` is a Keras layer that owns a `CouplingMLP` and builds
-# the same `AffineCoupling` bijector from it; `tfp_flows.FlowModel` stacks such layers (in
+# `tfp_flows.layers.CouplingLayer` is a Keras layer that owns a `CouplingMLP` and builds
+# the same `Coupling` bijector from it (`transform="affine"` by default; its `bijector()`
+# returns it); `tfp_flows.FlowModel` stacks such layers (in
 # sampling order) into a `keras.Model` whose loss is the mean NLL. No loop, no variable
 # collection, and the model saves to a `.keras` file.
 #
 # First a check that this really is the same model: wrapping the four conditioners we just
-# trained in `AffineCouplingLayer`s gives a `FlowModel` whose log-densities match the
+# trained in `CouplingLayer`s gives a `FlowModel` whose log-densities match the
 # hand-built `TransformedDistribution`.
 
 # %%
 same = tfp_flows.FlowModel(
-    [AffineCouplingLayer((2,), reverse_mask=(i % 2 == 1), conditioner=net)
+    [CouplingLayer((2,), reverse_mask=(i % 2 == 1), conditioner=net)
      for i, net in enumerate(conditioners)], event_shape=(2,))
 np.testing.assert_allclose(same.log_prob(x_test[:2000]), nvp.log_prob(x_test[:2000]),
                            rtol=1e-4, atol=1e-4)
@@ -238,7 +247,7 @@ print("FlowModel around the hand-trained conditioners reproduces nvp.log_prob")
 # %%
 keras.utils.set_random_seed(0)
 flow = tfp_flows.FlowModel(
-    [AffineCouplingLayer((2,), reverse_mask=(i % 2 == 1), hidden_units=hidden, activation="tanh")
+    [CouplingLayer((2,), reverse_mask=(i % 2 == 1), hidden_units=hidden, activation="tanh")
      for i in range(4)], event_shape=(2,))
 flow.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
     2e-3, decay_steps=epochs * steps_per_epoch, alpha=0.01)))
@@ -253,12 +262,18 @@ print(f"FlowModel.fit: {epochs} epochs in {fit_seconds:.1f} s, "
       f"final training NLL {fit_history.history['loss'][-1]:.4f}")
 print(f"test NLL {fit_nll:.4f} nats, KL(truth || model) = {fit_kl:.4f} nats")
 
+# The package computes the same estimate, with its Monte-Carlo standard error, in one call
+# (seed=1 draws the same 20,000 test points as above):
+kl_estimate = kl_to_truth(flow, truth, num_samples=20_000, seed=1)
+print(f"tfp_flows.training.kl_to_truth: {kl_estimate} nats")
+np.testing.assert_allclose(kl_estimate.value, fit_kl, rtol=1e-4, atol=1e-4)
+
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True, layout="constrained")
 plot_loss({"loss": loop_history}, reference=entropy, reference_label="true entropy",
-          ax=axes[0], title="hand-written loop")
+          ax=axes[0], title="hand-written loop", legend="upper right")
 plot_loss(fit_history, reference=entropy, reference_label="true entropy",
-          ax=axes[1], title="FlowModel.fit")
+          ax=axes[1], title="FlowModel.fit", legend="upper right")
 axes[0].set_ylim(entropy - 0.3, max(loop_history[0], fit_history.history["loss"][0]) + 0.1)
 plt.show()
 
@@ -298,19 +313,24 @@ print("share of the KL due to the worst 1% of points: "
 # ## 5. Densities: model against truth
 #
 # Density contours of the two trained flows and of the exact two-moons density, on the same
-# colour scale. A flow is a continuous bijection of a Gaussian, so it cannot cut the plane
+# colour scale: `tfp_flows.plotting.density_grid` evaluates each density on a 90 × 90 grid
+# and one set of contour levels serves all three panels. A flow is a continuous bijection of a Gaussian, so it cannot cut the plane
 # cleanly between the moons: expect thin bridges and smears of density where the truth has
 # none, and uneven brightness along the arcs. Mass spent off the moons is missing on them,
 # and that shortfall is what a positive KL measures.
 
 # %%
 bounds = truth.plot_bounds
+panels = {"hand-built Real NVP": nvp, "FlowModel.fit": flow, "exact density": truth}
+grids = {name: density_grid(model, bounds, resolution=90) for name, model in panels.items()}
+levels = np.linspace(0.0, max(p.max() for _, _, p in grids.values()), 21)
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), sharex=True, sharey=True,
                          layout="constrained")
-plot_density(nvp, bounds=bounds, truth=truth, ax=[axes[0], axes[2]], resolution=90,
-             title="hand-built Real NVP", truth_title="exact density", colorbar=False)
-plot_density(flow, bounds=bounds, ax=axes[1], resolution=90, title="FlowModel.fit",
-             colorbar=False)
+for ax, (name, (xx, yy, density)) in zip(axes, grids.items()):
+    filled = ax.contourf(xx, yy, density, levels=levels, cmap="viridis")
+    ax.set(title=name, xlabel="$x_1$", aspect="equal")
+axes[0].set_ylabel("$x_2$")
+fig.colorbar(filled, ax=axes, label="density", shrink=0.9)
 plt.show()
 
 # %% [markdown]
@@ -339,7 +359,8 @@ steps = [s.numpy() for s in steps]
 frame = ((-3.5, 3.5), (-3.5, 3.5))                # one frame for every panel
 outside = [int(np.sum(np.any(np.abs(s) > 3.5, axis=1))) for s in steps]
 print("points outside the frame, per stage:", outside, f"(of {len(z)})")
-fig = plot_layer_grid(steps, names=names, cols=5, s=3.0, bounds=frame)
+fig = plot_layer_grid(steps, names=names, cols=5, s=3.0, bounds=frame, xlabel="$x_1$",
+                      ylabel="$x_2$")
 fig.set_size_inches(13, 2.9)
 plt.show()
 
@@ -354,7 +375,8 @@ from pathlib import Path
 
 gif_path = Path(tempfile.mkdtemp()) / "real_nvp_moons.gif"
 anim_fig = animate_layers([s[:400] for s in steps], path=gif_path, fps=10, frames_per_step=5,
-                          names=names, bounds=frame, s=5.0, dpi=40)
+                          names=names, bounds=frame, s=5.0, dpi=40, xlabel="$x_1$",
+                          ylabel="$x_2$")
 plt.close(anim_fig)                          # show the GIF, not a still frame
 gif_kb = gif_path.stat().st_size / 1024
 print(f"{gif_path.name}: {gif_kb:.0f} KB")
@@ -371,12 +393,13 @@ from IPython.display import Markdown
 Markdown(f"""
 * **The exact density is a yardstick.** The true entropy of the standardised moons is
   {entropy:.3f} nats; a perfect model would reach that mean test NLL (KL = 0).
-* **Hand-built Real NVP.** Four `AffineCoupling` bijectors with `CouplingMLP` conditioners,
+* **Hand-built Real NVP.** Four `Coupling` bijectors (affine transform) with `CouplingMLP` conditioners,
   trained by a `tf.GradientTape` loop ({loop_seconds:.1f} s here), reach a test NLL of
   {loop_nll:.3f} nats, so KL(truth || model) = {loop_kl:.3f} nats.
 * **Package way.** The same architecture as a `FlowModel`, trained with one `fit` call
-  ({fit_seconds:.1f} s here), reaches {fit_nll:.3f} nats, KL = {fit_kl:.3f} nats. Wrapping
-  the hand-trained conditioners in `AffineCouplingLayer`s reproduces the hand-built
+  ({fit_seconds:.1f} s here), reaches {fit_nll:.3f} nats, KL = {fit_kl:.3f} nats
+  (`kl_to_truth`: {kl_estimate:.3f} nats). Wrapping
+  the hand-trained conditioners in `CouplingLayer`s reproduces the hand-built
   log-densities (to float32 round-off), so the two are one model written two ways.
 * **The spread.** The worst 1% of test points (those the flow finds least likely) account for
   {tail_share["loop"]:.0%} (loop) and {tail_share["fit"]:.0%} (`fit`) of the KL. The rest
