@@ -356,17 +356,21 @@ class FlowModel(keras.Model):
 
     def _apply_if_finite(self, grads, weights):
         """Applies the update; if it made a weight non-finite (e.g. Adam's second moment
-        overflowing on huge gradients), puts the weights and the optimizer's state back."""
-        state = list(weights) + list(self.optimizer.variables)
-        before = [tf.identity(v.value) for v in state]
+        overflowing on huge gradients), puts the weights back and zeroes the non-finite
+        entries of the optimizer's state (so that training can go on later)."""
+        before = [tf.identity(v.value) for v in weights]
         self.optimizer.apply(grads, weights)
         finite = tf.constant(True)
         for v in weights:
             finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(v.value)))
 
         def undo():
-            for v, value in zip(state, before):
+            for v, value in zip(weights, before):
                 v.assign(value)
+            for v in self.optimizer.variables:
+                if tf.as_dtype(v.dtype).is_floating:
+                    value = v.value
+                    v.assign(tf.where(tf.math.is_finite(value), value, tf.zeros_like(value)))
             return tf.constant(False)
 
         return tf.cond(finite, lambda: tf.constant(True), undo)
