@@ -29,7 +29,7 @@
 # * the classic `keras.Model(x, dist.log_prob(x))` pattern for a hand-built TFP chain, made to
 #   work under Keras 3 with `tfp_flows.layers.LogProb`.
 #
-# The whole notebook runs on a laptop CPU in about a minute, so training runs are short; the
+# The whole notebook runs on a laptop CPU in a minute or two, so training runs are short; the
 # numbers printed below are those of short runs, and longer training improves all of them.
 
 # %%
@@ -48,6 +48,7 @@ from IPython.display import Markdown, display
 import tfp_flows
 import tfp_flows.plotting                  # matplotlib helpers, imported on demand
 from tfp_flows.datasets import load_toy
+from tfp_flows.training import kl_to_truth
 
 tfd, tfb = tfp.distributions, tfp.bijectors
 # %matplotlib inline
@@ -115,7 +116,7 @@ fig = tfp_flows.plotting.plot_samples(x_train, bounds=bounds, title="two moons, 
 # TensorFlow which inputs each output actually depends on.
 
 # %%
-made = tfp_flows.nets.MADE(event_size=3, num_params=2, hidden_units=(16, 16),
+made = tfp_flows.nets.MADE(event_shape=3, num_params=2, hidden_units=(16, 16),
                            zero_init_output=False)   # random output weights: every allowed link shows
 x3 = tf.random.normal([1, 3], seed=0)
 with tf.GradientTape() as tape:
@@ -129,11 +130,14 @@ print((np.abs(jac) > 0).astype(int))
 # %% [markdown]
 # Strictly lower triangular: $t_0$ is a constant, $t_1$ sees $x_0$, $t_2$ sees $x_0, x_1$.
 # Wrapped in `tfp_flows.bijectors.MaskedAutoregressive`, this network becomes an invertible
-# layer, and the Jacobian of its density direction is triangular, so the log-determinant the
-# layer reports must equal the one computed from the full matrix:
+# layer. Its elementwise map is an argument, `transform="affine"` here (the default, the
+# shift-and-scale above); `"additive"` or `RationalQuadratic(...)` (a neural spline
+# autoregressive layer) plug into the same place. The Jacobian of its density direction is
+# triangular, so the log-determinant the layer reports must equal the one computed from the
+# full matrix:
 
 # %%
-layer = tfp_flows.bijectors.MaskedAutoregressive(made)
+layer = tfp_flows.bijectors.MaskedAutoregressive(made, transform="affine")
 x_point = tf.random.normal([1, 3], seed=1)
 with tf.GradientTape() as tape:
     tape.watch(x_point)
@@ -163,6 +167,8 @@ print(f"log|det| reported by the layer: {float(layer.inverse_log_det_jacobian(x_
 #
 # The builders `tfp_flows.maf` and `tfp_flows.iaf` stack such layers with a permutation in
 # between (`permutation="reverse"`), so that every coordinate gets to condition every other.
+# In a `FlowModel` each layer is an `AutoregressiveLayer`, a Keras layer that owns the MADE
+# and builds the bijector; `inverse=True` makes it an IAF layer.
 #
 # ## 4 · Coupling layers: RealNVP and NICE
 #
@@ -184,20 +190,27 @@ print(f"log|det| reported by the layer: {float(layer.inverse_log_det_jacobian(x_
 # volume, so NICE ends with a learned diagonal scaling; `tfp_flows.nice` appends an ActNorm
 # layer (one scale and shift per coordinate) for it. That scale is the same everywhere in space,
 # which is the main handicap we expect to see for NICE below.
+#
+# Both are the same bijector, `tfp_flows.bijectors.Coupling`, with a different elementwise
+# transform: `transform="affine"` (RealNVP) or `transform="additive"` (NICE); as Keras layers,
+# `tfp_flows.layers.CouplingLayer(event_shape, transform=...)`.
 
 # %% [markdown]
 # ## 5 · Build and train the four flows with `fit`
 #
 # All builders share one keyword-only signature. Each returns a `FlowModel`, a `keras.Model`
 # whose output is $\log p(x)$ and which trains by maximum likelihood: `compile` takes only an
-# optimizer, `fit` takes only the data. `validation_split=0.2` keeps the last 20 % of the
+# optimizer, `fit` takes only the data. By default (`standardize=True`) a builder ends, on the
+# data side, with a fixed standardisation: a non-trainable ActNorm layer named `standardize`
+# that `fit` sets to the training data's mean and standard deviation, so a model takes data
+# in its own units. Our data are standardised already, so here it is close to the identity. `validation_split=0.2` keeps the last 20 % of the
 # (already shuffled) training points aside, and Keras reports their loss after each epoch.
 #
 # We use four layers of each kind with `tanh` conditioners: in short runs on this data set the
 # smooth conditioners reached a lower loss than ReLU ones (try `activation="relu"`).
 
 # %%
-EPOCHS, BATCH, LEARNING_RATE = 200, 64, 2e-3
+EPOCHS, BATCH, LEARNING_RATE = 150, 64, 2e-3
 common = dict(event_shape=2, num_layers=4, hidden_units=(64, 64), activation="tanh", seed=0)
 builders = {"MAF": tfp_flows.maf, "IAF": tfp_flows.iaf,
             "RealNVP": tfp_flows.real_nvp, "NICE": tfp_flows.nice}
@@ -207,8 +220,10 @@ def stage_name(layer):
     kind = type(layer).__name__
     if kind == "AutoregressiveLayer":
         return "IAF layer" if layer.inverse else "MAF layer"
-    if kind == "AffineCouplingLayer":
-        return "additive coupling" if layer.shift_only else "affine coupling"
+    if kind == "CouplingLayer":
+        return f"{layer.transform.get_config()['kind']} coupling"
+    if layer.name == "standardize":
+        return "standardise"
     return kind.replace("Layer", "")
 
 flows = {}
@@ -238,9 +253,11 @@ for name, flow in flows.items():
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(13, 2.8), sharey=True, dpi=60, layout="constrained")
-for ax, (name, history) in zip(axes, histories.items()):
+for i, (ax, (name, history)) in enumerate(zip(axes, histories.items())):
     tfp_flows.plotting.plot_loss(history, reference=entropy, reference_label="exact entropy",
-                                 ax=ax, title=name)
+                                 ax=ax, title=name, legend="upper right" if i == 0 else None)
+    if i:
+        ax.set_ylabel("")
 
 # %% [markdown]
 # ### Densities
@@ -260,7 +277,8 @@ fig = tfp_flows.plotting.plot_density(truth, bounds=bounds, resolution=80, ax=ax
 #
 # `forward_steps(z)` returns the sample after every layer, from the base to the data side. Each
 # point keeps the colour of its angle in the base sample, so you can follow how the Gaussian
-# blob is cut and bent into two moons. (A `Permute` panel only swaps the two axes.)
+# blob is cut and bent into two moons. (A `Permute` panel only swaps the two axes; the last
+# panel of each row is the builders' fixed standardisation.)
 
 # %%
 z_base = np.random.default_rng(2).standard_normal((300, 2)).astype("float32")
@@ -270,7 +288,8 @@ fig, grid = plt.subplots(len(flows), n_cols, figsize=(1.6 * n_cols, 1.65 * len(f
 for row, (name, flow) in zip(grid, flows.items()):
     steps = flow.forward_steps(z_base)
     names = [f"{name}: base z"] + [stage_name(layer) for layer in flow.flow_layers]
-    tfp_flows.plotting.plot_layer_grid(steps, names=names, s=2.0, axes=row[:len(steps)])
+    tfp_flows.plotting.plot_layer_grid(steps, names=names, s=2.0, axes=row[:len(steps)],
+                                       xlabel="", ylabel="")
     for ax in row:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -283,17 +302,19 @@ for row, (name, flow) in zip(grid, flows.items()):
 # ## 6 · How close is each flow to the truth?
 #
 # Test NLL on the 20,000 fresh draws, and the KL divergence to the exact density,
-# KL = test NLL − exact entropy. The ± is the Monte-Carlo standard error of the test NLL
+# KL = test NLL − exact entropy. `tfp_flows.training.kl_to_truth(model, truth, num_samples,
+# seed)` computes exactly that: it draws `truth.sample(num_samples, seed=seed)` (with
+# `seed=1`, our `x_test`), averages $-\log q(x)$ and subtracts `truth.entropy()`. It returns an
+# `Estimate(value, std_error)`; the ± is the Monte-Carlo standard error of the test NLL
 # (standard deviation of $-\log q(x)$ over the test points, divided by $\sqrt{20000}$).
 
 # %%
-def kl_to_truth(log_prob):
+def evaluate(model):
     """(test NLL, KL = test NLL - exact entropy, standard error) on x_test, in nats."""
-    log_q = np.asarray(log_prob(x_test), dtype=np.float64)
-    test_nll = -log_q.mean()
-    return test_nll, test_nll - entropy, log_q.std() / np.sqrt(len(log_q))
+    kl = kl_to_truth(model, truth, num_samples=len(x_test), seed=1)   # the points of x_test
+    return kl.value + entropy, kl.value, kl.std_error
 
-results = {name: kl_to_truth(flow.log_prob) for name, flow in flows.items()}
+results = {name: evaluate(flow) for name, flow in flows.items()}
 table = ["| flow | weights | train time (s) | train NLL | val NLL | test NLL | KL to truth (nats) |",
          "|---|---:|---:|---:|---:|---:|---:|"]
 for name, flow in flows.items():
@@ -385,7 +406,7 @@ keras.utils.set_random_seed(0)
 
 def maf_layer():
     return tfp_flows.bijectors.MaskedAutoregressive(
-        tfp_flows.nets.MADE(event_size=2, hidden_units=(64, 64), activation="tanh"))
+        tfp_flows.nets.MADE(event_shape=2, hidden_units=(64, 64), activation="tanh"))
 
 chain = tfb.Chain([maf_layer(), tfb.Permute([1, 0]), maf_layer(), tfb.Permute([1, 0]),
                    maf_layer(), tfb.Permute([1, 0]), maf_layer()])
@@ -402,7 +423,7 @@ start = time.perf_counter()
 history = model.fit(x_train, np.zeros((len(x_train), 0), "float32"), batch_size=BATCH,
                     epochs=EPOCHS, validation_split=0.2, verbose=0)
 functional_seconds = time.perf_counter() - start
-functional = kl_to_truth(dist.log_prob)    # dist itself reads the trained weights
+functional = evaluate(dist)                # dist itself reads the trained weights
 print(f"trained in {functional_seconds:.1f} s | train NLL {history.history['loss'][-1]:.3f} | "
       f"validation NLL {history.history['val_loss'][-1]:.3f}")
 print(f"KL to truth: {functional[1]:.3f} ± {functional[2]:.3f} nats "
