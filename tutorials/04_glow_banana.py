@@ -39,7 +39,9 @@ from IPython.display import Markdown, display
 
 import tfp_flows
 import tfp_flows.plotting                  # matplotlib helpers, imported on demand
+from tfp_flows.bijectors import ActNorm, InvertibleLinear, actnorm_statistics, random_lu_init
 from tfp_flows.datasets import load_toy
+from tfp_flows.training import mean_nll
 
 tfd, tfb = tfp.distributions, tfp.bijectors
 # %matplotlib inline
@@ -99,41 +101,53 @@ fig = tfp_flows.plotting.plot_samples(x_train[:2000], bounds=bounds,
 # 1. **ActNorm**: $y = x \odot e^{s} + m$, one scale and one shift per feature,
 #    $\log|\det| = \sum_i s_i$. Its parameters are set from data before training: on the first
 #    batch, the layer's output is made zero-mean and unit-variance (like batch normalisation,
-#    but afterwards an ordinary trainable bijection that does not depend on the batch).
-#    `FlowModel.fit` does this initialisation for you.
+#    but afterwards an ordinary trainable bijection that does not depend on the batch). The
+#    bijector `ActNorm(loc, log_scale)` simply takes $m$ and $s$;
+#    `actnorm_statistics(y)` computes the data-dependent values from a batch $y$. In a model,
+#    `ActNormLayer` owns $m$ and $s$ as Keras weights and `FlowModel.fit` does this
+#    initialisation for you (`FlowModel.initialize_from_data`, layer by layer from the data
+#    side).
 # 2. **Invertible linear map**: $y = Wx$ with $W = PLU$: a fixed permutation $P$, a
 #    lower-triangular $L$ with ones on the diagonal, and an upper-triangular $U$ whose diagonal
 #    is $e^{d_i}$. Then $\log|\det W| = \sum_i d_i$ costs $O(D)$ instead of $O(D^3)$, and $W$ is
 #    invertible whatever the parameters are. It replaces the fixed permutations of RealNVP with
 #    a learned mixing of the coordinates (on images, the same matrix acts on the channels of
-#    every pixel: a 1×1 convolution).
+#    every pixel: a 1×1 convolution). The bijector takes the four factors,
+#    `InvertibleLinear(permutation, lower, upper, log_diag)`; `random_lu_init(size, seed)`
+#    returns those of a random rotation, Glow's starting point.
 # 3. **Affine coupling**: as in RealNVP, half the coordinates set a shift and log-scale for the
 #    other half; the half that is changed alternates from step to step.
 #
-# Each piece is a plain TFP bijector in `tfp_flows.bijectors`; let us check their promises.
+# Each piece is a plain TFP bijector in `tfp_flows.bijectors`, a function of the parameters it
+# is given (it creates no variables); let us check their promises.
 
 # %%
-W0 = tfp_flows.bijectors.InvertibleLinear(event_size=3, seed=0).matrix().numpy()
+W0 = InvertibleLinear(*random_lu_init(3, seed=0)).matrix().numpy()
 print("initial W, a random rotation:\n", W0.round(3), "\nW W^T = I:", np.allclose(W0 @ W0.T, np.eye(3), atol=1e-5))
 
 # Any values of the LU parameters give an invertible W whose log|det| is sum(log_diag):
 rng = np.random.default_rng(1)
-linear = tfp_flows.bijectors.InvertibleLinear(
+linear = InvertibleLinear(
     permutation=[2, 0, 1], lower=tf.constant(rng.normal(size=(3, 3)), tf.float32),
     upper=tf.constant(rng.normal(size=(3, 3)), tf.float32), log_diag=tf.constant([0.3, -0.2, 0.5]))
 W = linear.matrix().numpy()
 print(f"sum(log_diag) = {0.3 - 0.2 + 0.5:.4f} | log|det W| by NumPy = {np.linalg.slogdet(W)[1]:.4f} | "
       f"layer's log-det = {float(linear.forward_log_det_jacobian(tf.zeros([1, 3]), event_ndims=1)[0]):.4f}")
 
-actnorm = tfp_flows.bijectors.ActNorm(num_features=2)
-out = actnorm.inverse(x_train[:128]).numpy()   # the first inverse call initialises it
-print("ActNorm output on its first batch: mean", out.mean(0).round(4), "std", out.std(0).round(4))
+batch = x_train[:128]
+actnorm = ActNorm(*actnorm_statistics(batch))   # loc, log_scale from the first batch
+out = actnorm.inverse(batch).numpy()            # density direction: data -> latent side
+print("ActNorm output on the batch it was set from: mean", out.mean(0).round(4),
+      "std", out.std(0).round(4))
 
 # %% [markdown]
 # ## 3 · Build Glow and watch the two parts while it trains
 #
 # `tfp_flows.glow` stacks `num_layers` steps; `flow_layers` lists them in the sampling order
-# (base side first), so each step appears as coupling → linear → ActNorm.
+# (base side first), so each step appears as coupling → linear → ActNorm. The last layer, on
+# the data side, is the builders' fixed standardisation (`standardize=True`, a non-trainable
+# ActNorm named `standardize`, set from the training data by `fit`): the model takes data in
+# its own units. Ours are standardised already, so it is close to the identity here.
 #
 # To record the two parts we use a small Keras callback: every few parameter updates it maps the
 # fixed monitoring batch to the latent space with `flow.encode(x)`, which returns
@@ -144,7 +158,8 @@ print("ActNorm output on its first batch: mean", out.mean(0).round(4), "std", ou
 keras.utils.set_random_seed(0)
 flow = tfp_flows.glow(event_shape=2, num_layers=6, hidden_units=(64, 64), seed=0)
 print(" -> ".join(type(layer).__name__.replace("Layer", "") for layer in flow.flow_layers[:3]),
-      f"... ({len(flow.flow_layers) // 3} steps, {flow.count_params()} weights)")
+      f"... ({(len(flow.flow_layers) - 1) // 3} steps) -> {flow.flow_layers[-1].name} "
+      f"| {flow.count_params()} weights")
 
 
 class NLLParts(keras.callbacks.Callback):
@@ -262,11 +277,11 @@ print(f"KS critical value at the 5 % level for n = {len(z_test)}: {1.358 / np.sq
 z_lines = np.random.default_rng(4).standard_normal((150, 2)).astype("float32")
 x_lines = flow.forward_steps(z_lines)[-1].numpy()
 fig = tfp_flows.plotting.plot_latent_lines(z_lines, x_lines, n=150)
-fig.set_size_inches(4.5, 4.5)
 
 # %%
 fig = tfp_flows.plotting.plot_density(flow, bounds=bounds, resolution=90, truth=truth,
-                                      title="Glow density", truth_title="exact density")
+                                      title="Glow density", truth_title="exact density",
+                                      scale="shared")   # one colour scale for both panels
 samples = flow.sample(2000, seed=5).numpy()
 fig = tfp_flows.plotting.plot_samples(samples, data=x_test[:2000], bounds=bounds,
                                       title="Glow samples", data_title="fresh data")
@@ -274,19 +289,21 @@ fig = tfp_flows.plotting.plot_samples(samples, data=x_test[:2000], bounds=bounds
 # %% [markdown]
 # ## 6 · KL divergence to the truth
 #
-# On the 20,000 fresh test points, KL = test NLL − exact entropy. Its Monte-Carlo error is
-# that of the test NLL. Evaluating both densities at the same points gives a second estimate,
+# On the 20,000 fresh test points, KL = test NLL − exact entropy
+# (`tfp_flows.training.mean_nll` gives the test NLL with its standard error;
+# `tfp_flows.training.kl_to_truth(flow, truth)` would draw the test points and subtract the
+# entropy in one call). Its Monte-Carlo error is that of the test NLL. Evaluating both densities at the same points gives a second estimate,
 # the mean of $\log p(x) - \log q(x)$, with a much smaller error because most of the
 # point-to-point variation cancels. When the fit is good the true KL is smaller than the
 # noise of the first estimate, which can then come out slightly negative.
 
 # %%
-log_q = flow.log_prob(x_test).numpy().astype(np.float64)
-test_nll, test_nll_se = -log_q.mean(), log_q.std() / np.sqrt(len(log_q))
+test_nll, test_nll_se = mean_nll(flow, x_test)    # an Estimate: (value, standard error)
 kl = test_nll - entropy
+log_q = flow.log_prob(x_test).numpy().astype(np.float64)
 gap = truth.log_prob(x_test) - log_q
 kl_paired, kl_paired_se = gap.mean(), gap.std() / np.sqrt(len(gap))
-train_nll = -float(np.mean(flow.log_prob(x_train)))
+train_nll = mean_nll(flow, x_train).value
 print(f"train NLL {train_nll:.4f} | test NLL {test_nll:.4f} ± {test_nll_se:.4f} | "
       f"exact entropy {entropy:.4f}")
 print(f"KL(truth || Glow) = test NLL - entropy = {kl:.4f} ± {test_nll_se:.4f} nats")
