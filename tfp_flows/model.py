@@ -10,7 +10,12 @@ import tensorflow_probability as tfp
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.layers.base import FlowLayer, check_event_shape
 from tfp_flows.layers.fixed import BijectorLayer
-from tfp_flows.validation import check_positive_int, check_seed
+from tfp_flows.validation import (
+    check_data,
+    check_positive_int,
+    check_sample_weight,
+    check_seed,
+)
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -30,56 +35,6 @@ INIT_ROWS = 4096
 def _replica_scaled(loss):
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
-
-
-def check_data(x, event_shape, what="data", dtype=None):
-    """Checks a NumPy-like batch and returns it as a NumPy array (cast to ``dtype`` if given).
-
-    Raises ``ValueError`` unless ``x`` is real-valued, has shape ``[n, *event_shape]`` with
-    ``n >= 1``, and is finite *in the dtype the model computes in* (a float64 value of 1e300
-    is finite, but infinite once cast to float32).
-    """
-    if x is None or isinstance(x, (dict, str, bytes)):
-        raise ValueError(f"expected {what} as an array of shape [n, "
-                         f"{', '.join(map(str, event_shape))}], got {type(x).__name__}")
-    x = np.asarray(x)
-    if np.iscomplexobj(x):
-        raise ValueError(f"expected real-valued {what}, got complex dtype {x.dtype}")
-    if x.dtype == bool or not np.issubdtype(x.dtype, np.number):
-        raise ValueError(f"expected numeric {what}, got dtype {x.dtype}")
-    if x.ndim != len(event_shape) + 1 or tuple(x.shape[1:]) != tuple(event_shape):
-        expected = ", ".join(["n"] + [str(s) for s in event_shape])
-        raise ValueError(f"expected {what} of shape [{expected}], got {x.shape}")
-    if len(x) == 0:
-        raise ValueError(f"expected at least one row of {what}, got shape {x.shape}")
-    if dtype is not None:
-        with np.errstate(over="ignore"):
-            x = x.astype(dtype)
-    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
-    if bad.any():
-        row = int(np.argmax(bad))
-        where = f" once cast to {x.dtype}" if dtype is not None else ""
-        raise ValueError(
-            f"{what} has a NaN or infinite value{where} in row {row}: {x[row].tolist()}")
-    return x
-
-
-def check_sample_weight(weight, n):
-    """Returns per-row weights as float64, or raises ``ValueError``: they must be a 1-D array
-    of ``n`` finite, non-negative numbers, not all zero."""
-    weight = np.asarray(weight)
-    if np.iscomplexobj(weight) or not np.issubdtype(weight.dtype, np.number):
-        raise ValueError(f"sample_weight must be real numbers, got dtype {weight.dtype}")
-    if weight.shape != (n,):
-        raise ValueError(f"sample_weight must have shape ({n},), one weight per row of x, "
-                         f"got {weight.shape}")
-    weight = weight.astype(np.float64)
-    if not np.isfinite(weight).all() or (weight < 0).any():
-        row = int(np.argmax(~np.isfinite(weight) | (weight < 0)))
-        raise ValueError(f"sample_weight must be finite and >= 0, got {weight[row]} in row {row}")
-    if not weight.any():
-        raise ValueError("sample_weight is zero everywhere: nothing would be trained")
-    return weight
 
 
 class _StopOnNonFinite(keras.callbacks.Callback):
