@@ -41,8 +41,9 @@ def stock(kind):
 
 
 def ours(kind):
+    # Same architecture as the stock flows: Normal base, no standardisation layer.
     flow = tfp_flows.build_flow(kind, event_shape=EVENT, num_layers=LAYERS, hidden_units=HIDDEN,
-                                seed=0)
+                                seed=0, base_distribution="normal", standardize=False)
     perturb(flow.trainable_variables, 0)
     return tf.function(lambda: flow.sample(BATCH, seed=1)), tf.function(flow.log_prob)
 

@@ -39,7 +39,9 @@ def rate_stock(x, batch_size):
 
 
 def rate_ours(x, batch_size, jit_compile):
-    flow = tfp_flows.maf(event_shape=2, num_layers=LAYERS, hidden_units=HIDDEN, seed=0)
+    # Same architecture as the stock flow: Normal base, no standardisation layer.
+    flow = tfp_flows.maf(event_shape=2, num_layers=LAYERS, hidden_units=HIDDEN, seed=0,
+                         base_distribution="normal", standardize=False)
     flow.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
     timer = step_timer()
     flow.fit(x, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
