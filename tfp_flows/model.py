@@ -53,9 +53,9 @@ class _StopOnNonFinite(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(float(loss)):
             self.message = (
-                f"training stopped at epoch {self.epoch + 1}, batch {batch + 1}: the loss, its "
-                "gradients or the updated weights were not finite. That step was undone, so "
-                "the weights are those of the last finite step. Common causes: data far from "
+                f"training stopped at epoch {self.epoch + 1}, batch {batch + 1}: the loss or "
+                "its gradients were not finite (or too large to apply). That step was not "
+                "applied, so the weights are those of the last finite step. Common causes: data far from "
                 "unit scale (standardise it), a learning rate too large, NaN or infinite "
                 "values in a tf.data pipeline")
             self.model.stop_training = True
@@ -281,9 +281,11 @@ class FlowModel(keras.Model):
             h = layer.bijector().inverse(h)
 
     def train_step(self, data):
-        """One step of Keras's ``fit``, except that a step whose loss, gradients or updated
-        weights are not finite is undone (the optimizer's update included), and reported as
-        a non-finite loss so that ``fit`` stops (see ``fit``)."""
+        """One step of Keras's ``fit``, except that a step whose loss is not finite, or whose
+        gradients are not finite or so large that the optimizer's update would overflow
+        (global norm above ``sqrt(max float) / 10``: Adam squares them), changes no weight; the
+        step is reported as a non-finite loss, so that ``fit`` stops (see ``fit``). The check
+        costs one fused reduction per variable (``tf.linalg.global_norm``)."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
@@ -291,44 +293,28 @@ class FlowModel(keras.Model):
             scaled = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         grads = tape.gradient(scaled, weights)
+        present = [g for g in grads if g is not None]
         finite = tf.math.is_finite(loss)
-        for grad in grads:
-            if grad is not None:
-                finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(grad)))
+        if present:
+            norm = tf.linalg.global_norm(present)
+            limit = np.sqrt(np.finfo(norm.dtype.as_numpy_dtype).max) / 10.0
+            finite = tf.logical_and(finite, norm < tf.constant(limit, norm.dtype))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1 and tf.distribute.get_replica_context() is not None:
             # Every replica must call apply (it all-reduces): zero a bad replica's gradients.
             grads = [None if g is None else tf.where(finite, g, tf.zeros_like(g)) for g in grads]
             self.optimizer.apply(grads, weights)
         else:
-            finite = tf.cond(finite, lambda: self._apply_if_finite(grads, weights),
-                             lambda: tf.constant(False))
+            tf.cond(finite, lambda: self._apply(grads, weights), lambda: tf.constant(False))
         reported = tf.where(finite, loss, tf.constant(np.nan, loss.dtype)) * replicas
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(reported, sample_weight=tf.shape(x)[0])
         return {m.name: m.result() for m in self.metrics}
 
-    def _apply_if_finite(self, grads, weights):
-        """Applies the update; if it made a weight non-finite (e.g. Adam's second moment
-        overflowing on huge gradients), puts the weights back and zeroes the non-finite
-        entries of the optimizer's state (so that training can go on later)."""
-        before = [tf.identity(v.value) for v in weights]
+    def _apply(self, grads, weights):
         self.optimizer.apply(grads, weights)
-        finite = tf.constant(True)
-        for v in weights:
-            finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(v.value)))
-
-        def undo():
-            for v, value in zip(weights, before):
-                v.assign(value)
-            for v in self.optimizer.variables:
-                if tf.as_dtype(v.dtype).is_floating:
-                    value = v.value
-                    v.assign(tf.where(tf.math.is_finite(value), value, tf.zeros_like(value)))
-            return tf.constant(False)
-
-        return tf.cond(finite, lambda: tf.constant(True), undo)
+        return tf.constant(True)
 
     def _as_dataset(self, x, batch_size, shuffle, weight=None):
         if weight is None:
