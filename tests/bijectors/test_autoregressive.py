@@ -130,7 +130,7 @@ def test_iaf_samples_in_one_pass_and_evaluates_densities_sequentially():
 @pytest.mark.parametrize("transform", [fb.Affine(), fb.RationalQuadratic(4, 3.0)],
                          ids=["affine", "spline"])
 def test_made_conditioner_gets_gradients(transform):
-    made = MADE(event_size=3, num_params=transform.num_params, hidden_units=(8,), seed=0,
+    made = MADE(event_shape=3, num_params=transform.num_params, hidden_units=(8,), seed=0,
                 zero_init_output=False)
     bij = fb.MaskedAutoregressive(made, transform=transform)
     dist = tfd.TransformedDistribution(std_normal([3]), bij)
