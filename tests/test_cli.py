@@ -140,7 +140,11 @@ def test_models_give_samples_and_densities_in_data_units_in_a_fresh_process(tmp_
         assert done.returncode == 0 and done.stderr == "", (argv, done.stderr)
     samples = load_array(tmp_path / "samples.csv")
     np.testing.assert_allclose(samples.mean(axis=0), x.mean(axis=0), atol=150.0)
-    np.testing.assert_allclose(samples.std(axis=0), x.std(axis=0), rtol=0.2)
+    # Units, not fit quality (5 epochs): interquartile ranges within 50 % of the data's (in
+    # standardised units they would be 1000x off); the heavy-tailed (Student-t) base makes
+    # the std a noisy measure.
+    spread = lambda a: np.subtract(*np.percentile(a, [75, 25], axis=0))  # noqa: E731
+    np.testing.assert_allclose(spread(samples), spread(x), rtol=0.5)
     assert np.exp(load_array(tmp_path / "grid_lp.csv")[:, 0]).sum() * cell == pytest.approx(
         1.0, abs=0.05)
     model = keras.models.load_model(tmp_path / "model.keras")
@@ -321,10 +325,18 @@ def test_demo_help_names_the_flow_it_fits(capsys):
     assert "3 to 4 minutes" in text
 
 
-def test_log_prob_far_rows_give_minus_inf_and_a_warning(fitted, tmp_path, capsys):
+def test_log_prob_far_rows_give_minus_inf_and_a_warning(tmp_path, capsys):
+    # A Gaussian base underflows to -inf far away (the builders' default Student-t base does
+    # not: its log-density falls only like log|x|), so this model asks for one.
+    import tfp_flows
+    flow = tfp_flows.maf(event_shape=2, num_layers=2, hidden_units=(8,), seed=0,
+                         base_distribution="normal")
+    flow.compile("adam")
+    flow.fit(np.random.default_rng(0).normal(size=(200, 2)), epochs=1, verbose=0)
+    flow.save(tmp_path / "model.keras")
     data = tmp_path / "far.csv"
     data.write_text("0,0\n1e30,1e30\n0.5,-0.5\n-1e30,1e30\n")
-    assert main(["log-prob", str(fitted / "model.keras"), str(data), "-q"]) == 0
+    assert main(["log-prob", str(tmp_path / "model.keras"), str(data), "-q"]) == 0
     captured = capsys.readouterr()
     values = [float(v) for v in captured.out.split()]
     assert np.isfinite(values[0]) and np.isfinite(values[2])
