@@ -5,7 +5,7 @@
     tfp-flows fit --data moons --flow maf --out runs/moons     # model, metrics, pictures
     tfp-flows sample runs/moons/model.keras -n 1000 --out samples.csv
     tfp-flows log-prob runs/moons/model.keras samples.csv
-    tfp-flows demo                                              # two moons, 3 to 4 minutes
+    tfp-flows demo                                              # two moons, 2 to 4 minutes
 
 Run ``tfp-flows COMMAND --help`` for the options. Bad input ends with one line on stderr,
 ``tfp-flows: error: ...``, and exit status 1 (2 for a malformed command line); an output
@@ -122,6 +122,9 @@ def _add_training_options(parser):
                         help="minibatch size (default 128)")
     parser.add_argument("--lr", type=_positive_float, default=1e-3,
                         help="Adam learning rate (default 1e-3)")
+    parser.add_argument("--base", choices=("student_t", "normal"), default="student_t",
+                        help="the flow's base distribution: student_t (heavy tails: sane "
+                             "densities far from the data; the default) or normal")
     parser.add_argument("--schedule", choices=SCHEDULE_NAMES, default="cosine",
                         help="learning-rate schedule: cosine decay to 1%% of --lr over "
                              "--epochs; plateau, halving it after 10 epochs without a better "

@@ -28,7 +28,7 @@ DATA_EXTENSIONS = (".csv", ".npy")
 #: How long ``tfp-flows demo`` takes (said by its help, its banner and README.md). Measured
 #: with ``time tfp-flows demo`` on a 2-core machine shared with other jobs: 3 min 31 s wall
 #: (1 min 57 s user CPU); TensorFlow start-up, evaluation and plots are ~15 s of it.
-DEMO_DURATION = "about 3 to 4 minutes on two CPU cores"
+DEMO_DURATION = "about 2 to 4 minutes on two CPU cores"
 
 #: The members every ``.keras`` archive holds (Keras 3 saving format).
 _KERAS_MEMBERS = ("config.json", "metadata.json")
