@@ -4,8 +4,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.conditioner import (
+    ConditionedBijector,
     check_conditioner,
-    conditioner_params,
     reject_keras_tensor,
 )
 from tfp_flows.bijectors.transforms import get_transform
@@ -17,7 +17,7 @@ __all__ = ["MaskedAutoregressive"]
 _UNROLL_LIMIT = 16  # event sizes up to this unroll the sampling loop in Python
 
 
-class MaskedAutoregressive(tfb.Bijector):
+class MaskedAutoregressive(ConditionedBijector):
     r"""Autoregressive bijector driven by an autoregressive conditioner (e.g. MADE).
 
     Forward (sampling direction), for every position :math:`i` of the conditioner's order:
@@ -70,23 +70,6 @@ class MaskedAutoregressive(tfb.Bijector):
                 name=name,
             )
 
-    @property
-    def conditioner(self):
-        return self._conditioner
-
-    @property
-    def transform(self):
-        """The elementwise :class:`~tfp_flows.bijectors.Transform`."""
-        return self._transform_fn
-
-    @classmethod
-    def _parameter_properties(cls, dtype):
-        return dict()
-
-    def _params(self, y, **kwargs):
-        reject_keras_tensor(y, self.name)
-        return conditioner_params(self._conditioner(y, **kwargs), y.shape.as_list(),
-                                  self._transform_fn.num_params, y.dtype, self.name)
 
     def _event_size(self, x):
         reject_keras_tensor(x, self.name)
@@ -98,7 +81,7 @@ class MaskedAutoregressive(tfb.Bijector):
     def _elementwise(self, value, y, inverse, **kwargs):
         """The per-dimension map with parameters from ``conditioner(y)``: returns the mapped
         ``value`` and its elementwise log-det in this direction."""
-        params = self._params(y, **kwargs)
+        params = self._conditioner_params(y, **kwargs)
         fn = self._transform_fn.inverse if inverse else self._transform_fn.forward
         return fn(value, params)
 

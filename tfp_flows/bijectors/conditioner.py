@@ -9,8 +9,10 @@ tensor of ``out_shape`` (the shift), as TFP's ``shift_and_log_scale_fn`` returns
 import sys
 
 import tensorflow as tf
+import tensorflow_probability as tfp
 
-__all__ = ["check_conditioner", "conditioner_params", "reject_keras_tensor"]
+__all__ = ["ConditionedBijector", "check_conditioner", "conditioner_params",
+           "reject_keras_tensor"]
 
 
 def check_conditioner(conditioner):
@@ -81,3 +83,31 @@ def _check_dtype(value, dtype, name):
             f"{name}: the conditioner returned dtype {value.dtype.name}; expected "
             f"{tf.as_dtype(dtype).name}, the dtype of the data (build the conditioner with the "
             "same dtype)")
+
+
+class ConditionedBijector(tfp.bijectors.Bijector):
+    """What :class:`~tfp_flows.bijectors.Coupling` and
+    :class:`~tfp_flows.bijectors.MaskedAutoregressive` share: a ``conditioner`` that gives
+    the parameters of an elementwise ``transform``. Holds no variables (the conditioner's
+    weights are a Keras layer's)."""
+
+    @property
+    def conditioner(self):
+        return self._conditioner
+
+    @property
+    def transform(self):
+        """The elementwise :class:`~tfp_flows.bijectors.Transform`."""
+        return self._transform_fn
+
+    @classmethod
+    def _parameter_properties(cls, dtype):
+        return dict()
+
+    def _conditioner_params(self, x_cond, out_shape=None, **kwargs):
+        """``conditioner(x_cond, **kwargs)`` read as parameters of shape ``out_shape + [P]``
+        (``out_shape`` defaults to ``x_cond``'s shape) in ``x_cond``'s dtype."""
+        reject_keras_tensor(x_cond, self.name)
+        out_shape = x_cond.shape.as_list() if out_shape is None else out_shape
+        return conditioner_params(self._conditioner(x_cond, **kwargs), out_shape,
+                                  self._transform_fn.num_params, x_cond.dtype, self.name)

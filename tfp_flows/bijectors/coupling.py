@@ -4,8 +4,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.conditioner import (
+    ConditionedBijector,
     check_conditioner,
-    conditioner_params,
     reject_keras_tensor,
 )
 from tfp_flows.bijectors.masks import split_sizes, validate_mask
@@ -16,7 +16,7 @@ tfb = tfp.bijectors
 __all__ = ["Coupling"]
 
 
-class Coupling(tfb.Bijector):
+class Coupling(ConditionedBijector):
     r"""Coupling layer: one part of the input passes unchanged and parametrises an
     elementwise transform :math:`\tau` of the other (Dinh et al. 2015, 2017; Durkan et al.
     2019).
@@ -100,27 +100,9 @@ class Coupling(tfb.Bijector):
                 validate_args=validate_args, parameters=parameters, name=name)
 
     @property
-    def conditioner(self):
-        return self._conditioner
-
-    @property
-    def transform(self):
-        """The elementwise :class:`~tfp_flows.bijectors.Transform`."""
-        return self._transform_fn
-
-    @property
     def mask(self):
         """The explicit mask (NumPy array), or ``None`` for the vector split."""
         return self._mask
-
-    @classmethod
-    def _parameter_properties(cls, dtype):
-        return dict()
-
-    def _params(self, x_cond, out_shape, dtype, **kwargs):
-        out = self._conditioner(x_cond, **kwargs)
-        return conditioner_params(out, out_shape, self._transform_fn.num_params, dtype,
-                                  self.name)
 
     def _apply(self, x, params, inverse):
         fn = self._transform_fn.inverse if inverse else self._transform_fn.forward
@@ -137,7 +119,7 @@ class Coupling(tfb.Bijector):
                                    self._reverse_mask, self.name)
             a, b = x[..., :first], x[..., first:]
             x_cond, x_rest = (b, a) if self._reverse_mask else (a, b)
-            params = self._params(x_cond, x_rest.shape.as_list(), x.dtype, **kwargs)
+            params = self._conditioner_params(x_cond, x_rest.shape.as_list(), **kwargs)
             rest, ldj = self._apply(x_rest, params, inverse)
             parts = (rest, x_cond) if self._reverse_mask else (x_cond, rest)
             return tf.concat(parts, axis=-1), tf.reduce_sum(ldj, axis=-1)
@@ -147,7 +129,7 @@ class Coupling(tfb.Bijector):
             raise ValueError(f"{self.name}: mask of shape {self._mask.shape} does not match "
                              f"the event shape of the input {x.shape}")
         mask = tf.constant(self._mask, dtype=x.dtype)
-        params = self._params(x * mask, x.shape.as_list(), x.dtype, **kwargs)
+        params = self._conditioner_params(x * mask, **kwargs)
         out, ldj = self._apply(x, params, inverse)
         keep = mask > 0
         out = tf.where(keep, x, out)
