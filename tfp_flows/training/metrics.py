@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tfp_flows.validation import check_positive_int
+
 __all__ = ["Estimate", "bits_per_dim", "kl_to_truth", "mean_nll", "negative_log_likelihoods"]
 
 #: Rows per ``log_prob`` call: large enough to be fast, small enough for any memory.
@@ -29,13 +31,6 @@ class Estimate(NamedTuple):
         return f"{self.value:{spec}} ± {self.std_error:{spec}}"
 
 
-def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
-
-
 def _estimate(values):
     values = np.asarray(values, dtype=np.float64)
     return Estimate(float(values.mean()), float(values.std() / math.sqrt(len(values))))
@@ -51,7 +46,7 @@ def negative_log_likelihoods(model, x, batch_size=DEFAULT_BATCH_SIZE):
         >>> negative_log_likelihoods(normal, np.array([0.0, 1.0])).round(4)
         array([0.9189, 1.4189])
     """
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_positive_int(batch_size, "batch_size")
     n = len(x)
     if n == 0:
         raise ValueError("expected at least one row of data, got none")

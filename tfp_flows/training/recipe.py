@@ -10,6 +10,8 @@ import time
 import keras
 import numpy as np
 
+from tfp_flows.validation import check_positive_float, check_positive_int
+
 __all__ = ["SCHEDULES", "TimeBudget", "fit_flow"]
 
 #: Learning-rate schedules :func:`fit_flow` knows (see its docstring).
@@ -43,22 +45,6 @@ class TimeBudget(keras.callbacks.Callback):
         if time.perf_counter() - self.start > self.seconds:
             self.stopped = True
             self.model.stop_training = True
-
-
-def _positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer{' or None' * allow_none}, got "
-                         f"{value!r}")
-    return int(value)
-
-
-def _positive_float(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 def _steps_per_epoch(x, batch_size, validation_split, validation_data):
@@ -157,16 +143,16 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
         >>> sorted(history.history), history.best_epoch in (1, 2, 3)
         (['learning_rate', 'loss', 'val_loss'], True)
     """
-    epochs = _positive_int(epochs, "epochs")
-    batch_size = _positive_int(batch_size, "batch_size")
-    learning_rate = _positive_float(learning_rate, "learning_rate")
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    learning_rate = check_positive_float(learning_rate, "learning_rate")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    patience = _positive_int(patience, "patience", allow_none=True)
-    lr_patience = _positive_int(lr_patience, "lr_patience")
+    patience = None if patience is None else check_positive_int(patience, "patience")
+    lr_patience = check_positive_int(lr_patience, "lr_patience")
     if not 0 < float(lr_factor) < 1:
         raise ValueError(f"lr_factor must be in (0, 1), got {lr_factor!r}")
-    min_learning_rate = _positive_float(min_learning_rate, "min_learning_rate")
+    min_learning_rate = check_positive_float(min_learning_rate, "min_learning_rate")
     if not 0.0 <= float(validation_split) < 1.0:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
     budget = None if time_budget is None else TimeBudget(time_budget)
