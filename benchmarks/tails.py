@@ -39,6 +39,7 @@ import keras  # noqa: E402
 
 import tfp_flows  # noqa: E402
 from tfp_flows.datasets import load_toy  # noqa: E402
+from tfp_flows.training import negative_log_likelihoods  # noqa: E402
 
 N_TRAIN = {"moons": 1000, "banana": 10000}
 EPOCHS = {"moons": 200, "banana": 30}
@@ -107,8 +108,7 @@ def train(kind, x, epochs, seed, kwargs):
 def evaluate(flow, truth, seed, limit):
     """Per-point test NLL on 20,000 fresh draws and the anatomy of the worst point."""
     x_test = np.asarray(truth.sample(N_TEST, seed=seed + 1), np.float32)
-    nll = np.concatenate([-np.asarray(flow.log_prob(b), np.float64)
-                          for b in np.array_split(x_test, 10)])
+    nll = negative_log_likelihoods(flow, x_test)
     bad = ~np.isfinite(nll)
     nll_finite = np.where(bad, np.inf, nll)
     worst = int(np.argmax(nll_finite))
