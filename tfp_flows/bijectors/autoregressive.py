@@ -1,7 +1,6 @@
 """Masked autoregressive bijector (MAF, Papamakarios et al. 2017; IAF is its inverse) with
 the elementwise transform as an argument (affine, additive, rational-quadratic spline)."""
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.conditioner import (
     ConditionedBijector,
@@ -9,8 +8,6 @@ from tfp_flows.bijectors.conditioner import (
     reject_keras_tensor,
 )
 from tfp_flows.bijectors.transforms import get_transform
-
-tfb = tfp.bijectors
 
 __all__ = ["MaskedAutoregressive"]
 

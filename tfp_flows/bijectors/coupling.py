@@ -1,7 +1,6 @@
 """Coupling bijector (NICE, Real NVP, neural spline couplings) with the elementwise transform
 as an argument."""
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.conditioner import (
     ConditionedBijector,
@@ -10,8 +9,6 @@ from tfp_flows.bijectors.conditioner import (
 )
 from tfp_flows.bijectors.masks import split_sizes, validate_mask
 from tfp_flows.bijectors.transforms import Affine, get_transform  # noqa: F401 (doctest)
-
-tfb = tfp.bijectors
 
 __all__ = ["Coupling"]
 
