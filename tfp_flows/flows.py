@@ -14,6 +14,13 @@ Shared keywords mean the same in every builder (each builder's docstring lists t
 import keras
 
 from tfp_flows.bijectors.transforms import Additive, Affine, RationalQuadratic
+from tfp_flows.image_flows import (
+    IMAGE_ARGS,
+    glow_image,
+    image_defaults,
+    image_shape_or_none,
+    real_nvp_image,
+)
 from tfp_flows.layers import (
     ActNormLayer,
     AutoregressiveLayer,
@@ -47,9 +54,10 @@ _COMMON_ARGS = """
         permutation drawn from ``seed``), an explicit permutation of ``range(D)``, or ``None``
         (nothing; coupling flows then alternate which half is transformed).
       base_distribution: the distribution of the latent ``z``: ``"student_t"`` (independent
-        Student-t with 5 degrees of freedom, the default: a point far outside the training
-        data costs about ``6 log|z|`` nats instead of ``|z|^2 / 2``, so densities stay sane
-        just outside the data; see BENCHMARKS.md, "Tails") or ``"normal"`` (standard Normal).
+        Student-t with 5 degrees of freedom: a point far outside the training data costs
+        about ``6 log|z|`` nats instead of ``|z|^2 / 2``, so densities stay sane just outside
+        the data; see BENCHMARKS.md, "Tails") or ``"normal"`` (standard Normal). ``None``
+        (default): ``"student_t"`` for vectors, ``"normal"`` for images.
       seed: ``None`` or an integer >= 0 for the random initial weights, masks and
         permutations (the same seed gives the same flow).
       dtype: the floating-point dtype of weights and computation (``"float32"`` or
@@ -70,6 +78,11 @@ def _doc(unit, extra=""):
                                                   .rstrip() + extra)
         return builder
     return decorate
+
+
+def _vector_base(base_distribution):
+    """``None`` means the vector builders' default base, Student-t."""
+    return "student_t" if base_distribution is None else base_distribution
 
 
 def _vector_size(event_shape, min_size=1, what="this builder"):
@@ -139,6 +152,7 @@ def _checked(event_shape, num_layers, hidden_units, activation, permutation,
 
 def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, permutation,
                     base_distribution, seed, dtype, log_scale_bound, name, standardize):
+    base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound)
@@ -155,7 +169,7 @@ def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, 
 
 @_doc("MADE-driven affine layer")
 def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution="student_t", seed=None, dtype="float32",
+        permutation="reverse", base_distribution=None, seed=None, dtype="float32",
         log_scale_bound=5.0, standardize=True, name=None):
     """Masked autoregressive flow (Papamakarios et al. 2017): MADE-driven affine layers,
     ``x_i = z_i exp(s_i(x_{<i})) + t_i(x_{<i})``.
@@ -178,7 +192,7 @@ def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
 
 @_doc("inverse autoregressive layer")
 def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution="student_t", seed=None, dtype="float32",
+        permutation="reverse", base_distribution=None, seed=None, dtype="float32",
         log_scale_bound=5.0, standardize=True, name=None):
     """Inverse autoregressive flow (Kingma et al. 2016): the inverse of MAF's layers,
     ``x_i = z_i exp(s_i(z_{<i})) + t_i(z_{<i})``.
@@ -209,14 +223,23 @@ def _coupling_layers(size, num_layers, hidden, activation, permutation, transfor
     ]
 
 
-@_doc("affine coupling layer")
+@_doc("affine coupling layer", IMAGE_ARGS)
 def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-             permutation="reverse", base_distribution="student_t", seed=None, dtype="float32",
-             log_scale_bound=5.0, standardize=True, name=None):
+             permutation="reverse", base_distribution=None, seed=None, dtype="float32",
+             log_scale_bound=5.0, standardize=True, name=None, num_scales=None,
+             num_levels=None, hidden_channels=None, num_blocks=None, batch_norm=None,
+             alpha=None):
     """Real NVP (Dinh et al. 2017): affine coupling layers; the first half ``x_a`` passes
     unchanged and ``x_b = z_b exp(s(x_a)) + t(x_a)``.
 
     With ``permutation=None`` the masks alternate instead (``reverse_mask`` every other layer).
+    With an image ``event_shape=(H, W, C)`` this is Real NVP's multiscale image flow
+    (:mod:`tfp_flows.image_flows`): per scale 3 checkerboard couplings, squeeze, 3 channel
+    couplings and factoring out half of the channels; 4 checkerboard couplings at the last
+    scale; ResNet conditioners with a ``scale * tanh`` log-scale; batch norm with running
+    statistics; logit preprocessing. Its input is dequantised pixels in ``[0, num_levels)``
+    and ``fit`` takes integer images. Keywords marked "(images)" are for images only, and
+    ``num_layers``, ``hidden_units``, ``permutation`` and ``standardize`` for vectors only.
 {args}
 
     Returns:
@@ -226,7 +249,25 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
         >>> flow = real_nvp(event_shape=2, num_layers=2, hidden_units=(8,))
         >>> len(flow.trainable_weights) > 0
         True
+        >>> images = real_nvp(event_shape=(8, 8, 1), num_levels=17, hidden_channels=8, seed=0)
+        >>> images.latent_shape, images.num_levels
+        ((64,), 17)
     """
+    given = dict(num_layers=(num_layers, 6), hidden_units=(hidden_units, (64, 64)),
+                 permutation=(permutation, "reverse"), standardize=(standardize, True))
+    image_args = dict(num_scales=num_scales, num_levels=num_levels,
+                      hidden_channels=hidden_channels, num_blocks=num_blocks,
+                      batch_norm=batch_norm, alpha=alpha)
+    image = image_shape_or_none(event_shape, "real_nvp", given, image_args)
+    if image is not None:
+        base_distribution = "normal" if base_distribution is None else base_distribution
+        _check_common(1, (1,), activation, None, None, base_distribution, seed, dtype,
+                      log_scale_bound)
+        return real_nvp_image(image, activation=activation, log_scale_bound=log_scale_bound,
+                              base_distribution=base_distribution, seed=seed,
+                              dtype=dtype, name=name, **image_defaults(image_args, num_blocks=2,
+                                                                       batch_norm=True))
+    base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 2, "real_nvp")
@@ -240,7 +281,7 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
       (``log_scale_bound`` is accepted for a uniform signature; additive couplings have no
       log-scale.)""")
 def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-         permutation="reverse", base_distribution="student_t", seed=None, dtype="float32",
+         permutation="reverse", base_distribution=None, seed=None, dtype="float32",
          log_scale_bound=5.0, standardize=True, name=None):
     """NICE (Dinh et al. 2015): additive couplings ``x_b = z_b + t(x_a)`` (volume-preserving)
     and, on the data side, a learned diagonal scale (an ActNorm layer) so the flow can change
@@ -255,6 +296,7 @@ def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
         >>> [(type(l).__name__, l.trainable) for l in flow.flow_layers[-2:]]  # scale, standardise
         [('ActNormLayer', True), ('ActNormLayer', False)]
     """
+    base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 2, "nice")
@@ -265,14 +307,24 @@ def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
     return _model(layers, size, base_distribution, dtype, name, "nice", standardize)
 
 
-@_doc("Glow step")
+@_doc("Glow step", IMAGE_ARGS)
 def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-         permutation=None, base_distribution="student_t", seed=None, dtype="float32",
-         log_scale_bound=5.0, standardize=True, name=None):
-    """Glow (Kingma & Dhariwal 2018) for vectors: each step is, from the data side, ActNorm,
-    an invertible linear map (the learned generalisation of a permutation, LU-parametrised)
+         permutation=None, base_distribution=None, seed=None, dtype="float32",
+         log_scale_bound=5.0, standardize=True, name=None, num_scales=None, num_steps=None,
+         num_levels=None, hidden_channels=None, num_blocks=None, learned_prior=None,
+         alpha=None):
+    """Glow (Kingma & Dhariwal 2018): each step is, from the data side, ActNorm, an
+    invertible linear map (the learned generalisation of a permutation, LU-parametrised)
     and an affine coupling. ``permutation`` adds fixed permutations between steps (the
     invertible linear maps already mix dimensions, so the default is ``None``).
+
+    With an image ``event_shape=(H, W, C)`` this is Glow's multiscale image flow
+    (:mod:`tfp_flows.image_flows`): per scale a squeeze, ``num_steps`` steps (invertible 1x1
+    convolutions, channel couplings with convolutional conditioners) and, except at the last
+    scale, a learned prior and the factor-out of half of the channels; logit preprocessing.
+    Its input is dequantised pixels in ``[0, num_levels)`` and ``fit`` takes integer images.
+    Keywords marked "(images)" are for images only, and ``num_layers``, ``hidden_units``,
+    ``permutation`` and ``standardize`` for vectors only.
 {args}
 
     Returns:
@@ -282,7 +334,26 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
         >>> flow = glow(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
         >>> [type(l).__name__ for l in flow.flow_layers[:3]]
         ['CouplingLayer', 'InvertibleLinearLayer', 'ActNormLayer']
+        >>> images = glow(event_shape=(8, 8, 1), num_levels=17, num_steps=2, hidden_channels=8)
+        >>> type(images.flow_layers[0]).__name__
+        'FactorOutLayer'
     """
+    given = dict(num_layers=(num_layers, 6), hidden_units=(hidden_units, (64, 64)),
+                 permutation=(permutation, None), standardize=(standardize, True))
+    image_args = dict(num_scales=num_scales, num_steps=num_steps, num_levels=num_levels,
+                      hidden_channels=hidden_channels, num_blocks=num_blocks,
+                      learned_prior=learned_prior, alpha=alpha)
+    image = image_shape_or_none(event_shape, "glow", given, image_args)
+    if image is not None:
+        base_distribution = "normal" if base_distribution is None else base_distribution
+        _check_common(1, (1,), activation, None, None, base_distribution, seed, dtype,
+                      log_scale_bound)
+        return glow_image(image, activation=activation, log_scale_bound=log_scale_bound,
+                          base_distribution=base_distribution, seed=seed,
+                          dtype=dtype, name=name, **image_defaults(image_args, num_blocks=0,
+                                                                   num_steps=4,
+                                                                   learned_prior=True))
+    base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 2, "glow")
@@ -309,7 +380,7 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
       autoregressive: ``False`` for coupling layers (half the entries condition the rest),
         ``True`` for MADE-driven autoregressive layers (fast density, sequential sampling).""")
 def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution="student_t", seed=None, dtype="float32",
+        permutation="reverse", base_distribution=None, seed=None, dtype="float32",
         log_scale_bound=5.0, standardize=True, name=None, num_bins=8, bound=4.0,
         autoregressive=False):
     """Neural spline flow (Durkan et al. 2019): monotone rational-quadratic splines on
@@ -327,6 +398,7 @@ def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
     """
     if not isinstance(autoregressive, bool):
         raise ValueError(f"autoregressive must be True or False, got {autoregressive!r}")
+    base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 1 if autoregressive else 2,

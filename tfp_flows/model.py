@@ -8,10 +8,11 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
-from tfp_flows.layers.base import FlowLayer, check_event_shape
+from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.validation import (
     check_data,
+    check_positive_float,
     check_positive_int,
     check_sample_weight,
     check_seed,
@@ -30,6 +31,9 @@ STUDENT_T_DF = 5.0
 
 #: Rows of the training data that data-dependent initialisation sees (ActNorm, standardise).
 INIT_ROWS = 4096
+#: Images that data-dependent initialisation sees (a batch this size goes through every
+#: convolution of an image flow at once).
+INIT_IMAGES = 512
 
 
 def _replica_scaled(loss):
@@ -79,6 +83,16 @@ class FlowModel(keras.Model):
     ``distribution`` is a real ``tfd.TransformedDistribution`` for plain TFP code; the model's
     own ``log_prob`` and ``sample`` compute the same values with one network pass per layer.
 
+    Args:
+      flow_layers: :class:`~tfp_flows.layers.FlowLayer` s (or fixed ``tfb.Bijector`` s),
+        base to data.
+      event_shape: the shape of one data point.
+      base_distribution: ``"normal"`` or ``"student_t"`` (see :attr:`base_distribution`).
+      num_levels: ``None``, or for image flows ``K``, the number of pixel levels: the model
+        is then a density over dequantised pixels in ``[0, K)``; ``fit`` takes integer images
+        and dequantises them afresh each epoch, and ``log_prob`` refuses integer pixels.
+      **kwargs: ``keras.Model`` arguments (``name``, ``dtype``).
+
     Example:
         >>> from tfp_flows.layers import CouplingLayer
         >>> flow = FlowModel([CouplingLayer((2,), hidden_units=(8,))], event_shape=(2,))
@@ -86,7 +100,8 @@ class FlowModel(keras.Model):
         array([-1.8379], dtype=float32)
     """
 
-    def __init__(self, flow_layers, event_shape, base_distribution="normal", **kwargs):
+    def __init__(self, flow_layers, event_shape, base_distribution="normal", num_levels=None,
+                 **kwargs):
         super().__init__(**kwargs)
         layers = []
         for i, layer in enumerate(list(flow_layers)):
@@ -107,6 +122,8 @@ class FlowModel(keras.Model):
             shape = tuple(layer.inverse_event_shape(shape))
         self.latent_shape = shape
         self.base_distribution_name = base_distribution
+        self.num_levels = None if num_levels is None else check_positive_int(
+            num_levels, "num_levels", minimum=2)
         self.built = True
 
     # ------------------------------------------------------------ distributions
@@ -150,6 +167,12 @@ class FlowModel(keras.Model):
             if x.dtype == object or x.dtype.kind in "USb":
                 raise ValueError(f"expected numeric data, got dtype {x.dtype}")
         dtype = tf.as_dtype(x.dtype)
+        if self.num_levels is not None and (dtype.is_integer or dtype == tf.bool):
+            raise ValueError(
+                f"this image flow is a density over dequantised pixels x + u in [0, "
+                f"{self.num_levels}), u ~ U[0, 1); got {dtype.name} pixels. Dequantise them "
+                "first (tfp_flows.datasets.dequantize), or measure bits/dim with "
+                "tfp_flows.training.bits_per_dim, which does")
         if dtype.is_complex:
             raise ValueError(f"expected real-valued data, got complex dtype {dtype.name}")
         x = tf.cast(x, self.compute_dtype)
@@ -214,12 +237,19 @@ class FlowModel(keras.Model):
                     f"{sample_shape!r}")
         return tuple(int(n) for n in shape)
 
-    def sample(self, sample_shape=(), seed=None):
+    def sample(self, sample_shape=(), seed=None, temperature=1.0):
         """Samples of shape ``[*sample_shape, *event_shape]`` (``sample(500)`` gives
-        ``[500, *event_shape]``); ``seed`` is ``None`` or a non-negative int."""
+        ``[500, *event_shape]``); ``seed`` is ``None`` or a non-negative int.
+
+        ``temperature`` ``T > 0`` scales the base sample, ``z -> T z`` (Glow's reduced
+        temperature: ``T < 1`` trades diversity for cleaner samples; ``T = 1`` samples the
+        model itself)."""
         shape = self._sample_count(sample_shape)
+        temperature = check_positive_float(temperature, "temperature")
         n = int(np.prod(shape)) if shape else 1
         z = self.base_distribution.sample(n, seed=check_seed(seed))
+        if temperature != 1.0:
+            z = z * tf.constant(temperature, z.dtype)
         x = self.forward_steps(z)[-1]
         return tf.reshape(x, shape + self.event_shape)
 
@@ -275,10 +305,7 @@ class FlowModel(keras.Model):
                 f"data-dependent initialisation got a NaN or infinite value in row {row} of "
                 "its data (the first rows or batch given to fit): nothing was initialised or "
                 "trained")
-        for layer in reversed(self.flow_layers):
-            if layer.needs_data_init and not layer.is_initialized:
-                layer.initialize(h)
-            h = layer.bijector().inverse(h)
+        initialize_layers(self.flow_layers, h)
 
     def train_step(self, data):
         """One step of Keras's ``fit``, except that a step whose loss is not finite, or whose
@@ -372,6 +399,12 @@ class FlowModel(keras.Model):
                                  "yield (x, y, weight) elements instead (y may be empty)")
             first = next(iter(x.take(1)))
             first = first[0] if isinstance(first, (tuple, list)) else first
+        elif self._is_integer_images(x):
+            if sample_weight is not None:
+                raise ValueError("sample_weight is not supported with integer images")
+            x, validation_data, first = self._dequantized(
+                x, validation_data, validation_split, batch_size or 32, bool(shuffle))
+            validation_split, shuffle, batch_size = 0.0, False, None
         else:
             x = check_data(x, self.event_shape, dtype=self.compute_dtype)
             if not 0.0 <= float(validation_split) < 1.0:
@@ -406,6 +439,34 @@ class FlowModel(keras.Model):
                            shuffle=shuffle, sample_weight=sample_weight, callbacks=callbacks,
                            **kwargs)
 
+    def _is_integer_images(self, x):
+        if self.num_levels is None or tf.is_tensor(x):
+            return False
+        return np.asarray(x).dtype.kind in "iub"
+
+    def _dequantized(self, x, validation_data, validation_split, batch_size, shuffle):
+        """Integer images to tf.data pipelines that dequantise every epoch afresh; returns
+        ``(train, validation, first rows for data-dependent initialisation)``."""
+        from tfp_flows.datasets import check_images, dequantize, dequantized_dataset
+
+        x = check_images(x, self.num_levels, "fit's images")
+        if x.shape[1:] != self.event_shape:
+            raise ValueError(f"expected images of shape [n, "
+                             f"{', '.join(map(str, self.event_shape))}], got {x.shape}")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        n_val = int(len(x) * float(validation_split))
+        if n_val:
+            x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
+        if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset,
+                                                                            tuple)):
+            validation_data = dequantized_dataset(validation_data, self.num_levels,
+                                                  batch_size, shuffle=False)
+        first = dequantize(x[:max(batch_size, INIT_IMAGES)], seed=0,
+                           num_levels=self.num_levels)
+        train = dequantized_dataset(x, self.num_levels, batch_size, shuffle=shuffle)
+        return train, validation_data, first
+
     # ------------------------------------------------------------ saving
     def get_config(self):
         return {
@@ -413,6 +474,7 @@ class FlowModel(keras.Model):
             "flow_layers": [keras.saving.serialize_keras_object(l) for l in self.flow_layers],
             "event_shape": list(self.event_shape),
             "base_distribution": self.base_distribution_name,
+            "num_levels": self.num_levels,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
         }
 

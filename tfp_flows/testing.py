@@ -163,8 +163,11 @@ def check_bijector(bijector, x, event_ndims=None, rtol=None, atol=None,
     _assert_close("round trip forward(inverse(y)) vs y", y_back, y, rtol, atol)
 
     fldj = run(lambda t: bijector.forward_log_det_jacobian(t, event_ndims=event_ndims, **kwargs), x)
+    # A bijector may change the number of event axes (a flat latent to an image): the
+    # inverse's log-det counts y's own event axes.
+    y_event_ndims = int(bijector.forward_event_ndims(event_ndims))
     ildj = run(
-        lambda t: bijector.inverse_log_det_jacobian(tf.identity(t), event_ndims=event_ndims,
+        lambda t: bijector.inverse_log_det_jacobian(tf.identity(t), event_ndims=y_event_ndims,
                                                     **kwargs),
         y,
     )
@@ -202,7 +205,8 @@ def check_bijector(bijector, x, event_ndims=None, rtol=None, atol=None,
     _assert_close("fused forward vs forward", y_fused, y, rtol, atol)
     _assert_close("fused forward log-det vs forward_log_det_jacobian",
                   tf.broadcast_to(fldj_fused, batch_shape), fldj_full, ld_rtol, ld_atol)
-    x_fused, ildj_fused = run(lambda t: inverse_and_log_det(bijector, t, event_ndims, **kwargs), y)
+    x_fused, ildj_fused = run(
+        lambda t: inverse_and_log_det(bijector, t, y_event_ndims, **kwargs), y)
     _assert_close("fused inverse vs inverse", x_fused, x_back, rtol, atol)
     _assert_close("fused inverse log-det vs inverse_log_det_jacobian",
                   tf.broadcast_to(ildj_fused, batch_shape),

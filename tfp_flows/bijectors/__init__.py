@@ -8,12 +8,15 @@ as an argument.
 """
 from tfp_flows.bijectors.actnorm import ActNorm, actnorm_statistics
 from tfp_flows.bijectors.autoregressive import MaskedAutoregressive
+from tfp_flows.bijectors.batch_norm import BatchNorm, batch_statistics
 from tfp_flows.bijectors.coupling import Coupling
+from tfp_flows.bijectors.factor_out import FactorOut
 from tfp_flows.bijectors.invertible_linear import InvertibleLinear, random_lu_init
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.bijectors.logit import Logit
 from tfp_flows.bijectors.masks import channel_mask, checkerboard_mask, half_mask
 from tfp_flows.bijectors.prelu import PReLU, positive_variable
+from tfp_flows.bijectors.squeeze import Squeeze, squeezed_shape, unsqueezed_shape
 from tfp_flows.bijectors.transforms import (
     Additive,
     Affine,
@@ -27,14 +30,18 @@ __all__ = [
     "ActNorm",
     "Additive",
     "Affine",
+    "BatchNorm",
     "Coupling",
+    "FactorOut",
     "InvertibleLinear",
     "Logit",
     "MaskedAutoregressive",
     "PReLU",
     "RationalQuadratic",
+    "Squeeze",
     "Transform",
     "actnorm_statistics",
+    "batch_statistics",
     "channel_mask",
     "checkerboard_mask",
     "forward_and_log_det",
@@ -44,4 +51,6 @@ __all__ = [
     "positive_variable",
     "random_lu_init",
     "soft_clip_log_scale",
+    "squeezed_shape",
+    "unsqueezed_shape",
 ]

@@ -3,7 +3,7 @@ import keras
 
 from tfp_flows.validation import check_event_shape
 
-__all__ = ["FlowLayer", "check_event_shape"]
+__all__ = ["FlowLayer", "check_event_shape", "initialize_layers"]
 
 
 class FlowLayer(keras.layers.Layer):
@@ -60,3 +60,16 @@ class FlowLayer(keras.layers.Layer):
         input_shape = tuple(input_shape)
         event = self.forward_event_shape(input_shape[1:])
         return input_shape[:1] + tuple(event)
+
+
+def initialize_layers(layers, y):
+    """Data-dependent initialisation of ``layers`` (base-to-data order) from data ``y``
+    arriving on their data side: each layer that ``needs_data_init`` and is not initialised
+    yet is initialised with what reaches it, walking from the data side. Used by
+    :meth:`tfp_flows.FlowModel.initialize_from_data` and by layers that hold a sub-flow."""
+    h = y
+    for layer in reversed(list(layers)):
+        if layer.needs_data_init and not layer.is_initialized:
+            layer.initialize(h)
+        h = layer.bijector().inverse(h)
+    return h

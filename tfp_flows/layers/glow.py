@@ -10,7 +10,9 @@ from tfp_flows.layers.base import FlowLayer, check_event_shape
 __all__ = ["ActNormLayer", "InvertibleLinearLayer"]
 
 
-def _per_feature(event_shape, what):
+def per_feature_shape(event_shape, what):
+    """``(event_shape, features, event_ndims)`` of a per-feature layer: vectors ``(D,)`` or
+    images ``(H, W, C)`` (features on the last axis); a ``ValueError`` for other shapes."""
     shape = check_event_shape(event_shape)
     if len(shape) not in (1, 3):
         raise ValueError(f"{what} acts on vectors (D,) or images (H, W, C), got event_shape "
@@ -44,7 +46,8 @@ class ActNormLayer(FlowLayer):
 
     def __init__(self, event_shape, **kwargs):
         super().__init__(**kwargs)
-        self.event_shape, features, self.event_ndims = _per_feature(event_shape, "ActNormLayer")
+        self.event_shape, features, self.event_ndims = per_feature_shape(event_shape,
+                                                                         "ActNormLayer")
         self.loc = self.add_weight(shape=(features,), initializer="zeros", name="loc")
         self.log_scale = self.add_weight(shape=(features,), initializer="zeros",
                                          name="log_scale")
@@ -96,7 +99,7 @@ class InvertibleLinearLayer(FlowLayer):
 
     def __init__(self, event_shape, seed=None, permutation=None, **kwargs):
         super().__init__(**kwargs)
-        self.event_shape, size, self.event_ndims = _per_feature(event_shape,
+        self.event_shape, size, self.event_ndims = per_feature_shape(event_shape,
                                                                 "InvertibleLinearLayer")
         self.seed = seed
         perm, lower, upper, log_diag = random_lu_init(size, seed, dtype="float64")
