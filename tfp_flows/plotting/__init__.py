@@ -18,9 +18,25 @@ Functions:
 - :func:`plot_latent_lines`: lines from latent points to their images.
 - :func:`plot_loss`, :func:`plot_nll_parts`: training curves.
 - :func:`plot_latent_qq`, :func:`normal_qq`: are the latents standard Normal?
+
+Image flows (images ``[n, H, W(, C)]`` over ``num_levels`` pixel levels; float samples are
+floored and clipped to ``0 .. num_levels - 1``):
+
+- :func:`plot_image_grid`, :func:`plot_samples_vs_data`: grids of images, samples vs data.
+- :func:`plot_temperature_grid`: samples at reduced temperatures, one row per temperature.
+- :func:`plot_scale_latents`, :func:`split_scales`: the latents of one image, scale by scale.
+- :func:`plot_bits_per_dim`: training curves in bits per dimension.
 """
 from tfp_flows.plotting.animation import animate_layers
 from tfp_flows.plotting.density import density_grid, plot_density
+from tfp_flows.plotting.images import (
+    plot_bits_per_dim,
+    plot_image_grid,
+    plot_samples_vs_data,
+    plot_scale_latents,
+    plot_temperature_grid,
+    split_scales,
+)
 from tfp_flows.plotting.latent import normal_qq, plot_latent_qq
 from tfp_flows.plotting.samples import plot_latent_lines, plot_layer_grid, plot_samples
 from tfp_flows.plotting.training import plot_loss, plot_nll_parts
@@ -29,11 +45,17 @@ __all__ = [
     "animate_layers",
     "density_grid",
     "normal_qq",
+    "plot_bits_per_dim",
     "plot_density",
+    "plot_image_grid",
     "plot_latent_lines",
     "plot_latent_qq",
     "plot_layer_grid",
     "plot_loss",
     "plot_nll_parts",
     "plot_samples",
+    "plot_samples_vs_data",
+    "plot_scale_latents",
+    "plot_temperature_grid",
+    "split_scales",
 ]
