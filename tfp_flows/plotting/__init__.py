@@ -30,16 +30,14 @@ floored and clipped to ``0 .. num_levels - 1``):
 from tfp_flows.plotting.animation import animate_layers
 from tfp_flows.plotting.density import density_grid, plot_density
 from tfp_flows.plotting.images import (
-    plot_bits_per_dim,
     plot_image_grid,
     plot_samples_vs_data,
-    plot_scale_latents,
     plot_temperature_grid,
-    split_scales,
 )
 from tfp_flows.plotting.latent import normal_qq, plot_latent_qq
 from tfp_flows.plotting.samples import plot_latent_lines, plot_layer_grid, plot_samples
-from tfp_flows.plotting.training import plot_loss, plot_nll_parts
+from tfp_flows.plotting.scales import plot_scale_latents, split_scales
+from tfp_flows.plotting.training import plot_bits_per_dim, plot_loss, plot_nll_parts
 
 __all__ = [
     "animate_layers",

@@ -166,3 +166,71 @@ def plot_nll_parts(l2, logdet, *, event_size, x=None, xlabel="step", axes=None,
     if made_here:
         fig.suptitle(title)
     return fig
+
+
+def plot_bits_per_dim(history, event_size, ax=None, reference=None,
+                      reference_label="reference", title="training", legend="outside"):
+    """Training and validation loss in bits per dimension, per epoch.
+
+    An image flow's loss is the mean negative log-likelihood in nats per image (over
+    dequantised pixels); divided by ``D ln 2`` it is bits per dimension, the unit image
+    models are compared in (a uniform density over ``K`` levels scores ``log2 K``).
+
+    Args:
+      history: a Keras ``History`` or a dict with ``'loss'`` (and optionally
+        ``'val_loss'``) in nats per image, as :func:`~tfp_flows.plotting.plot_loss` reads.
+      event_size: ``D = H W C``, the number of pixel values of one image.
+      ax: an Axes to draw into; a new figure if None.
+      reference: optional horizontal dashed lines in bits/dim: a number (labelled
+        ``reference_label``) or a dict ``{label: value}``, e.g. baselines.
+      reference_label: legend text of a single number ``reference``.
+      title: panel title.
+      legend: ``"outside"`` (right of the axes), a matplotlib ``loc``, or None.
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Raises:
+      TypeError: if ``history`` is neither a History nor a mapping.
+      ValueError: on a history without ``'loss'``, ``event_size < 1`` or a reference
+        that is not a number.
+
+    Example:
+    >>> import numpy as np, matplotlib.pyplot as plt
+    >>> d = 64
+    >>> nats = lambda bits: [b * d * np.log(2) for b in bits]
+    >>> fig = plot_bits_per_dim({"loss": nats([3.5, 2.9, 2.6]), "val_loss": nats([3.2, 2.8,
+    ...                          2.7])}, event_size=d, reference={"uniform": np.log2(17)})
+    >>> fig.axes[0].lines[0].get_ydata().round(2).tolist()
+    [3.5, 2.9, 2.6]
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['training', 'validation', 'uniform (4.087)']
+    >>> plt.close(fig)
+    """
+    if isinstance(event_size, bool) or int(event_size) != event_size or event_size < 1:
+        raise ValueError(f"expected event_size (pixels per image, H*W*C) >= 1, got "
+                         f"{event_size!r}")
+    logs = _history_dict(history)
+    per_bit = float(event_size) * np.log(2.0)
+    bits = {key: None if logs.get(key) is None else np.asarray(logs[key], np.float64) / per_bit
+            for key in ("loss", "val_loss") if key in logs}
+    if reference is None:
+        refs = {}
+    elif hasattr(reference, "items"):
+        refs = dict(reference.items())
+    else:
+        refs = {reference_label: reference}
+    try:
+        refs = {str(label): float(value) for label, value in refs.items()}
+    except (TypeError, ValueError):
+        raise ValueError(f"expected reference values to be numbers, got {reference!r}") \
+            from None
+    fig, (a,) = get_axes(ax, 1, panel_size=(7.5 if legend == "outside" else 5.5, 3.8))
+    plot_loss(bits, ax=a, title=title, ylabel="bits per dimension", legend=None)
+    colors = ["0.3", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:gray"]
+    styles = ["--", ":", "-.", (0, (5, 1))]
+    for i, (label, value) in enumerate(refs.items()):
+        a.axhline(value, color=colors[i % len(colors)], linestyle=styles[i % len(styles)],
+                  linewidth=1.2, label=f"{label} ({value:.3f})")
+    place_legend(a, legend)
+    return fig
