@@ -16,7 +16,6 @@ from matplotlib.colors import to_rgb
 
 from tfp_flows.plotting.layout import (
     get_axes,
-    place_legend,
     root_figure,
     style_colorbar,
 )
