@@ -1,10 +1,10 @@
-"""Tests for the Keras 3 conditioner layers in tfp_flows.nets."""
+"""Tests for the Keras 3 conditioner layers in tfp_flows.nets (MADE, CouplingMLP, ResNet)."""
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfp_flows.nets import MADE, CouplingMLP
+from tfp_flows.nets import MADE, CouplingMLP, ResNet
 
 ORDERS = ["left-to-right", "right-to-left", "random", [2, 0, 3, 1]]
 
@@ -262,3 +262,161 @@ def test_coupling_mlp_save_load(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(loaded([x, c]).numpy(), model([x, c]).numpy())
+
+
+# --------------------------------------------------------------------------- ResNet
+
+
+def _resnet_perturbed(net, scale=1.0, seed=0):
+    """Random values in every weight (the output conv starts at zero)."""
+    rng = np.random.default_rng(seed)
+    for w in net.weights:
+        w.assign(rng.normal(size=w.shape).astype("float32") * scale)
+    return net
+
+
+@pytest.mark.parametrize("num_blocks", [0, 2])
+def test_resnet_output_shape_and_zero_at_start(num_blocks, rng):
+    net = ResNet(num_params=3, hidden_channels=4, num_blocks=num_blocks, seed=0)
+    x = rng.normal(size=(5, 4, 6, 2)).astype("float32")
+    out = net(x)
+    assert out.shape == (5, 4, 6, 2, 3)
+    assert np.all(out.numpy() == 0.0)
+    assert net.compute_output_shape((None, 4, 6, 2)) == (None, 4, 6, 2, 3)
+    # conv_in + 2 convs per block + conv_out, each a kernel and a bias
+    assert len(net.trainable_weights) == 2 * (2 + 2 * num_blocks)
+    # ...but not because the hidden layers are dead: they depend on the input.
+    assert np.any(net.conv_in(x).numpy() != 0.0)
+
+
+def test_resnet_output_layout_and_batch_axes(rng):
+    """Output channel c * P + p of the last conv is parameter p of input channel c; leading
+    batch axes are flattened and restored."""
+    net = ResNet(num_params=2, hidden_channels=4, num_blocks=1, seed=0)
+    x = rng.normal(size=(2, 3, 2, 2, 3)).astype("float32")
+    net(x)
+    net.conv_out.bias.assign(np.arange(6, dtype="float32"))
+    out = net(x).numpy()
+    assert out.shape == (2, 3, 2, 2, 3, 2)
+    np.testing.assert_array_equal(out, np.broadcast_to(np.arange(6.0).reshape(3, 2), out.shape))
+    _resnet_perturbed(net)
+    np.testing.assert_allclose(net(x).numpy().reshape(6, 2, 2, 3, 2),
+                               net(x.reshape(6, 2, 2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_resnet_log_scale_is_bounded_by_a_learned_per_channel_scale(rng):
+    net = ResNet(num_params=2, hidden_channels=4, num_blocks=1, log_scale_index=1, seed=0)
+    raw_net = ResNet(num_params=2, hidden_channels=4, num_blocks=1, seed=0)
+    x = rng.normal(size=(8, 4, 4, 2)).astype("float32")
+    net(x)
+    raw_net(x)
+    assert [w.name for w in net.weights if w.name == "scale"] == ["scale"]
+    np.testing.assert_array_equal(net.scale.numpy(), [1.0, 1.0])  # starts at 1
+    for w in net.weights:  # large weights saturate tanh
+        if w.name != "scale":
+            w.assign(rng.normal(size=w.shape).astype("float32") * 3.0)
+    net.scale.assign([0.5, 2.0])
+    raw_net.set_weights([w.numpy() for w in net.weights if w.name != "scale"])
+    out, raw = net(x).numpy(), raw_net(x).numpy()
+    np.testing.assert_array_equal(out[..., 0], raw[..., 0])  # the shift is left alone
+    np.testing.assert_allclose(out[..., 1], [0.5, 2.0] * np.tanh(raw[..., 1]), rtol=1e-5,
+                               atol=1e-6)
+    for c, bound in enumerate([0.5, 2.0]):
+        assert np.abs(out[..., c, 1]).max() <= bound
+        assert np.abs(out[..., c, 1]).max() > 0.9 * bound  # really saturated
+    assert np.abs(raw[..., 1]).max() > 2.0  # unbounded without it
+    assert np.abs(out[..., 0]).max() > 2.0
+
+
+def test_resnet_seed_fixes_the_initial_weights():
+    def weights(seed):
+        net = ResNet(num_params=2, hidden_channels=4, num_blocks=1, seed=seed)
+        net(tf.zeros([1, 4, 4, 2]))
+        return [w.numpy() for w in net.weights]
+
+    first, again, other = weights(3), weights(3), weights(4)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    kernels = [i for i, w in enumerate(first) if w.ndim == 4 and np.any(w != 0)]
+    assert len(kernels) == 3  # conv_in and the block's two convs; conv_out is zero
+    assert all(not np.array_equal(first[i], other[i]) for i in kernels)
+    # Within one network, the convolutions differ from each other.
+    assert not np.array_equal(first[kernels[1]], first[kernels[2]])
+
+
+def test_resnet_config_round_trip(rng):
+    net = ResNet(num_params=3, hidden_channels=4, num_blocks=1, kernel_size=5,
+                 activation="tanh", log_scale_index=2, seed=7)
+    config = net.get_config()
+    clone = ResNet.from_config(config)
+    assert clone.get_config() == config
+    assert {k: config[k] for k in ("num_params", "hidden_channels", "num_blocks", "kernel_size",
+                                   "activation", "log_scale_index", "seed")} == dict(
+        num_params=3, hidden_channels=4, num_blocks=1, kernel_size=5, activation="tanh",
+        log_scale_index=2, seed=7)
+    x = rng.normal(size=(2, 4, 4, 2)).astype("float32")
+    net(x)
+    clone(x)
+    assert net.conv_in.kernel.shape == (5, 5, 2, 4)
+    _resnet_perturbed(net)
+    clone.set_weights(net.get_weights())
+    np.testing.assert_array_equal(clone(x).numpy(), net(x).numpy())
+
+
+def test_resnet_in_a_coupling_saves_and_loads(tmp_path, rng):
+    from tfp_flows import FlowModel
+    from tfp_flows.layers import CouplingLayer
+
+    shape = (4, 4, 2)
+    model = FlowModel([CouplingLayer(shape, mask="checkerboard", conditioner=ResNet(
+        2, hidden_channels=4, num_blocks=1, log_scale_index=1, seed=0))], event_shape=shape)
+    _resnet_perturbed(model.flow_layers[0].conditioner, scale=0.3)
+    x = rng.normal(size=(3,) + shape).astype("float32")
+    path = str(tmp_path / "resnet.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.flow_layers[0].conditioner, ResNet)
+    np.testing.assert_array_equal(loaded.log_prob(x).numpy(), model.log_prob(x).numpy())
+
+
+def test_resnet_context(rng):
+    net = ResNet(num_params=2, hidden_channels=4, num_blocks=1, seed=0)
+    x = rng.normal(size=(3, 4, 4, 2)).astype("float32")
+    c = rng.normal(size=(3, 5)).astype("float32")
+    net(x, context=c)
+    assert net.context_dense.kernel.shape == (5, 4)
+    _resnet_perturbed(net)
+    out = net(x, context=c).numpy()
+    assert np.abs(out - net(x, context=c + 1.0).numpy()).max() > 1e-3  # the context is used
+    # Each image sees its own context only.
+    np.testing.assert_allclose(net(x[:1], context=c[:1]).numpy(), out[:1], rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"built with a context input; got none"):
+        net(x)
+    plain = ResNet(num_params=2, hidden_channels=4, num_blocks=0)
+    plain(x)
+    with pytest.raises(ValueError, match=r"built without a context input; got one"):
+        plain(x, context=c)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(kernel_size=2), r"kernel_size must be odd \(same padding\), got 2"),
+    (dict(kernel_size=0), r"kernel_size must be an integer >= 1, got 0"),
+    (dict(num_params=0), r"num_params must be an integer >= 1, got 0"),
+    (dict(hidden_channels=0), r"hidden_channels must be an integer >= 1, got 0"),
+    (dict(num_blocks=-1), r"num_blocks must be an integer >= 0, got -1"),
+    (dict(num_blocks=1.5), r"num_blocks must be an integer >= 0, got 1\.5"),
+    (dict(log_scale_index=2), r"log_scale_index must be None or in \[0, 2\), got 2"),
+    (dict(log_scale_index=-1), r"log_scale_index must be None or in \[0, 2\), got -1"),
+    (dict(activation="no_such_activation"), r"activation must be a Keras activation name"),
+    (dict(seed=-1), r"seed must be an integer >= 0, got -1"),
+], ids=str)
+def test_resnet_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ResNet(**{"num_params": 2, **kwargs})
+
+
+def test_resnet_needs_images():
+    with pytest.raises(ValueError, match=r"ResNet expects images \[n, height, width, channels\] "
+                                         r"with known channels, got shape \(3, 4\)"):
+        ResNet(hidden_channels=4)(tf.zeros([3, 4]))

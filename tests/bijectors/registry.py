@@ -12,7 +12,10 @@ log_scale)`` tuple, bare shift, shift with a trailing axis of 1);
 ``tfb.Invert`` of it (IAF; the inversion does not depend on the transform); ActNorm and
 InvertibleLinear on vectors and images; PReLU with fixed and learnable
 (:func:`~tfp_flows.bijectors.positive_variable`) slopes; Logit and its inverse; a chain with
-stock TFP bijectors.
+stock TFP bijectors; the image building blocks: Squeeze and its inverse, BatchNorm with given
+(running) statistics on vectors and images, and a two-scale FactorOut whose inner flow squeezes,
+factors out again and ends in a coupling and an ActNorm (the event changes from a flat latent
+to an image, so ``event_shape`` is the forward-domain shape).
 """
 import numpy as np
 import tensorflow as tf
@@ -195,6 +198,46 @@ def _inverted_logit(dtype):
     return tfb.Invert(fb.Logit(max_value=1.0, alpha=1e-3)), (3,), _normal
 
 
+# ------------------------------------------------------------------- image blocks
+def _squeeze(dtype):
+    del dtype  # no parameters
+    return fb.Squeeze(), (4, 4, 2), _normal
+
+
+def _unsqueeze(dtype):
+    del dtype
+    return tfb.Invert(fb.Squeeze()), (2, 2, 8), _normal
+
+
+def _batch_norm(dtype, event_ndims=1, shape=(3,)):
+    rng = np.random.default_rng(12)
+    c = shape[-1]
+    mean = tf.constant(rng.normal(size=c), dtype)
+    variance = tf.constant(rng.uniform(0.3, 3.0, size=c), dtype)
+    loc = tf.constant(rng.normal(size=c) * 0.5, dtype)
+    log_scale = tf.Variable(rng.normal(size=c) * 0.5, dtype=dtype)
+    bij = fb.BatchNorm(mean, variance, loc, log_scale, epsilon=1e-2, event_ndims=event_ndims)
+    return bij, shape, _normal
+
+
+def _batch_norm_image(dtype):
+    return _batch_norm(dtype, event_ndims=3, shape=(2, 3, 2))
+
+
+def _factor_out(dtype):
+    """Data (2, 2, 4): 2 channels factored out, the 2 kept ones squeezed to (1, 1, 8), of which
+    4 are factored out and 4 go through a channel coupling and an ActNorm."""
+    rng = np.random.default_rng(14)
+    deepest = (1, 1, 4)
+    coupling = fb.Coupling(DenseConditioner(deepest, deepest, dtype, 15),
+                           mask=fb.channel_mask(deepest))
+    actnorm = fb.ActNorm(tf.constant(rng.normal(size=4), dtype),
+                         tf.constant(rng.normal(size=4) * 0.5, dtype), event_ndims=3)
+    inner = fb.FactorOut([actnorm, coupling], event_shape=(1, 1, 8), num_kept=4)
+    outer = fb.FactorOut([inner, tfb.Invert(fb.Squeeze())], event_shape=(2, 2, 4))
+    return outer, (16,), _normal
+
+
 # --------------------------------------------------------------------- compositions
 def _chain_with_stock(dtype):
     coupling, _, _ = _affine_half(dtype)
@@ -226,4 +269,9 @@ REGISTRY = {
     "logit": _logit,
     "invert_logit": _inverted_logit,
     "chain_with_stock_tfp": _chain_with_stock,
+    "squeeze": _squeeze,
+    "unsqueeze": _unsqueeze,
+    "batch_norm": _batch_norm,
+    "batch_norm_image": _batch_norm_image,
+    "factor_out_two_scales": _factor_out,
 }

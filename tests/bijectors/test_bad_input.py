@@ -5,8 +5,11 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfp_flows import bijectors as fb
+
+tfb = tfp.bijectors
 
 
 def _pair(x_b):
@@ -403,6 +406,40 @@ def test_half_mask_num_masked_must_leave_both_parts(num_masked):
     with pytest.raises(ValueError, match=rf"num_masked must be in \[1, 4\] for event size 5, "
                                          rf"got {num_masked}"):
         fb.half_mask(5, num_masked=num_masked)
+
+
+# ------------------------------------------------------------------------- squeeze
+@pytest.mark.parametrize("shape", [(3, 4, 2), (4, 5, 1), (5, 5, 3), (2, 4, 7, 1)], ids=str)
+def test_squeeze_of_an_odd_size_names_the_image_shape(shape):
+    hwc = re.escape(str(tuple(shape[-3:])))
+    message = r"even height and width, got an image of shape \(height, width, channels\) = "
+    with pytest.raises(ValueError, match=message + hwc):
+        fb.Squeeze().forward(tf.zeros(shape))
+    with pytest.raises(ValueError, match=message + hwc):
+        tf.function(fb.Squeeze().forward)(tf.zeros(shape))
+    with pytest.raises(ValueError, match=message + hwc):
+        fb.squeezed_shape(shape)
+    with pytest.raises(ValueError, match=message + hwc):  # sampling side of a flow
+        tfb.Invert(fb.Squeeze()).inverse(tf.zeros(shape))
+
+
+@pytest.mark.parametrize("shape", [(2, 2, 3), (1, 1, 6)], ids=str)
+def test_unsqueeze_needs_a_multiple_of_four_channels(shape):
+    with pytest.raises(ValueError, match=r"undoing a squeeze needs a multiple of 4 channels, got "
+                                         r"an image of shape \(height, width, channels\) = "
+                                         + re.escape(str(shape))):
+        fb.Squeeze().inverse(tf.zeros((2,) + shape))
+    with pytest.raises(ValueError, match=r"multiple of 4 channels"):
+        fb.unsqueezed_shape(shape)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (8,)], ids=str)
+def test_squeeze_needs_images(shape):
+    with pytest.raises(ValueError, match=r"Squeeze acts on images \[\.\.\., height, width, "
+                                         r"channels\], got shape " + re.escape(str(shape))):
+        fb.Squeeze().forward(tf.zeros(shape))
+    with pytest.raises(ValueError, match=r"Squeeze's inverse acts on images"):
+        fb.Squeeze().inverse(tf.zeros(shape))
 
 
 # ------------------------------------------------------------------------ log_det

@@ -1,5 +1,7 @@
 """Real NVP's batch normalisation as a flow layer: batch statistics in training, running
 averages at inference, all of it saved."""
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -47,7 +49,8 @@ class BatchNormLayer(FlowLayer):
         super().__init__(**kwargs)
         self.event_shape, features, self.event_ndims = per_feature_shape(event_shape,
                                                                          "BatchNormLayer")
-        if isinstance(momentum, bool) or not 0.0 <= float(momentum) < 1.0:
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or \
+                not 0.0 <= float(momentum) < 1.0:
             raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
         self.epsilon = check_positive_float(epsilon, "epsilon")

@@ -1,4 +1,6 @@
 """Pixel preprocessing inside a flow: dequantised intensities to logits, log-det included."""
+import numbers
+
 import keras
 import tensorflow_probability as tfp
 
@@ -22,7 +24,8 @@ class LogitLayer(FlowLayer):
         \text{bits/dim} = \frac{-\log p(x + u)}{D \ln 2}
 
     is honest: the log-det of the scaling to ``[0, 1]`` and of the logit is part of it. On the
-    way back (sampling) logits go to ``(0, K)``. No weights.
+    way back (sampling) logits go to ``(-a, K + a)`` with ``a = alpha K / (1 - 2 alpha)``
+    (``(0, K)`` widened by the ``alpha`` margin). No weights.
 
     Args:
       num_levels: ``K``, the number of pixel levels (256 for 8-bit images, 17 for digits).
@@ -40,7 +43,8 @@ class LogitLayer(FlowLayer):
     def __init__(self, num_levels=256, alpha=0.05, **kwargs):
         super().__init__(**kwargs)
         self.num_levels = check_positive_int(num_levels, "num_levels", minimum=2)
-        if isinstance(alpha, bool) or not 0.0 < float(alpha) < 0.5:
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or \
+                not 0.0 < float(alpha) < 0.5:
             raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}")
         self.alpha = float(alpha)
         self.built = True
