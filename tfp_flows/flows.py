@@ -88,7 +88,9 @@ def _vector_base(base_distribution):
 def _vector_size(event_shape, min_size=1, what="this builder"):
     shape = check_event_shape(event_shape)
     if len(shape) != 1:
-        raise ValueError(f"{what} is for vector data: event_shape must be (D,), got {shape}")
+        images = "; for images use real_nvp or glow" if len(shape) == 3 else ""
+        raise ValueError(f"{what} is for vector data: event_shape must be (D,), got "
+                         f"{shape}{images}")
     if shape[0] < min_size:
         raise ValueError(
             f"{what} needs at least {min_size} dimensions (a coupling layer splits the vector "
@@ -155,7 +157,7 @@ def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, 
     base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
-                                        log_scale_bound)
+                                        log_scale_bound, 1, "iaf" if inverse else "maf")
     layers = [
         AutoregressiveLayer((size,), transform=Affine(log_scale_bound), hidden_units=hidden,
                             activation=activation, seed=None if seed is None else seed + i,
