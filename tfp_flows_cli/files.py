@@ -4,6 +4,8 @@
 TensorFlow and Keras are imported inside the functions that need them.
 """
 import csv
+import io
+import json
 import math
 import os
 import secrets
@@ -267,6 +269,22 @@ def write_text_atomically(out, text, overwrite=False):
     umask), then puts it in place: with ``overwrite`` by ``os.replace``; otherwise by a hard
     link, which fails if another process created ``out`` meanwhile (where links are not
     supported, by a last check and a rename)."""
+    _write_atomically(out, text, overwrite)
+
+
+def write_bytes_atomically(out, data, overwrite=False):
+    """:func:`write_text_atomically` for ``bytes`` (e.g. a ``.npy`` file's contents)."""
+    _write_atomically(out, bytes(data), overwrite)
+
+
+def npy_bytes(array):
+    """The contents of a ``.npy`` file holding ``array`` (no pickles)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _write_atomically(out, data, overwrite):
     out = Path(out)
     parent = out.absolute().parent
     for _ in range(100):
@@ -279,8 +297,12 @@ def write_text_atomically(out, text, overwrite=False):
         except OSError as err:
             raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
+        if isinstance(data, bytes):
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        else:
+            with os.fdopen(fd, "w", newline="") as f:
+                f.write(data)
         if overwrite:
             os.replace(tmp, out)
         else:
@@ -416,6 +438,67 @@ def load_flow_model(path):
         raise CLIError(f"{path} is a Keras model but not a tfp_flows flow "
                        f"(got {type(model).__name__})")
     return model
+
+
+def peek_npy(path):
+    """``(shape, dtype)`` of a ``.npy`` file read from its header (the data are memory-mapped,
+    not read; no TensorFlow needed), or ``None`` if it is not a readable ``.npy`` array (the
+    loader reports that later, with its own message)."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception:   # noqa: BLE001  any failure: not ours to report here
+        return None
+    if not isinstance(array, np.ndarray):
+        if hasattr(array, "close"):
+            array.close()
+        return None
+    shape, dtype = tuple(array.shape), array.dtype
+    del array
+    return shape, dtype
+
+
+def peek_model_config(path):
+    """The ``config`` of the model in a ``.keras`` file (read from its ``config.json``, no
+    TensorFlow needed), or ``{}`` if it cannot be read. A tfp_flows model's config holds
+    ``event_shape`` and ``num_levels`` (``None`` for vector models, ``K`` for image
+    models). Call :func:`check_model_file` first."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json")).get("config", {})
+    except Exception:   # noqa: BLE001  load_flow_model reports a bad file
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def pixel_dtype(num_levels):
+    """The smallest unsigned NumPy dtype holding the pixel values ``0 .. num_levels - 1``.
+
+    Example:
+        >>> pixel_dtype(256).__name__, pixel_dtype(257).__name__
+        ('uint8', 'uint16')
+    """
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if num_levels - 1 <= np.iinfo(dtype).max:
+            return dtype
+    return np.uint64
+
+
+def to_pixels(samples, num_levels):
+    """An image flow's samples ``x + u`` in ``[0, K)`` as integer pixels: floored, clipped to
+    ``0 .. K-1`` (values that are not finite become 0), of dtype :func:`pixel_dtype`.
+
+    Example:
+        >>> to_pixels(np.array([-0.2, 0.7, 3.99, 4.0, np.nan]), 4).tolist()
+        [0, 0, 3, 3, 0]
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    x = np.where(np.isfinite(x), x, 0.0)
+    return np.clip(np.floor(x), 0, num_levels - 1).astype(pixel_dtype(num_levels))
+
+
+def shape_text(shape):
+    """``(8, 8, 1)`` -> ``'8x8x1'``."""
+    return "x".join(str(int(s)) for s in shape)
 
 
 def event_size(model):

@@ -18,6 +18,10 @@ units):
 
 In both cases ``--validation-split`` of the remaining rows is held out for validation and
 early stopping. All NLLs are in nats per point, of the density in the data's units.
+
+Image data (``digits``, ``mnist5k``, a ``.npy`` of integer images) go to
+:mod:`tfp_flows_cli.fit_images`; options of the other kind (``--layers`` / ``--hidden`` for
+images, ``--num-levels`` / ``--hidden-channels`` / ... for vectors) are refused.
 """
 import argparse
 import json
@@ -101,12 +105,15 @@ def check_data(args):
     if _is_file_spec(args.data):
         check_data_file(args.data)
         if args.n_train is not None:
-            raise CLIError("--n-train applies to toy data sets only; all rows of a file are "
-                           "used")
+            raise CLIError("--n-train applies to toy data sets and image data only; all rows "
+                           "of a file of vectors are used")
         return
     if _toy_key(args.data) is None:
+        from tfp_flows_cli import IMAGE_DATA_NAMES
+
         raise CLIError(f"unknown data {args.data!r}: expected a toy data set name "
-                       f"({', '.join(TOY_DATA_NAMES)}) or a .csv / .npy file")
+                       f"({', '.join(TOY_DATA_NAMES)}), an image data set "
+                       f"({', '.join(IMAGE_DATA_NAMES)}) or a .csv / .npy file")
     if args.n_train is not None and args.n_train < 10:
         raise CLIError(f"--n-train must be at least 10, got {args.n_train}")
 
@@ -169,11 +176,11 @@ def progress_every(epochs):
     return max(1, round(epochs / 20))
 
 
-def _progress_callback(keras, epochs):
-    """A Keras callback printing, every :func:`progress_every` epochs, the losses, the time
-    so far and an estimate of the time left: at the mean pace of the epochs after the first
-    (which also traces the graphs, for NSF many times longer than the others); early
-    stopping may end the run sooner."""
+def _progress_callback(keras, epochs, scale=1.0, unit=""):
+    """A Keras callback printing, every :func:`progress_every` epochs, the losses (times
+    ``scale``, followed by ``unit``), the time so far and an estimate of the time left: at
+    the mean pace of the epochs after the first (which also traces the graphs, for NSF many
+    times longer than the others); early stopping may end the run sooner."""
     every, width = progress_every(epochs), len(str(epochs))
 
     class Progress(keras.callbacks.Callback):
@@ -193,7 +200,7 @@ def _progress_callback(keras, epochs):
             parts = [f"epoch {done:>{width}}/{epochs}"]
             for key in ("loss", "val_loss"):
                 if key in logs:
-                    parts.append(f"{key} {float(logs[key]):.4f}")
+                    parts.append(f"{key} {float(logs[key]) * scale:.4f}{unit}")
             parts.append(f"{duration(elapsed)} elapsed")
             if done == 1 and done < epochs:
                 parts.append("(the first epoch includes set-up)")
@@ -282,12 +289,35 @@ def _finite_or_none(value):
     return value if value is not None and math.isfinite(value) else None
 
 
+#: Defaults of the vector-only options (``None`` on the command line means "not given", so
+#: that they can be refused for image data).
+VECTOR_DEFAULTS = dict(layers=4, hidden=(64,), base="student_t")
+
+
+def with_vector_defaults(args):
+    """A copy of ``args`` with the vector options that were not given set to
+    :data:`VECTOR_DEFAULTS`."""
+    values = dict(vars(args))
+    for name, default in VECTOR_DEFAULTS.items():
+        if values.get(name) is None:
+            values[name] = default
+    return argparse.Namespace(**values)
+
+
 def fit_and_write(args, command="fit"):
     """Fits, measures and writes everything into ``args.out``; returns the metrics dict.
-    ``--out`` and ``--data`` are checked before TensorFlow is imported."""
+    ``--out``, ``--data`` and the options are checked before TensorFlow is imported. Image
+    data go to :func:`tfp_flows_cli.fit_images.fit_and_write_images`."""
+    from tfp_flows_cli import fit_images
+
     start = time.perf_counter()
     out = OutputDir(args.out, args.overwrite,
                     protect=[args.data] if Path(args.data).exists() else [])
+    images = fit_images.image_spec(args)
+    if images is not None:
+        return fit_images.fit_and_write_images(args, images, out, start, command)
+    fit_images.check_vector_options(args)
+    args = with_vector_defaults(args)
     check_data(args)
     quiet_tensorflow_startup()
     data = load_data(args)
@@ -398,7 +428,12 @@ def _summary(metrics, out):
 def run_fit(args):
     """``tfp-flows fit``."""
     metrics = fit_and_write(args)
-    print(_summary(metrics, args.out))
+    if metrics["data_kind"] == "images":
+        from tfp_flows_cli.fit_images import summary
+
+        print(summary(metrics, args.out))
+    else:
+        print(_summary(metrics, args.out))
     return 0
 
 
