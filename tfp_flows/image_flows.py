@@ -155,6 +155,13 @@ def real_nvp_image(shape, *, num_scales, num_levels, hidden_channels, num_blocks
     """Real NVP's multiscale image flow (see the module docstring); arguments checked by
     :func:`tfp_flows.real_nvp`."""
     num_scales = _check_scales(shape, num_scales, lambda n: n - 1, "real_nvp")
+    factor = 2 ** (num_scales - 1)
+    if (shape[0] // factor) * (shape[1] // factor) < 2:
+        raise ValueError(
+            f"real_nvp with num_scales={num_scales} leaves {shape[0] // factor}x"
+            f"{shape[1] // factor} images for its last scale, too small for a checkerboard "
+            f"mask (it needs two pixels); use num_scales <= {num_scales - 1} for event_shape "
+            f"{shape}")
     seeds = _seeds(seed)
 
     def couplings(event, mask, count):

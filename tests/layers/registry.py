@@ -34,7 +34,8 @@ IMAGE = (4, 4, 2)
 
 @keras.saving.register_keras_serializable(package="tfp_flows_tests")
 class TinyConv(keras.layers.Layer):
-    """A Conv2D conditioner mapping [n, H, W, C] to [n, H, W, C, 2] (shift, log-scale)."""
+    """A Conv2D conditioner mapping [n, H, W, C] to [n, H, W, C, 2] (shift, log-scale); a
+    channel coupling gives it the conditioning half of the channels."""
 
     def __init__(self, channels, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -57,8 +58,11 @@ class TinyConv(keras.layers.Layer):
 
 
 def _image_coupling(mask="checkerboard", reverse_mask=False, seed=0, shape=IMAGE):
+    # A channel coupling's conditioner maps the conditioning half of the channels to
+    # parameters for the other half (even channel counts here).
+    channels = shape[-1] if mask == "checkerboard" else shape[-1] // 2
     return CouplingLayer(shape, mask=mask, reverse_mask=reverse_mask,
-                         conditioner=TinyConv(shape[-1], seed=seed))
+                         conditioner=TinyConv(channels, seed=seed))
 
 
 def _batch_norm(shape):

@@ -44,9 +44,13 @@ def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=No
     if shuffle:
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ceiling = np.float32(np.nextafter(np.float32(1.0), np.float32(0.0)))
+    # A generator whose state advances across passes: op-level random ops would repeat the
+    # same noise every epoch once a global seed is set (keras.utils.set_random_seed).
+    generator = (tf.random.Generator.from_non_deterministic_state() if seed is None
+                 else tf.random.Generator.from_seed(seed))
 
     def add_noise(batch):
-        u = tf.random.uniform(tf.shape(batch), maxval=ceiling, seed=seed)
+        u = generator.uniform(tf.shape(batch), maxval=ceiling)
         return tf.cast(batch, tf.float32) + u
 
     return data.batch(batch_size).map(add_noise).prefetch(tf.data.AUTOTUNE)

@@ -31,9 +31,12 @@ class CouplingLayer(FlowLayer):
       hidden_units: hidden sizes of the default :class:`~tfp_flows.nets.CouplingMLP`.
       activation: its hidden activation.
       conditioner: a Keras layer to use instead of the default; required for image masks. It
-        maps the conditioning part (``[..., d]`` for vectors, ``x * mask`` of shape
-        ``[..., H, W, C]`` for images) to ``[..., out, num_params]`` parameters; its weights
-        are this layer's weights and it is saved with the layer.
+        maps the conditioning part to parameters for the transformed part, with a trailing
+        axis of ``num_params``: ``[..., d] -> [..., D - d, P]`` for vectors; for
+        ``mask="checkerboard"`` ``x * mask`` ``[..., H, W, C] -> [..., H, W, C, P]``; for
+        ``mask="channel"`` the ``d`` conditioning channels ``[..., H, W, d] ->
+        [..., H, W, C - d, P]`` (a split of the last axis, as Glow's couplings). Its
+        weights are this layer's weights and it is saved with the layer.
       **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     The default conditioner's last layer starts at zero, so the layer starts as the identity.
@@ -74,14 +77,29 @@ class CouplingLayer(FlowLayer):
                     hidden_units=self.hidden_units, activation=activation,
                     dtype=self.dtype_policy)
             build_shape = (1, num_cond)
+        elif mask == "channel":
+            # A split of the last axis: the conditioner sees only the conditioning channels
+            # and gives parameters for the others (half the work of masking all of them).
+            channels = channel_mask(self.event_shape, reverse=self.reverse_mask)[0, 0]
+            num_cond = int(channels.sum())
+            self._split = (num_cond, len(channels) - num_cond)
+            self._mask = None
+            if conditioner is None:
+                raise ValueError(
+                    f"mask='channel' needs a conditioner: a Keras layer mapping the "
+                    f"{num_cond} conditioning channels [..., "
+                    f"{', '.join(map(str, self.event_shape[:2]))}, {num_cond}] to parameters "
+                    f"for the other {len(channels) - num_cond}: [..., "
+                    f"{', '.join(map(str, self.event_shape[:2]))}, "
+                    f"{len(channels) - num_cond}, {self.transform.num_params}]")
+            build_shape = (1,) + self.event_shape[:2] + (num_cond,)
         else:
             if conditioner is None:
                 raise ValueError(
                     f"mask={mask!r} needs a conditioner: a Keras layer mapping [..., "
                     f"{', '.join(map(str, self.event_shape))}] to the same shape plus "
                     f"[{self.transform.num_params}]")
-            make = checkerboard_mask if mask == "checkerboard" else channel_mask
-            self._mask = make(self.event_shape, reverse=self.reverse_mask)
+            self._mask = checkerboard_mask(self.event_shape, reverse=self.reverse_mask)
             build_shape = (1,) + self.event_shape
         self.conditioner = conditioner
         # Always call the conditioner once: after from_config, Keras's build_from_config may
@@ -92,6 +110,10 @@ class CouplingLayer(FlowLayer):
 
     def bijector(self, context=None, training=False):
         self.check_context(context)
+        if self.mask_kind == "channel":
+            return Coupling(self.conditioner, transform=self.transform,
+                            num_masked=self._split[0], reverse_mask=self.reverse_mask,
+                            name=self.name)
         if self._mask is None:
             return Coupling(self.conditioner, transform=self.transform,
                             num_masked=self._split[1] if self.reverse_mask else self._split[0],
