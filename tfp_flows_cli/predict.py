@@ -29,7 +29,6 @@ The model file, the data file and ``--out`` are checked before TensorFlow is imp
 image model's kind, shape and levels are read from its ``config.json``, a ``.npy`` file's
 dtype and shape from its header).
 """
-import math
 import sys
 from pathlib import Path
 
@@ -168,8 +167,8 @@ def _check_images_file(args, shape, levels):
 
 def _image_bits(model, args, levels):
     """Per-image bits/dim (the mean over ``--draws`` dequantisations)."""
-    from tfp_flows.datasets import dequantize, load_images_npy
-    from tfp_flows.training import negative_log_likelihoods
+    from tfp_flows.datasets import load_images_npy
+    from tfp_flows.training import bits_per_image
 
     try:
         images = load_images_npy(args.data, num_levels=levels)
@@ -179,11 +178,8 @@ def _image_bits(model, args, levels):
         raise CLIError(f"{args.data}: expected images [N, "
                        f"{', '.join(map(str, model.event_shape))}], got {images.shape}")
     draws = DEFAULT_DRAWS if args.draws is None else args.draws
-    rng = np.random.default_rng(0 if args.seed is None else args.seed)
-    nll = np.mean([negative_log_likelihoods(model, dequantize(images, rng, levels),
-                                            batch_size=_IMAGE_CHUNK)
-                   for _ in range(draws)], axis=0)
-    return nll / (int(np.prod(images.shape[1:])) * math.log(2.0)), draws
+    seed = 0 if args.seed is None else args.seed
+    return bits_per_image(model, images, levels, draws, seed, batch_size=_IMAGE_CHUNK), draws
 
 
 def run_log_prob(args):

@@ -6,7 +6,7 @@
   an optional wall-clock budget (:class:`TimeBudget`).
 - :func:`mean_nll`, :func:`kl_to_truth`, :func:`bits_per_dim`: mean negative
   log-likelihood, KL divergence to an exact density, bits per dimension of integer images;
-  each an :class:`Estimate` ``(value, std_error)``.
+  each an :class:`Estimate` ``(value, std_error)``; :func:`bits_per_image` per image.
 
 Example:
     >>> import numpy as np, tfp_flows
@@ -21,11 +21,12 @@ Example:
 from tfp_flows.training.metrics import (
     Estimate,
     bits_per_dim,
+    bits_per_image,
     kl_to_truth,
     mean_nll,
     negative_log_likelihoods,
 )
 from tfp_flows.training.recipe import SCHEDULES, TimeBudget, fit_flow
 
-__all__ = ["SCHEDULES", "Estimate", "TimeBudget", "bits_per_dim", "fit_flow", "kl_to_truth",
-           "mean_nll", "negative_log_likelihoods"]
+__all__ = ["SCHEDULES", "Estimate", "TimeBudget", "bits_per_dim", "bits_per_image", "fit_flow",
+           "kl_to_truth", "mean_nll", "negative_log_likelihoods"]
