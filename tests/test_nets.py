@@ -344,6 +344,32 @@ def test_resnet_seed_fixes_the_initial_weights():
     assert not np.array_equal(first[kernels[1]], first[kernels[2]])
 
 
+def test_resnet_glow_network_and_output_channels(rng):
+    """num_blocks=0, pointwise=True is Glow's conv 3x3 -> conv 1x1 -> zero conv 3x3 (TFP's
+    GlowDefaultNetwork: the same weight shapes); output_channels sets C' of [n, H, W, C', P]."""
+    net = ResNet(num_params=2, hidden_channels=8, num_blocks=0, pointwise=True,
+                 output_channels=3, seed=0)
+    x = rng.normal(size=(4, 4, 4, 2)).astype("float32")
+    out = net(x)
+    assert out.shape == (4, 4, 4, 3, 2) and np.all(out.numpy() == 0.0)
+    assert net.compute_output_shape((None, 4, 4, 2)) == (None, 4, 4, 3, 2)
+    kernels = sorted(tuple(w.shape) for w in net.trainable_weights if len(w.shape) == 4)
+    assert kernels == sorted([(3, 3, 2, 8), (1, 1, 8, 8), (3, 3, 8, 6)])
+    _resnet_perturbed(net)
+    h = tf.nn.relu(net.conv_pointwise(tf.nn.relu(net.conv_in(x))))
+    np.testing.assert_allclose(out_again := net(x).numpy(),
+                               tf.reshape(net.conv_out(h), (4, 4, 4, 3, 2)).numpy(), rtol=1e-5)
+    assert np.abs(out_again).max() > 0
+    clone = ResNet.from_config(net.get_config())
+    clone(x)
+    clone.set_weights(net.get_weights())
+    np.testing.assert_array_equal(clone(x).numpy(), out_again)
+    with pytest.raises(ValueError, match="pointwise"):
+        ResNet(pointwise="yes")
+    with pytest.raises(ValueError, match="output_channels"):
+        ResNet(output_channels=0)
+
+
 def test_resnet_config_round_trip(rng):
     net = ResNet(num_params=3, hidden_channels=4, num_blocks=1, kernel_size=5,
                  activation="tanh", log_scale_index=2, seed=7)

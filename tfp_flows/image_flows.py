@@ -14,7 +14,8 @@ Layer order, from the data side (the lists are reversed for :class:`FlowModel`):
   conditioner is a :class:`~tfp_flows.nets.ResNet` with a ``scale * tanh`` log-scale; with
   ``batch_norm`` a :class:`BatchNormLayer` follows every coupling.
 * Glow, per scale: squeeze, ``num_steps`` steps of ActNorm, invertible 1x1 convolution and
-  affine channel coupling, then (except at the last scale) a learned prior for the half that
+  affine channel coupling (conditioner: Glow's conv 3x3, conv 1x1, zero conv 3x3, plus
+  ``num_blocks`` residual blocks), then (except at the last scale) a learned prior for the half that
   is factored out (a channel coupling conditioned on the kept half) and the factor-out.
 """
 from tfp_flows.bijectors.transforms import Affine
@@ -43,7 +44,7 @@ IMAGE_ARGS = """
         model takes dequantised pixels in ``[0, K)``.
       hidden_channels: (images) channels of the ResNet conditioners' convolutions.
       num_blocks: (images) residual blocks per conditioner (Real NVP: 2 by default; Glow: 0,
-        its shallow conv-activation-conv network).
+        its shallow conv 3x3, conv 1x1, conv 3x3 network).
       batch_norm: (images, Real NVP) a batch-norm layer with running statistics after every
         coupling.
       num_steps: (images, Glow) steps of ActNorm, 1x1 convolution and coupling per scale.
@@ -127,10 +128,10 @@ def _check_scales(shape, num_scales, squeezes, what):
 
 
 def _coupling(shape, mask, reverse, hidden_channels, num_blocks, activation, log_scale_bound,
-              dtype, seed, tanh_scale=True):
+              dtype, seed, tanh_scale=True, pointwise=False):
     net = ResNet(num_params=2, hidden_channels=hidden_channels, num_blocks=num_blocks,
                  activation=activation, log_scale_index=1 if tanh_scale else None, seed=seed,
-                 dtype=dtype)
+                 pointwise=pointwise, dtype=dtype)
     return CouplingLayer(shape, transform=Affine(log_scale_bound), mask=mask,
                          reverse_mask=reverse, conditioner=net, dtype=dtype)
 
@@ -205,7 +206,8 @@ def glow_image(shape, *, num_scales, num_steps, num_levels, hidden_channels, num
                 ActNormLayer(squeezed, dtype=dtype),
                 InvertibleLinearLayer(squeezed, seed=next(seeds), dtype=dtype),
                 _coupling(squeezed, "channel", k % 2 == 1, hidden_channels, num_blocks,
-                          activation, log_scale_bound, dtype, next(seeds), tanh_scale=False),
+                          activation, log_scale_bound, dtype, next(seeds), tanh_scale=False,
+                          pointwise=True),
             ]
         if index == num_scales - 1:
             return steps

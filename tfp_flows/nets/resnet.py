@@ -18,11 +18,13 @@ class ResNet(keras.layers.Layer):
         \qquad \theta = \mathrm{conv}_{out}(\sigma(h_B)),
 
     with ``k x k`` convolutions (``same`` padding) of ``hidden_channels`` channels and
-    ``conv_out`` starting at zero, so a coupling built on it starts as the identity. Output
+    ``conv_out`` starting at zero, so a coupling built on it starts as the identity. With
+    ``pointwise=True`` a ``1 x 1`` convolution and the activation come before ``conv_out``:
+    ``num_blocks=0, pointwise=True`` is Glow's network (conv 3x3, ReLU, conv 1x1, ReLU, zero
+    conv 3x3), as in TFP's ``GlowDefaultNetwork``. Output
     channel ``c P + p`` holds parameter ``p`` of input channel ``c``. With
     ``log_scale_index=i`` parameter ``i`` becomes Real NVP's bounded log-scale
     ``s = scale_c \tanh(\theta_i)`` with a learned per-channel ``scale_c`` (starting at 1).
-    ``num_blocks=0`` gives Glow's shallow network (conv, activation, zero conv).
 
     Args:
       num_params: ``P``, parameters per entry (2 for the affine transform: shift, log-scale).
@@ -30,6 +32,9 @@ class ResNet(keras.layers.Layer):
       num_blocks: residual blocks (an integer >= 0).
       kernel_size: odd size ``k`` of the convolutions.
       activation: any Keras activation name.
+      pointwise: add the ``1 x 1`` convolution before the output (Glow).
+      output_channels: channels ``C'`` of the output, ``[n, H, W, C', P]`` (default: the
+        input's ``C``; a channel coupling on an odd number of channels needs another).
       log_scale_index: ``None``, or which parameter is a log-scale to bound with
         ``scale * tanh`` (1 for :class:`~tfp_flows.bijectors.Affine`).
       seed: ``None`` or an int: the hidden convolutions' random initial weights.
@@ -46,7 +51,8 @@ class ResNet(keras.layers.Layer):
     """
 
     def __init__(self, num_params=2, hidden_channels=64, num_blocks=2, kernel_size=3,
-                 activation="relu", log_scale_index=None, seed=None, **kwargs):
+                 activation="relu", log_scale_index=None, seed=None, pointwise=False,
+                 output_channels=None, **kwargs):
         super().__init__(**kwargs)
         self.num_params = check_positive_int(num_params, "num_params")
         self.hidden_channels = check_positive_int(hidden_channels, "hidden_channels")
@@ -66,6 +72,11 @@ class ResNet(keras.layers.Layer):
                              f"{log_scale_index!r}")
         self.log_scale_index = None if log_scale_index is None else int(log_scale_index)
         self.seed = None if seed is None else check_positive_int(seed, "seed", minimum=0)
+        if not isinstance(pointwise, bool):
+            raise ValueError(f"pointwise must be True or False, got {pointwise!r}")
+        self.pointwise = pointwise
+        self.output_channels = (None if output_channels is None
+                                else check_positive_int(output_channels, "output_channels"))
         self._channels = None
         self._context_size = None
         self._num_convs = 0
@@ -92,7 +103,11 @@ class ResNet(keras.layers.Layer):
             first.build(image + (hidden,))
             second.build(image + (hidden,))
             self.blocks.append([first, second])
-        self.conv_out = self._conv(self._channels * self.num_params, k, zeros=True)
+        if self.pointwise:
+            self.conv_pointwise = self._conv(hidden, 1)
+            self.conv_pointwise.build(image + (hidden,))
+        self._out_channels = self.output_channels or self._channels
+        self.conv_out = self._conv(self._out_channels * self.num_params, k, zeros=True)
         self.conv_out.build(image + (hidden,))
         if context_shape is not None:
             self._context_size = int(context_shape[-1])
@@ -115,11 +130,15 @@ class ResNet(keras.layers.Layer):
             h += self.context_dense(tf.reshape(context, [-1, self._context_size]))[:, None, None]
         for first, second in self.blocks:
             h = h + second(self.activation(first(self.activation(h))))
-        out = self.conv_out(self.activation(h))
+        h = self.activation(h)
+        if self.pointwise:
+            h = self.activation(self.conv_pointwise(h))
+        out = self.conv_out(h)
+        event = event[:2] + [self._out_channels, self.num_params]
         if x.shape.rank == 4:
-            out = tf.reshape(out, [-1] + event + [self.num_params])
+            out = tf.reshape(out, [-1] + event)
         else:
-            out = tf.reshape(out, tf.concat([batch, event + [self.num_params]], 0))
+            out = tf.reshape(out, tf.concat([batch, event], 0))
         if self.log_scale_index is None:
             return out
         i = self.log_scale_index
@@ -129,10 +148,12 @@ class ResNet(keras.layers.Layer):
         return tf.stack(parts, axis=-1)
 
     def compute_output_shape(self, x_shape, context_shape=None):
-        return tuple(x_shape) + (self.num_params,)
+        channels = self.output_channels or x_shape[-1]
+        return tuple(x_shape[:-1]) + (channels, self.num_params)
 
     def get_config(self):
         return {**super().get_config(), "num_params": self.num_params,
                 "hidden_channels": self.hidden_channels, "num_blocks": self.num_blocks,
                 "kernel_size": self.kernel_size, "activation": self._activation_name,
-                "log_scale_index": self.log_scale_index, "seed": self.seed}
+                "log_scale_index": self.log_scale_index, "seed": self.seed,
+                "pointwise": self.pointwise, "output_channels": self.output_channels}
