@@ -36,6 +36,14 @@ INIT_ROWS = 4096
 INIT_IMAGES = 512
 
 
+def _stateless_seed(seed):
+    """A checked seed as a TFP stateless seed: an integer ``s`` becomes ``(0, s)``, so that the
+    same seed gives the same samples on every call (TFP reads a bare int as a stateful seed,
+    which draws anew each time)."""
+    seed = check_seed(seed)
+    return (0, seed) if isinstance(seed, int) else seed
+
+
 def _replica_scaled(loss):
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
@@ -239,7 +247,8 @@ class FlowModel(keras.Model):
 
     def sample(self, sample_shape=(), seed=None, temperature=1.0):
         """Samples of shape ``[*sample_shape, *event_shape]`` (``sample(500)`` gives
-        ``[500, *event_shape]``); ``seed`` is ``None`` or a non-negative int.
+        ``[500, *event_shape]``); ``seed`` is ``None``, a non-negative int or a stateless pair
+        ``(a, b)``; a seed gives the same samples on every call.
 
         ``temperature`` ``T > 0`` scales the base sample, ``z -> T z`` (Glow's reduced
         temperature: ``T < 1`` trades diversity for cleaner samples; ``T = 1`` samples the
@@ -247,7 +256,7 @@ class FlowModel(keras.Model):
         shape = self._sample_count(sample_shape)
         temperature = check_positive_float(temperature, "temperature")
         n = int(np.prod(shape)) if shape else 1
-        z = self.base_distribution.sample(n, seed=check_seed(seed))
+        z = self.base_distribution.sample(n, seed=_stateless_seed(seed))
         if temperature != 1.0:
             z = z * tf.constant(temperature, z.dtype)
         x = self.forward_steps(z)[-1]
@@ -258,7 +267,7 @@ class FlowModel(keras.Model):
         shape = self._sample_count(sample_shape)
         n = int(np.prod(shape)) if shape else 1
         base = self.base_distribution
-        h = base.sample(n, seed=check_seed(seed))
+        h = base.sample(n, seed=_stateless_seed(seed))
         log_prob = base.log_prob(h)
         for layer in self.flow_layers:
             h, fldj = forward_and_log_det(layer.bijector(), h, h.shape.rank - 1)

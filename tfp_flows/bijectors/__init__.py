@@ -16,7 +16,12 @@ from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.bijectors.logit import Logit
 from tfp_flows.bijectors.masks import channel_mask, checkerboard_mask, half_mask
 from tfp_flows.bijectors.prelu import PReLU, positive_variable
-from tfp_flows.bijectors.squeeze import Squeeze, squeezed_shape, unsqueezed_shape
+from tfp_flows.bijectors.squeeze import (
+    SQUEEZE_ORDER,
+    Squeeze,
+    squeezed_shape,
+    unsqueezed_shape,
+)
 from tfp_flows.bijectors.transforms import (
     Additive,
     Affine,
@@ -27,6 +32,7 @@ from tfp_flows.bijectors.transforms import (
 )
 
 __all__ = [
+    "SQUEEZE_ORDER",
     "ActNorm",
     "Additive",
     "Affine",
