@@ -171,8 +171,28 @@ def test_fit_flow_cosine_schedule_and_validation_data(data):
         fit_flow(flow, data, epochs=1, schedule="plateau")
 
 
+def test_fit_flow_with_weight_averaging_keeps_the_averaged_best_weights(data):
+    """With ema_momentum, validation scores the moving average of the weights, and the model
+    ends with the average of its best epoch: its validation NLL is that best value (the raw
+    weights of any epoch would score differently)."""
+    flow = _tiny_flow()
+    history = fit_flow(flow, data, epochs=4, batch_size=50, learning_rate=1e-2,
+                       ema_momentum=0.9, schedule="constant")
+    assert flow.optimizer.use_ema and flow.optimizer.ema_momentum == pytest.approx(0.9)
+    val_loss = history.history["val_loss"]
+    assert mean_nll(flow, data[450:]).value == pytest.approx(min(val_loss), rel=1e-5)
+    plain = _tiny_flow()
+    plain_history = fit_flow(plain, data, epochs=4, batch_size=50, learning_rate=1e-2,
+                             schedule="constant")
+    assert not np.allclose(val_loss, plain_history.history["val_loss"])
+    with pytest.raises(ValueError, match="use_ema=False"):
+        fit_flow(plain, data, epochs=1, ema_momentum=0.9)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(epochs=0), "epochs"),
+    (dict(epochs=2, ema_momentum=1.0), "ema_momentum"),
+    (dict(epochs=2, ema_momentum="0.9"), "ema_momentum"),
     (dict(epochs=2, schedule="linear"), "schedule"),
     (dict(epochs=2, patience=0), "patience"),
     (dict(epochs=2, lr_factor=1.0), "lr_factor"),
