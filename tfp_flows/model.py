@@ -8,13 +8,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
+from tfp_flows.fit_data import INIT_ROWS, prepare_fit_data  # noqa: F401 (INIT_ROWS: public)
 from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.validation import (
-    check_data,
     check_positive_float,
     check_positive_int,
-    check_sample_weight,
     check_seed,
 )
 
@@ -29,11 +28,6 @@ BASE_DISTRIBUTIONS = ("normal", "student_t")
 #: training data costs ``~ (df + 1) log|z|`` nats instead of ``|z|^2 / 2``.
 STUDENT_T_DF = 5.0
 
-#: Rows of the training data that data-dependent initialisation sees (ActNorm, standardise).
-INIT_ROWS = 4096
-#: Images that data-dependent initialisation sees (a batch this size goes through every
-#: convolution of an image flow at once).
-INIT_IMAGES = 512
 
 
 def _stateless_seed(seed):
@@ -352,17 +346,6 @@ class FlowModel(keras.Model):
         self.optimizer.apply(grads, weights)
         return tf.constant(True)
 
-    def _as_dataset(self, x, batch_size, shuffle, weight=None):
-        if weight is None:
-            data = tf.data.Dataset.from_tensor_slices(x)
-        else:  # Keras's (x, y, sample_weight) form; a flow has no targets, y is empty
-            empty = np.zeros((len(x), 0), x.dtype)
-            data = tf.data.Dataset.from_tensor_slices((x, empty, weight.astype(x.dtype)))
-        if shuffle:
-            data = data.shuffle(len(x), reshuffle_each_iteration=True)
-        data = data.batch(batch_size)
-        return data.prefetch(tf.data.AUTOTUNE) if shuffle else data.cache()
-
     def fit(self, x=None, y=None, batch_size=None, epochs=1, validation_split=0.0,
             validation_data=None, shuffle=True, sample_weight=None, callbacks=None, **kwargs):
         """``keras.Model.fit`` on data ``x`` (no targets needed).
@@ -395,46 +378,11 @@ class FlowModel(keras.Model):
         """
         if y is not None:
             raise ValueError("FlowModel.fit takes data x only: a flow has no targets y")
-        if x is None:
-            raise ValueError("FlowModel.fit needs data x of shape "
-                             f"[n, {', '.join(map(str, self.event_shape))}], got None")
-        if batch_size is not None:
-            batch_size = check_positive_int(batch_size, "batch_size")
-        first = None
-        eval_batch_size = batch_size or 32
-        if isinstance(x, tf.data.Dataset):
-            if sample_weight is not None:
-                raise ValueError("sample_weight cannot be given with a tf.data.Dataset: "
-                                 "yield (x, y, weight) elements instead (y may be empty)")
-            first = next(iter(x.take(1)))
-            first = first[0] if isinstance(first, (tuple, list)) else first
-        elif self._is_integer_images(x):
-            if sample_weight is not None:
-                raise ValueError("sample_weight is not supported with integer images")
-            x, validation_data, first = self._dequantized(
-                x, validation_data, validation_split, batch_size or 32, bool(shuffle))
-            validation_split, shuffle, batch_size = 0.0, False, None
-        else:
-            x = check_data(x, self.event_shape, dtype=self.compute_dtype)
-            if not 0.0 <= float(validation_split) < 1.0:
-                raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-            weight = None if sample_weight is None else check_sample_weight(sample_weight, len(x))
-            batch_size = batch_size or 32
-            n_val = int(len(x) * float(validation_split))
-            if n_val:
-                x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
-                if weight is not None:
-                    weight, val_weight = weight[: len(x)], weight[len(x):]
-                    validation_data = self._as_dataset(validation_data, eval_batch_size,
-                                                       False, val_weight)
-            first = x[:max(batch_size, INIT_ROWS)]
-            x = self._as_dataset(x, batch_size, bool(shuffle), weight)
-            validation_split, shuffle, batch_size, sample_weight = 0.0, False, None, None
-        if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset,
-                                                                            tuple)):
-            validation_data = check_data(validation_data, self.event_shape, "validation data",
-                                         dtype=self.compute_dtype)
-            validation_data = self._as_dataset(validation_data, eval_batch_size, shuffle=False)
+        fit_kwargs, first = prepare_fit_data(
+            x, event_shape=self.event_shape, dtype=self.compute_dtype,
+            num_levels=self.num_levels, batch_size=batch_size,
+            validation_split=validation_split, validation_data=validation_data,
+            shuffle=shuffle, sample_weight=sample_weight)
         if first is not None and any(layer.needs_data_init for layer in self.flow_layers):
             self.initialize_from_data(first)
         if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
@@ -443,38 +391,7 @@ class FlowModel(keras.Model):
             with self.distribute_strategy.scope():
                 self.optimizer.build(self.trainable_variables)
         callbacks = list(callbacks or []) + [_StopOnNonFinite()]
-        return super().fit(x, batch_size=batch_size, epochs=epochs,
-                           validation_split=validation_split, validation_data=validation_data,
-                           shuffle=shuffle, sample_weight=sample_weight, callbacks=callbacks,
-                           **kwargs)
-
-    def _is_integer_images(self, x):
-        if self.num_levels is None or tf.is_tensor(x):
-            return False
-        return np.asarray(x).dtype.kind in "iub"
-
-    def _dequantized(self, x, validation_data, validation_split, batch_size, shuffle):
-        """Integer images to tf.data pipelines that dequantise every epoch afresh; returns
-        ``(train, validation, first rows for data-dependent initialisation)``."""
-        from tfp_flows.datasets import check_images, dequantize, dequantized_dataset
-
-        x = check_images(x, self.num_levels, "fit's images")
-        if x.shape[1:] != self.event_shape:
-            raise ValueError(f"expected images of shape [n, "
-                             f"{', '.join(map(str, self.event_shape))}], got {x.shape}")
-        if not 0.0 <= float(validation_split) < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-        n_val = int(len(x) * float(validation_split))
-        if n_val:
-            x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
-        if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset,
-                                                                            tuple)):
-            validation_data = dequantized_dataset(validation_data, self.num_levels,
-                                                  batch_size, shuffle=False)
-        first = dequantize(x[:max(batch_size, INIT_IMAGES)], seed=0,
-                           num_levels=self.num_levels)
-        train = dequantized_dataset(x, self.num_levels, batch_size, shuffle=shuffle)
-        return train, validation_data, first
+        return super().fit(epochs=epochs, callbacks=callbacks, **fit_kwargs, **kwargs)
 
     # ------------------------------------------------------------ saving
     def get_config(self):

@@ -1,0 +1,124 @@
+"""What :meth:`FlowModel.fit <tfp_flows.FlowModel.fit>` does with its data before Keras sees
+it: checks (shape, finite values in the model's dtype, pixel ranges), ``tf.data`` pipelines
+(integer images dequantised afresh every epoch), the validation split, sample weights, and the
+rows that data-dependent initialisation sees."""
+import numpy as np
+import tensorflow as tf
+
+from tfp_flows.validation import check_data, check_positive_int, check_sample_weight
+
+__all__ = ["INIT_IMAGES", "INIT_ROWS", "as_dataset", "prepare_fit_data"]
+
+#: Rows of the training data that data-dependent initialisation sees (ActNorm, standardise).
+INIT_ROWS = 4096
+#: Images that data-dependent initialisation sees (a batch this size goes through every
+#: convolution of an image flow at once).
+INIT_IMAGES = 512
+
+
+def as_dataset(x, batch_size, shuffle, weight=None):
+    """Rows ``x`` (and optional per-row weights) as batches; shuffled each epoch if asked,
+    cached otherwise."""
+    if weight is None:
+        data = tf.data.Dataset.from_tensor_slices(x)
+    else:  # Keras's (x, y, sample_weight) form; a flow has no targets, y is empty
+        empty = np.zeros((len(x), 0), x.dtype)
+        data = tf.data.Dataset.from_tensor_slices((x, empty, weight.astype(x.dtype)))
+    if shuffle:
+        data = data.shuffle(len(x), reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    return data.prefetch(tf.data.AUTOTUNE) if shuffle else data.cache()
+
+
+def _check_split(validation_split):
+    if not 0.0 <= float(validation_split) < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    return float(validation_split)
+
+
+def _integer_images(x, event_shape, num_levels, validation_data, validation_split, batch_size,
+                    shuffle):
+    from tfp_flows.datasets import check_images, dequantize, dequantized_dataset
+
+    x = check_images(x, num_levels, "fit's images")
+    if x.shape[1:] != tuple(event_shape):
+        raise ValueError(f"expected images of shape [n, {', '.join(map(str, event_shape))}], "
+                         f"got {x.shape}")
+    n_val = int(len(x) * _check_split(validation_split))
+    if n_val:
+        x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
+    if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset, tuple)):
+        validation_data = dequantized_dataset(validation_data, num_levels, batch_size,
+                                              shuffle=False)
+    first = dequantize(x[:max(batch_size, INIT_IMAGES)], seed=0, num_levels=num_levels)
+    return dequantized_dataset(x, num_levels, batch_size, shuffle=shuffle), validation_data, first
+
+
+def _check_pixel_range(x, num_levels, what):
+    """Float data of an image flow must be dequantised pixels in ``[0, K]``."""
+    low, high = float(np.min(x)), float(np.max(x))
+    if low < 0 or high > num_levels:
+        raise ValueError(f"{what}: an image flow takes dequantised pixels in [0, {num_levels}) "
+                         f"(or integer pixels, which fit dequantises); got values from {low:g} "
+                         f"to {high:g}")
+
+
+def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
+                     validation_split=0.0, validation_data=None, shuffle=True,
+                     sample_weight=None):
+    """Checks ``fit``'s data and turns it into what Keras's ``fit`` gets.
+
+    Args:
+      x: rows ``[n, *event_shape]`` (array-like), integer images for a model with
+        ``num_levels``, or a ``tf.data.Dataset``.
+      event_shape, dtype, num_levels: the model's.
+      batch_size, validation_split, validation_data, shuffle, sample_weight: as given to
+        ``fit``.
+
+    Returns:
+      ``(fit_kwargs, first)``: the keyword arguments for ``keras.Model.fit`` (``x``,
+      ``batch_size``, ``validation_split``, ``validation_data``, ``shuffle``,
+      ``sample_weight``) and the rows data-dependent initialisation sees (or ``None``).
+    """
+    if x is None:
+        raise ValueError("FlowModel.fit needs data x of shape "
+                         f"[n, {', '.join(map(str, event_shape))}], got None")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+    eval_batch_size = batch_size or 32
+    first = None
+    if isinstance(x, tf.data.Dataset):
+        if sample_weight is not None:
+            raise ValueError("sample_weight cannot be given with a tf.data.Dataset: "
+                             "yield (x, y, weight) elements instead (y may be empty)")
+        first = next(iter(x.take(1)))
+        first = first[0] if isinstance(first, (tuple, list)) else first
+    elif num_levels is not None and not tf.is_tensor(x) and np.asarray(x).dtype.kind in "iub":
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported with integer images")
+        x, validation_data, first = _integer_images(
+            x, event_shape, num_levels, validation_data, validation_split, eval_batch_size,
+            bool(shuffle))
+        validation_split, shuffle, batch_size = 0.0, False, None
+    else:
+        x = check_data(x, event_shape, dtype=dtype)
+        if num_levels is not None:
+            _check_pixel_range(x, num_levels, "fit's data")
+        n_val = int(len(x) * _check_split(validation_split))
+        weight = None if sample_weight is None else check_sample_weight(sample_weight, len(x))
+        batch_size = eval_batch_size
+        if n_val:
+            x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
+            if weight is not None:
+                weight, val_weight = weight[: len(x)], weight[len(x):]
+                validation_data = as_dataset(validation_data, eval_batch_size, False,
+                                             val_weight)
+        first = x[:max(batch_size, INIT_ROWS)]
+        x = as_dataset(x, batch_size, bool(shuffle), weight)
+        validation_split, shuffle, batch_size, sample_weight = 0.0, False, None, None
+    if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset, tuple)):
+        validation_data = check_data(validation_data, event_shape, "validation data", dtype=dtype)
+        validation_data = as_dataset(validation_data, eval_batch_size, shuffle=False)
+    return dict(x=x, batch_size=batch_size, validation_split=validation_split,
+                validation_data=validation_data, shuffle=shuffle,
+                sample_weight=sample_weight), first
