@@ -17,16 +17,14 @@ import tfp_flows
 from tfp_flows import FlowModel, datasets
 from tfp_flows.image_flows import default_num_scales
 from tfp_flows.layers import (
-    ActNormLayer,
     BatchNormLayer,
     BijectorLayer,
     CouplingLayer,
     FactorOutLayer,
-    InvertibleLinearLayer,
     LogitLayer,
     SqueezeLayer,
 )
-from tfp_flows.training import bits_per_dim
+from tfp_flows.training import bits_per_dim, dequantized_dataset
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 
@@ -137,13 +135,13 @@ def test_fit_dequantises_afresh_each_epoch_and_validates(digits):
     assert set(history.history) >= {"loss", "val_loss"}
     assert np.all(np.isfinite(history.history["val_loss"]))
     keras.utils.set_random_seed(0)  # a global seed must not freeze the noise
-    data = datasets.dequantized_dataset(digits[0], LEVELS, batch_size=96, shuffle=False)
+    data = dequantized_dataset(digits[0], LEVELS, batch_size=96, shuffle=False)
     for batch in (next(iter(data)), next(iter(data))):
         seen.append(batch.numpy())
         np.testing.assert_array_equal(np.floor(batch.numpy()), digits[0].astype("float32"))
     assert not np.array_equal(seen[0], seen[1])  # new noise on every pass
-    again = datasets.dequantized_dataset(digits[0], LEVELS, batch_size=96, shuffle=False, seed=4)
-    same = datasets.dequantized_dataset(digits[0], LEVELS, batch_size=96, shuffle=False, seed=4)
+    again = dequantized_dataset(digits[0], LEVELS, batch_size=96, shuffle=False, seed=4)
+    same = dequantized_dataset(digits[0], LEVELS, batch_size=96, shuffle=False, seed=4)
     np.testing.assert_array_equal(next(iter(again)).numpy(), next(iter(same)).numpy())
 
 

@@ -26,7 +26,6 @@ from tfp_flows.datasets.conditional import (
     LinearGaussian,
 )
 from tfp_flows.datasets.curves import Circles, CurveMixture, TwoMoons, TwoSpirals
-from tfp_flows.datasets.dequantized import dequantized_dataset
 from tfp_flows.datasets.files import SUPPORTED_EXTENSIONS, load_array
 from tfp_flows.datasets.image_files import (
     load_cifar10,
@@ -69,7 +68,6 @@ __all__ = [
     "TwoMoons",
     "TwoSpirals",
     "check_images",
-    "dequantized_dataset",
     "check_labels",
     "dequantize",
     "digits",

@@ -7,6 +7,8 @@
 - :func:`mean_nll`, :func:`kl_to_truth`, :func:`bits_per_dim`: mean negative
   log-likelihood, KL divergence to an exact density, bits per dimension of integer images;
   each an :class:`Estimate` ``(value, std_error)``; :func:`bits_per_image` per image.
+- :func:`dequantized_dataset`: integer images as a ``tf.data`` pipeline with fresh uniform
+  dequantisation every epoch (what ``FlowModel.fit`` does with integer images).
 
 Example:
     >>> import numpy as np, tfp_flows
@@ -18,6 +20,7 @@ Example:
     >>> bool(kl.value > 0), bool(kl.std_error > 0)
     (True, True)
 """
+from tfp_flows.fit_data import dequantized_dataset
 from tfp_flows.training.metrics import (
     Estimate,
     bits_per_dim,
@@ -28,5 +31,6 @@ from tfp_flows.training.metrics import (
 )
 from tfp_flows.training.recipe import SCHEDULES, TimeBudget, fit_flow
 
-__all__ = ["SCHEDULES", "Estimate", "TimeBudget", "bits_per_dim", "bits_per_image", "fit_flow",
-           "kl_to_truth", "mean_nll", "negative_log_likelihoods"]
+__all__ = ["SCHEDULES", "Estimate", "TimeBudget", "bits_per_dim", "bits_per_image",
+           "dequantized_dataset", "fit_flow", "kl_to_truth", "mean_nll",
+           "negative_log_likelihoods"]
