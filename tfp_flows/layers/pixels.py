@@ -40,7 +40,7 @@ class LogitLayer(FlowLayer):
         array([[0.]], dtype=float32)
     """
 
-    def __init__(self, num_levels=256, alpha=0.05, **kwargs):
+    def __init__(self, num_levels=256, alpha=1e-6, **kwargs):
         super().__init__(**kwargs)
         self.num_levels = check_positive_int(num_levels, "num_levels", minimum=2)
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or \
