@@ -1,9 +1,10 @@
 """Base class of the Keras layers that own a bijector's weights, and the layer contract."""
 import keras
+import tensorflow as tf
 
 from tfp_flows.validation import check_event_shape
 
-__all__ = ["FlowLayer", "check_event_shape", "initialize_layers"]
+__all__ = ["DataInitializedLayer", "FlowLayer", "check_event_shape", "initialize_layers"]
 
 
 class FlowLayer(keras.layers.Layer):
@@ -73,3 +74,28 @@ def initialize_layers(layers, y):
             layer.initialize(h)
         h = layer.bijector().inverse(h)
     return h
+
+
+class DataInitializedLayer(FlowLayer):
+    """A flow layer whose values come from data (ActNorm, batch norm's running statistics):
+    a saved ``initialized`` flag (create it with :meth:`add_initialized_flag`, after the
+    layer's other weights), :attr:`is_initialized`, and :meth:`initial_data` to check the data
+    :meth:`initialize` receives."""
+
+    needs_data_init = True
+
+    def add_initialized_flag(self):
+        self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                           name="initialized")
+
+    @property
+    def is_initialized(self):
+        return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
+
+    def initial_data(self, y):
+        """``y`` as a tensor of the compute dtype, after checking it is ``[n, *event_shape]``."""
+        y = tf.convert_to_tensor(y, self.compute_dtype)
+        if tuple(y.shape[1:]) != self.event_shape:
+            raise ValueError(f"{self.name}: expected data of shape [n, "
+                             f"{', '.join(map(str, self.event_shape))}], got {tuple(y.shape)}")
+        return y

@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from tfp_flows.bijectors.batch_norm import BatchNorm, batch_statistics
-from tfp_flows.layers.base import FlowLayer
+from tfp_flows.layers.base import DataInitializedLayer
 from tfp_flows.layers.glow import per_feature_shape
 from tfp_flows.validation import check_positive_float
 
@@ -14,7 +14,7 @@ __all__ = ["BatchNormLayer"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class BatchNormLayer(FlowLayer):
+class BatchNormLayer(DataInitializedLayer):
     r"""Owns a :class:`~tfp_flows.bijectors.BatchNorm`'s learned ``loc``/``log_scale`` and its
     running statistics (non-trainable Keras weights, saved with the model).
 
@@ -43,8 +43,6 @@ class BatchNormLayer(FlowLayer):
         [2.0, 20.0]
     """
 
-    needs_data_init = True
-
     def __init__(self, event_shape, momentum=0.95, epsilon=1e-4, **kwargs):
         super().__init__(**kwargs)
         self.event_shape, features, self.event_ndims = per_feature_shape(event_shape,
@@ -61,20 +59,12 @@ class BatchNormLayer(FlowLayer):
                                            trainable=False, name="moving_mean")
         self.moving_variance = self.add_weight(shape=(features,), initializer="ones",
                                                trainable=False, name="moving_variance")
-        self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                           name="initialized")
+        self.add_initialized_flag()
         self.built = True
-
-    @property
-    def is_initialized(self):
-        return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
 
     def initialize(self, y):
         """Sets the running statistics to those of ``y`` (data arriving at this layer)."""
-        y = tf.convert_to_tensor(y, self.compute_dtype)
-        if tuple(y.shape[1:]) != self.event_shape:
-            raise ValueError(f"{self.name}: expected data of shape [n, "
-                             f"{', '.join(map(str, self.event_shape))}], got {tuple(y.shape)}")
+        y = self.initial_data(y)
         mean, variance = batch_statistics(y)
         self.moving_mean.assign(mean)
         self.moving_variance.assign(variance)

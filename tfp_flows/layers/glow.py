@@ -1,11 +1,10 @@
 """Glow's building blocks as Keras flow layers: ActNorm and the LU invertible linear map."""
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tfp_flows.bijectors.actnorm import ActNorm, actnorm_statistics
 from tfp_flows.bijectors.invertible_linear import InvertibleLinear, random_lu_init
-from tfp_flows.layers.base import FlowLayer, check_event_shape
+from tfp_flows.layers.base import DataInitializedLayer, FlowLayer, check_event_shape
 
 __all__ = ["ActNormLayer", "InvertibleLinearLayer"]
 
@@ -21,7 +20,7 @@ def per_feature_shape(event_shape, what):
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class ActNormLayer(FlowLayer):
+class ActNormLayer(DataInitializedLayer):
     """Owns ActNorm's ``loc`` and ``log_scale`` (Keras weights) and a saved ``initialized`` flag.
 
     :meth:`tfp_flows.FlowModel.initialize_from_data` calls :meth:`initialize` with the
@@ -42,8 +41,6 @@ class ActNormLayer(FlowLayer):
         array([[1., 1.]], dtype=float32)
     """
 
-    needs_data_init = True
-
     def __init__(self, event_shape, **kwargs):
         super().__init__(**kwargs)
         self.event_shape, features, self.event_ndims = per_feature_shape(event_shape,
@@ -51,20 +48,12 @@ class ActNormLayer(FlowLayer):
         self.loc = self.add_weight(shape=(features,), initializer="zeros", name="loc")
         self.log_scale = self.add_weight(shape=(features,), initializer="zeros",
                                          name="log_scale")
-        self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                           name="initialized")
+        self.add_initialized_flag()
         self.built = True
-
-    @property
-    def is_initialized(self):
-        return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
 
     def initialize(self, y):
         """Sets ``loc``/``log_scale`` so the batch ``y`` maps to zero mean, unit variance."""
-        y = tf.convert_to_tensor(y, self.compute_dtype)
-        if tuple(y.shape[1:]) != self.event_shape:
-            raise ValueError(f"{self.name}: expected data of shape [n, "
-                             f"{', '.join(map(str, self.event_shape))}], got {tuple(y.shape)}")
+        y = self.initial_data(y)
         loc, log_scale = actnorm_statistics(y)
         self.loc.assign(loc)
         self.log_scale.assign(log_scale)
