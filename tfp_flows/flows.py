@@ -80,6 +80,18 @@ def _doc(unit, extra=""):
     return decorate
 
 
+def _image_flow(build, image, activation, base_distribution, seed, dtype, log_scale_bound,
+                name, image_args):
+    """An image builder of :mod:`tfp_flows.image_flows` after the shared keywords are checked
+    (the base defaults to ``"normal"`` for images)."""
+    base_distribution = "normal" if base_distribution is None else base_distribution
+    _check_common(1, (1,), activation, None, None, base_distribution, seed, dtype,
+                  log_scale_bound)
+    return build(image, activation=activation, log_scale_bound=log_scale_bound,
+                 base_distribution=base_distribution, seed=seed, dtype=dtype, name=name,
+                 **image_args)
+
+
 def _vector_base(base_distribution):
     """``None`` means the vector builders' default base, Student-t."""
     return "student_t" if base_distribution is None else base_distribution
@@ -262,13 +274,9 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
                       batch_norm=batch_norm, alpha=alpha)
     image = image_shape_or_none(event_shape, "real_nvp", given, image_args)
     if image is not None:
-        base_distribution = "normal" if base_distribution is None else base_distribution
-        _check_common(1, (1,), activation, None, None, base_distribution, seed, dtype,
-                      log_scale_bound)
-        return real_nvp_image(image, activation=activation, log_scale_bound=log_scale_bound,
-                              base_distribution=base_distribution, seed=seed,
-                              dtype=dtype, name=name, **image_defaults(image_args, num_blocks=2,
-                                                                       batch_norm=True))
+        return _image_flow(real_nvp_image, image, activation, base_distribution, seed, dtype,
+                           log_scale_bound, name,
+                           image_defaults(image_args, num_blocks=2, batch_norm=True))
     base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
@@ -347,14 +355,10 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
                       learned_prior=learned_prior, alpha=alpha)
     image = image_shape_or_none(event_shape, "glow", given, image_args)
     if image is not None:
-        base_distribution = "normal" if base_distribution is None else base_distribution
-        _check_common(1, (1,), activation, None, None, base_distribution, seed, dtype,
-                      log_scale_bound)
-        return glow_image(image, activation=activation, log_scale_bound=log_scale_bound,
-                          base_distribution=base_distribution, seed=seed,
-                          dtype=dtype, name=name, **image_defaults(image_args, num_blocks=0,
-                                                                   num_steps=4,
-                                                                   learned_prior=True))
+        return _image_flow(glow_image, image, activation, base_distribution, seed, dtype,
+                           log_scale_bound, name,
+                           image_defaults(image_args, num_blocks=0, num_steps=4,
+                                          learned_prior=True))
     base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
