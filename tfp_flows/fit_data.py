@@ -16,12 +16,17 @@ INIT_ROWS = 4096
 INIT_IMAGES = 512
 
 
-def as_dataset(x, batch_size, shuffle, weight=None):
-    """Rows ``x`` (and optional per-row weights) as batches; shuffled each epoch if asked,
-    cached otherwise."""
-    if weight is None:
+def as_dataset(x, batch_size, shuffle, weight=None, context=None):
+    """Rows ``x`` (and optional per-row weights and contexts) as batches; shuffled each epoch
+    if asked, cached otherwise. Elements follow Keras's ``(x, y, sample_weight)`` form with the
+    context in ``y``'s place (a flow has no targets; unconditional flows get an empty ``y``
+    when there are weights)."""
+    if context is not None:
+        parts = (x, context) if weight is None else (x, context, weight.astype(x.dtype))
+        data = tf.data.Dataset.from_tensor_slices(parts)
+    elif weight is None:
         data = tf.data.Dataset.from_tensor_slices(x)
-    else:  # Keras's (x, y, sample_weight) form; a flow has no targets, y is empty
+    else:
         empty = np.zeros((len(x), 0), x.dtype)
         data = tf.data.Dataset.from_tensor_slices((x, empty, weight.astype(x.dtype)))
     if shuffle:
@@ -30,7 +35,8 @@ def as_dataset(x, batch_size, shuffle, weight=None):
     return data.prefetch(tf.data.AUTOTUNE) if shuffle else data.cache()
 
 
-def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=None):
+def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=None,
+                        context=None):
     r"""Batches of dequantised images :math:`x + u`, :math:`u \sim U[0, 1)^D`, with fresh noise
     (and a fresh order, with ``shuffle``) every time the dataset is iterated, i.e. every epoch
     of ``Model.fit``.
@@ -46,9 +52,12 @@ def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=No
       batch_size: images per batch (a positive integer).
       shuffle: reshuffle the images each epoch.
       seed: ``None`` or an int for the shuffle order and the noise.
+      context: ``None``, or one context row per image (``[n, K]``, e.g. one-hot labels) for
+        a conditional flow: the elements are then pairs ``(x + u, context)``.
 
     Returns:
-      A ``tf.data.Dataset`` of float32 batches ``[b, H, W, C]`` with values in ``[0, K)``.
+      A ``tf.data.Dataset`` of float32 batches ``[b, H, W, C]`` with values in ``[0, K)``
+      (or pairs of such a batch and its contexts).
 
     Example:
         >>> import numpy as np
@@ -64,7 +73,12 @@ def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=No
     batch_size = check_positive_int(batch_size, "batch_size")
     if seed is not None:
         seed = check_positive_int(seed, "seed", minimum=0)
-    data = tf.data.Dataset.from_tensor_slices(x)
+    if context is not None:
+        context = np.asarray(context)
+        if context.ndim != 2 or len(context) != len(x):
+            raise ValueError(f"expected one context row per image, shape [{len(x)}, K], got "
+                             f"{context.shape}")
+    data = tf.data.Dataset.from_tensor_slices(x if context is None else (x, context))
     if shuffle:
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ceiling = np.float32(np.nextafter(np.float32(1.0), np.float32(0.0)))
@@ -73,9 +87,10 @@ def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=No
     generator = (tf.random.Generator.from_non_deterministic_state() if seed is None
                  else tf.random.Generator.from_seed(seed))
 
-    def add_noise(batch):
+    def add_noise(batch, context=None):
         u = generator.uniform(tf.shape(batch), maxval=ceiling)
-        return tf.cast(batch, tf.float32) + u
+        noisy = tf.cast(batch, tf.float32) + u
+        return noisy if context is None else (noisy, context)
 
     return data.batch(batch_size).map(add_noise).prefetch(tf.data.AUTOTUNE)
 
@@ -86,22 +101,40 @@ def _check_split(validation_split):
     return float(validation_split)
 
 
-def _integer_images(x, event_shape, num_levels, validation_data, validation_split, batch_size,
-                    shuffle):
+def _split(arrays, validation_split):
+    """``(train, held_out)`` lists: the last ``validation_split`` of the rows of every array
+    (``None`` entries stay ``None``), as Keras splits."""
+    n = len(arrays[0])
+    n_val = int(n * _check_split(validation_split))
+    train = [a if a is None else a[: n - n_val] for a in arrays]
+    held = [a if a is None else a[n - n_val:] for a in arrays] if n_val else None
+    return train, held
+
+
+def _integer_images(x, context, event_shape, num_levels, validation_data, validation_split,
+                    batch_size, shuffle):
     from tfp_flows.datasets import check_images, dequantize
 
     x = check_images(x, num_levels, "fit's images")
     if x.shape[1:] != tuple(event_shape):
         raise ValueError(f"expected images of shape [n, {', '.join(map(str, event_shape))}], "
                          f"got {x.shape}")
-    n_val = int(len(x) * _check_split(validation_split))
-    if n_val:
-        x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
-    if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset, tuple)):
-        validation_data = dequantized_dataset(validation_data, num_levels, batch_size,
-                                              shuffle=False)
+    (x, context), held = _split([x, context], validation_split)
+    if held is not None:
+        validation_data = held[0] if context is None else tuple(held)
+    if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
+        if context is None and not isinstance(validation_data, tuple):
+            validation_data = dequantized_dataset(validation_data, num_levels, batch_size,
+                                                  shuffle=False)
+        elif context is not None:
+            images, val_context = validation_data
+            validation_data = dequantized_dataset(images, num_levels, batch_size, shuffle=False,
+                                                  context=val_context)
     first = dequantize(x[:max(batch_size, INIT_IMAGES)], seed=0, num_levels=num_levels)
-    return dequantized_dataset(x, num_levels, batch_size, shuffle=shuffle), validation_data, first
+    if context is not None:
+        first = (first, context[:len(first)])
+    data = dequantized_dataset(x, num_levels, batch_size, shuffle=shuffle, context=context)
+    return data, validation_data, first
 
 
 def _check_pixel_range(x, num_levels, what):
@@ -113,60 +146,122 @@ def _check_pixel_range(x, num_levels, what):
                          f"to {high:g}")
 
 
+def _check_context(context, context_size, n, dtype, what="context"):
+    """Contexts for ``n`` rows: ``[n, context_size]``, finite in ``dtype``."""
+    if context_size is None:
+        if context is not None:
+            raise ValueError("this flow is not conditional (context_size=None), but fit got a "
+                             "context; build it with context_size=K to condition on one")
+        return None
+    if context is None:
+        raise ValueError(f"this flow is conditional: fit needs a {what} of shape "
+                         f"[n, {context_size}], one row per data row; got none")
+    context = check_data(context, (context_size,), what, dtype=dtype)
+    if len(context) != n:
+        raise ValueError(f"expected one {what} row per data row: {n} rows of data, "
+                         f"{len(context)} of {what}")
+    return context
+
+
+def _conditional_validation(validation_data, event_shape, context_size, dtype, batch_size,
+                            num_levels):
+    """A conditional flow's ``validation_data``: a dataset, or an ``(x, context)`` pair."""
+    if validation_data is None or isinstance(validation_data, tf.data.Dataset):
+        return validation_data
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError("a conditional flow's validation_data is a pair (x, context) or a "
+                         f"tf.data.Dataset, got {type(validation_data).__name__}")
+    x, context = validation_data
+    x = check_data(x, event_shape, "validation data", dtype=dtype)
+    if num_levels is not None:
+        _check_pixel_range(x, num_levels, "validation data")
+    context = _check_context(context, context_size, len(x), dtype, "validation context")
+    return as_dataset(x, batch_size, shuffle=False, context=context)
+
+
+def _first_rows(first, conditional):
+    """The first element of a dataset as ``x`` or ``(x, context)`` rows."""
+    if not isinstance(first, (tuple, list)):
+        if conditional:
+            raise ValueError("this flow is conditional: its tf.data.Dataset must yield pairs "
+                             "(x, context) (or (x, context, sample_weight)), got single "
+                             "tensors")
+        return first
+    if conditional:
+        return first[0], first[1]
+    return first[0]
+
+
 def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
                      validation_split=0.0, validation_data=None, shuffle=True,
-                     sample_weight=None):
+                     sample_weight=None, context=None, context_size=None):
     """Checks ``fit``'s data and turns it into what Keras's ``fit`` gets.
 
     Args:
       x: rows ``[n, *event_shape]`` (array-like), integer images for a model with
-        ``num_levels``, or a ``tf.data.Dataset``.
-      event_shape, dtype, num_levels: the model's.
-      batch_size, validation_split, validation_data, shuffle, sample_weight: as given to
-        ``fit``.
+        ``num_levels``, or a ``tf.data.Dataset`` (of ``(x, context)`` pairs for a conditional
+        model).
+      event_shape, dtype, num_levels, context_size: the model's.
+      batch_size, validation_split, validation_data, shuffle, sample_weight, context: as
+        given to ``fit``.
 
     Returns:
       ``(fit_kwargs, first)``: the keyword arguments for ``keras.Model.fit`` (``x``,
       ``batch_size``, ``validation_split``, ``validation_data``, ``shuffle``,
-      ``sample_weight``) and the rows data-dependent initialisation sees (or ``None``).
+      ``sample_weight``) and the rows data-dependent initialisation sees (``None``, rows, or
+      ``(rows, contexts)`` for a conditional model). Batches carry the context in Keras's
+      ``y`` slot: ``(x, context)`` or ``(x, context, sample_weight)``.
     """
     if x is None:
         raise ValueError("FlowModel.fit needs data x of shape "
                          f"[n, {', '.join(map(str, event_shape))}], got None")
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
+    conditional = context_size is not None
     eval_batch_size = batch_size or 32
     first = None
     if isinstance(x, tf.data.Dataset):
         if sample_weight is not None:
             raise ValueError("sample_weight cannot be given with a tf.data.Dataset: "
                              "yield (x, y, weight) elements instead (y may be empty)")
-        first = next(iter(x.take(1)))
-        first = first[0] if isinstance(first, (tuple, list)) else first
+        if context is not None:
+            raise ValueError("with a tf.data.Dataset the contexts come from the dataset: "
+                             "yield (x, context) pairs, and pass no context to fit")
+        first = _first_rows(next(iter(x.take(1))), conditional)
+        shuffle = False  # a dataset shuffles itself; Keras would warn that it ignores this
     elif num_levels is not None and not tf.is_tensor(x) and np.asarray(x).dtype.kind in "iub":
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with integer images")
+        context = _check_context(context, context_size, len(np.asarray(x)), dtype)
         x, validation_data, first = _integer_images(
-            x, event_shape, num_levels, validation_data, validation_split, eval_batch_size,
-            bool(shuffle))
+            x, context, event_shape, num_levels, validation_data, validation_split,
+            eval_batch_size, bool(shuffle))
         validation_split, shuffle, batch_size = 0.0, False, None
     else:
         x = check_data(x, event_shape, dtype=dtype)
         if num_levels is not None:
             _check_pixel_range(x, num_levels, "fit's data")
-        n_val = int(len(x) * _check_split(validation_split))
+        context = _check_context(context, context_size, len(x), dtype)
         weight = None if sample_weight is None else check_sample_weight(sample_weight, len(x))
         batch_size = eval_batch_size
-        if n_val:
-            x, validation_data = x[: len(x) - n_val], x[len(x) - n_val:]
-            if weight is not None:
-                weight, val_weight = weight[: len(x)], weight[len(x):]
-                validation_data = as_dataset(validation_data, eval_batch_size, False,
-                                             val_weight)
+        (x, context, weight), held = _split([x, context, weight], validation_split)
+        if held is not None:
+            val_x, val_context, val_weight = held
+            if val_weight is None and context is None:
+                validation_data = val_x
+            else:
+                validation_data = as_dataset(val_x, eval_batch_size, False, val_weight,
+                                             val_context)
         first = x[:max(batch_size, INIT_ROWS)]
-        x = as_dataset(x, batch_size, bool(shuffle), weight)
+        if conditional:
+            first = (first, context[:len(first)])
+        x = as_dataset(x, batch_size, bool(shuffle), weight, context)
         validation_split, shuffle, batch_size, sample_weight = 0.0, False, None, None
-    if validation_data is not None and not isinstance(validation_data, (tf.data.Dataset, tuple)):
+    if conditional:
+        validation_data = _conditional_validation(validation_data, event_shape, context_size,
+                                                  dtype, eval_batch_size, num_levels)
+    elif validation_data is not None and not isinstance(validation_data,
+                                                       (tf.data.Dataset, tuple)):
         validation_data = check_data(validation_data, event_shape, "validation data", dtype=dtype)
         validation_data = as_dataset(validation_data, eval_batch_size, shuffle=False)
     return dict(x=x, batch_size=batch_size, validation_split=validation_split,

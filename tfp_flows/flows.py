@@ -68,6 +68,11 @@ _COMMON_ARGS = """
         model, on the data side, set from the training data when ``fit`` starts. The model
         then takes and gives data in its own units (a saved file needs no scaler beside it),
         and data far from unit scale trains as well as standardised data.
+      context_size: ``None``, or ``K`` for a conditional flow :math:`p(x \mid c)` with a
+        context of ``K`` numbers per row: every conditioner network also takes the context
+        (MADE and the coupling MLPs as extra inputs, the image ResNets as a per-channel bias),
+        standardised inside the model from the training contexts. ``fit(x, context=c)``,
+        ``log_prob(x, context=c)``, ``sample(n, context=c)``.
       name: the model's name (default: the builder's name).
 """
 
@@ -81,15 +86,15 @@ def _doc(unit, extra=""):
 
 
 def _image_flow(build, image, activation, base_distribution, seed, dtype, log_scale_bound,
-                name, image_args):
+                context_size, name, image_args):
     """An image builder of :mod:`tfp_flows.image_flows` after the shared keywords are checked
     (the base defaults to ``"normal"`` for images)."""
     base_distribution = "normal" if base_distribution is None else base_distribution
     _check_common(1, (1,), activation, None, None, base_distribution, seed, dtype,
-                  log_scale_bound)
+                  log_scale_bound, context_size)
     return build(image, activation=activation, log_scale_bound=log_scale_bound,
                  base_distribution=base_distribution, seed=seed, dtype=dtype, name=name,
-                 **image_args)
+                 context_size=context_size, **image_args)
 
 
 def _vector_base(base_distribution):
@@ -111,7 +116,8 @@ def _vector_size(event_shape, min_size=1, what="this builder"):
 
 
 def _check_common(num_layers, hidden_units, activation=None, permutation=None, size=None,
-                  base_distribution="student_t", seed=None, dtype="float32", log_scale_bound=5.0):
+                  base_distribution="student_t", seed=None, dtype="float32", log_scale_bound=5.0,
+                  context_size=None):
     """Checks the shared keywords before anything is built; returns the normalised ones."""
     num_layers = check_positive_int(num_layers, "num_layers")
     hidden = check_hidden_units(hidden_units)
@@ -129,6 +135,8 @@ def _check_common(num_layers, hidden_units, activation=None, permutation=None, s
     check_seed(seed)
     check_float_dtype(dtype)
     check_positive_float(log_scale_bound, "log_scale_bound")
+    if context_size is not None:
+        check_positive_int(context_size, "context_size")
     return num_layers, hidden
 
 
@@ -146,45 +154,50 @@ def _with_permutations(layers, size, permutation, seed, dtype):
     return out
 
 
-def _model(layers, size, base_distribution, dtype, name, default, standardize=True):
+def _model(layers, size, base_distribution, dtype, name, default, standardize=True,
+           context_size=None):
     if not isinstance(standardize, bool):
         raise ValueError(f"standardize must be True or False, got {standardize!r}")
     if standardize:
         layers = list(layers) + [ActNormLayer((size,), trainable=False, dtype=dtype,
                                               name="standardize")]
     return FlowModel(layers, event_shape=(size,), base_distribution=base_distribution,
-                     dtype=dtype, name=name or default)
+                     dtype=dtype, name=name or default, context_size=context_size)
 
 
 def _checked(event_shape, num_layers, hidden_units, activation, permutation,
-             base_distribution, seed, dtype, log_scale_bound, min_size=1, what="this builder"):
+             base_distribution, seed, dtype, log_scale_bound, min_size=1, what="this builder",
+             context_size=None):
     size = _vector_size(event_shape, min_size, what)
     num_layers, hidden = _check_common(num_layers, hidden_units, activation, permutation, size,
-                                       base_distribution, seed, dtype, log_scale_bound)
+                                       base_distribution, seed, dtype, log_scale_bound,
+                                       context_size)
     return size, num_layers, hidden
 
 
 def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, permutation,
-                    base_distribution, seed, dtype, log_scale_bound, name, standardize):
+                    base_distribution, seed, dtype, log_scale_bound, name, standardize,
+                    context_size):
     base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 1, "iaf" if inverse else "maf")
+                                        log_scale_bound, 1, "iaf" if inverse else "maf",
+                                        context_size)
     layers = [
         AutoregressiveLayer((size,), transform=Affine(log_scale_bound), hidden_units=hidden,
                             activation=activation, seed=None if seed is None else seed + i,
-                            inverse=inverse, dtype=dtype)
+                            inverse=inverse, context_size=context_size, dtype=dtype)
         for i in range(num_layers)
     ]
     layers = _with_permutations(layers, size, permutation, seed, dtype)
     return _model(layers, size, base_distribution, dtype, name, "iaf" if inverse else "maf",
-                  standardize)
+                  standardize, context_size)
 
 
 @_doc("MADE-driven affine layer")
 def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution=None, seed=None, dtype="float32",
-        log_scale_bound=5.0, standardize=True, name=None):
+        log_scale_bound=5.0, standardize=True, context_size=None, name=None):
     """Masked autoregressive flow (Papamakarios et al. 2017): MADE-driven affine layers,
     ``x_i = z_i exp(s_i(x_{<i})) + t_i(x_{<i})``.
 
@@ -201,13 +214,13 @@ def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
     """
     return _autoregressive(False, event_shape, num_layers, hidden_units, activation,
                            permutation, base_distribution, seed, dtype, log_scale_bound, name,
-                           standardize)
+                           standardize, context_size)
 
 
 @_doc("inverse autoregressive layer")
 def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution=None, seed=None, dtype="float32",
-        log_scale_bound=5.0, standardize=True, name=None):
+        log_scale_bound=5.0, standardize=True, context_size=None, name=None):
     """Inverse autoregressive flow (Kingma et al. 2016): the inverse of MAF's layers,
     ``x_i = z_i exp(s_i(z_{<i})) + t_i(z_{<i})``.
 
@@ -225,14 +238,16 @@ def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
     """
     return _autoregressive(True, event_shape, num_layers, hidden_units, activation,
                            permutation, base_distribution, seed, dtype, log_scale_bound, name,
-                           standardize)
+                           standardize, context_size)
 
 
-def _coupling_layers(size, num_layers, hidden, activation, permutation, transform, dtype):
+def _coupling_layers(size, num_layers, hidden, activation, permutation, transform, dtype,
+                     context_size=None):
     return [
         CouplingLayer((size,), transform=transform,
                       reverse_mask=permutation is None and i % 2 == 1,
-                      hidden_units=hidden, activation=activation, dtype=dtype)
+                      hidden_units=hidden, activation=activation, context_size=context_size,
+                      dtype=dtype)
         for i in range(num_layers)
     ]
 
@@ -240,8 +255,8 @@ def _coupling_layers(size, num_layers, hidden, activation, permutation, transfor
 @_doc("affine coupling layer", IMAGE_ARGS)
 def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
              permutation="reverse", base_distribution=None, seed=None, dtype="float32",
-             log_scale_bound=5.0, standardize=True, name=None, num_scales=None,
-             num_levels=None, hidden_channels=None, num_blocks=None, batch_norm=None,
+             log_scale_bound=5.0, standardize=True, context_size=None, name=None,
+             num_scales=None, num_levels=None, hidden_channels=None, num_blocks=None, batch_norm=None,
              alpha=None):
     """Real NVP (Dinh et al. 2017): affine coupling layers; the first half ``x_a`` passes
     unchanged and ``x_b = z_b exp(s(x_a)) + t(x_a)``.
@@ -275,16 +290,17 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
     image = image_shape_or_none(event_shape, "real_nvp", given, image_args)
     if image is not None:
         return _image_flow(real_nvp_image, image, activation, base_distribution, seed, dtype,
-                           log_scale_bound, name,
+                           log_scale_bound, context_size, name,
                            image_defaults(image_args, num_blocks=2, batch_norm=True))
     base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 2, "real_nvp")
+                                        log_scale_bound, 2, "real_nvp", context_size)
     layers = _coupling_layers(size, num_layers, hidden, activation, permutation,
-                              Affine(log_scale_bound), dtype)
+                              Affine(log_scale_bound), dtype, context_size)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
-    return _model(layers, size, base_distribution, dtype, name, "real_nvp", standardize)
+    return _model(layers, size, base_distribution, dtype, name, "real_nvp", standardize,
+                  context_size)
 
 
 @_doc("additive coupling layer", """
@@ -292,7 +308,7 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
       log-scale.)""")
 def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
          permutation="reverse", base_distribution=None, seed=None, dtype="float32",
-         log_scale_bound=5.0, standardize=True, name=None):
+         log_scale_bound=5.0, standardize=True, context_size=None, name=None):
     """NICE (Dinh et al. 2015): additive couplings ``x_b = z_b + t(x_a)`` (volume-preserving)
     and, on the data side, a learned diagonal scale (an ActNorm layer) so the flow can change
     volume.
@@ -309,18 +325,20 @@ def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
     base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 2, "nice")
+                                        log_scale_bound, 2, "nice", context_size)
     layers = _coupling_layers(size, num_layers, hidden, activation, permutation, Additive(),
-                              dtype)
+                              dtype, context_size)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
     layers.append(ActNormLayer((size,), dtype=dtype))
-    return _model(layers, size, base_distribution, dtype, name, "nice", standardize)
+    return _model(layers, size, base_distribution, dtype, name, "nice", standardize,
+                  context_size)
 
 
 @_doc("Glow step", IMAGE_ARGS)
 def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
          permutation=None, base_distribution=None, seed=None, dtype="float32",
-         log_scale_bound=5.0, standardize=True, name=None, num_scales=None, num_steps=None,
+         log_scale_bound=5.0, standardize=True, context_size=None, name=None, num_scales=None,
+         num_steps=None,
          num_levels=None, hidden_channels=None, num_blocks=None, learned_prior=None,
          alpha=None):
     """Glow (Kingma & Dhariwal 2018): each step is, from the data side, ActNorm, an
@@ -356,25 +374,27 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
     image = image_shape_or_none(event_shape, "glow", given, image_args)
     if image is not None:
         return _image_flow(glow_image, image, activation, base_distribution, seed, dtype,
-                           log_scale_bound, name,
+                           log_scale_bound, context_size, name,
                            image_defaults(image_args, num_blocks=0, num_steps=4,
                                           learned_prior=True))
     base_distribution = _vector_base(base_distribution)
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 2, "glow")
+                                        log_scale_bound, 2, "glow", context_size)
     steps = []
     for i in range(num_layers):
         steps.append([
             CouplingLayer((size,), transform=Affine(log_scale_bound), reverse_mask=i % 2 == 1,
-                          hidden_units=hidden, activation=activation, dtype=dtype),
+                          hidden_units=hidden, activation=activation,
+                          context_size=context_size, dtype=dtype),
             InvertibleLinearLayer((size,), seed=None if seed is None else seed + i, dtype=dtype),
             ActNormLayer((size,), dtype=dtype),
         ])
     layers = []
     for step in _with_permutations(steps, size, permutation, seed, dtype):
         layers.extend(step if isinstance(step, list) else [step])
-    return _model(layers, size, base_distribution, dtype, name, "glow", standardize)
+    return _model(layers, size, base_distribution, dtype, name, "glow", standardize,
+                  context_size)
 
 
 @_doc("spline layer", """
@@ -387,7 +407,8 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
         ``True`` for MADE-driven autoregressive layers (fast density, sequential sampling).""")
 def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
         permutation="reverse", base_distribution=None, seed=None, dtype="float32",
-        log_scale_bound=5.0, standardize=True, name=None, num_bins=8, bound=4.0,
+        log_scale_bound=5.0, standardize=True, context_size=None, name=None, num_bins=8,
+        bound=4.0,
         autoregressive=False):
     """Neural spline flow (Durkan et al. 2019): monotone rational-quadratic splines on
     ``[-bound, bound]`` (identity outside), in coupling or autoregressive form.
@@ -408,20 +429,21 @@ def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
     size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 1 if autoregressive else 2,
-                                        "nsf (coupling)")
+                                        "nsf (coupling)", context_size)
     spline = RationalQuadratic(num_bins=num_bins, bound=bound)
     if autoregressive:
         layers = [
             AutoregressiveLayer((size,), transform=spline, hidden_units=hidden,
                                 activation=activation, seed=None if seed is None else seed + i,
-                                dtype=dtype)
+                                context_size=context_size, dtype=dtype)
             for i in range(num_layers)
         ]
     else:
         layers = _coupling_layers(size, num_layers, hidden, activation, permutation, spline,
-                                  dtype)
+                                  dtype, context_size)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
-    return _model(layers, size, base_distribution, dtype, name, "nsf", standardize)
+    return _model(layers, size, base_distribution, dtype, name, "nsf", standardize,
+                  context_size)
 
 
 BUILDERS = {"maf": maf, "iaf": iaf, "real_nvp": real_nvp, "nice": nice, "glow": glow, "nsf": nsf}

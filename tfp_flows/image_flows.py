@@ -135,12 +135,13 @@ def _check_scales(shape, num_scales, squeezes, what):
 
 
 def _coupling(shape, mask, reverse, hidden_channels, num_blocks, activation, log_scale_bound,
-              dtype, seed, tanh_scale=True, pointwise=False):
+              dtype, seed, tanh_scale=True, pointwise=False, context_size=None):
     net = ResNet(num_params=2, hidden_channels=hidden_channels, num_blocks=num_blocks,
                  activation=activation, log_scale_index=1 if tanh_scale else None, seed=seed,
                  pointwise=pointwise, dtype=dtype)
     return CouplingLayer(shape, transform=Affine(log_scale_bound), mask=mask,
-                         reverse_mask=reverse, conditioner=net, dtype=dtype)
+                         reverse_mask=reverse, conditioner=net, context_size=context_size,
+                         dtype=dtype)
 
 
 def _seeds(seed):
@@ -151,15 +152,17 @@ def _seeds(seed):
         step += 1
 
 
-def _model(data_to_base, shape, num_levels, alpha, base_distribution, dtype, name):
+def _model(data_to_base, shape, num_levels, alpha, base_distribution, dtype, name,
+           context_size):
     layers = [LogitLayer(num_levels, alpha=alpha, dtype=dtype, name="logit")] + data_to_base
     return FlowModel(list(reversed(layers)), event_shape=shape,
                      base_distribution=base_distribution, dtype=dtype, name=name,
-                     num_levels=num_levels)
+                     num_levels=num_levels, context_size=context_size)
 
 
 def real_nvp_image(shape, *, num_scales, num_levels, hidden_channels, num_blocks, batch_norm,
-                   activation, log_scale_bound, alpha, base_distribution, seed, dtype, name):
+                   activation, log_scale_bound, alpha, base_distribution, seed, dtype, name,
+                   context_size=None):
     """Real NVP's multiscale image flow (see the module docstring); arguments checked by
     :func:`tfp_flows.real_nvp`."""
     num_scales = _check_scales(shape, num_scales, lambda n: n - 1, "real_nvp")
@@ -176,7 +179,8 @@ def real_nvp_image(shape, *, num_scales, num_levels, hidden_channels, num_blocks
         steps = []
         for i in range(count):
             steps.append(_coupling(event, mask, i % 2 == 1, hidden_channels, num_blocks,
-                                   activation, log_scale_bound, dtype, next(seeds)))
+                                   activation, log_scale_bound, dtype, next(seeds),
+                                   context_size=context_size))
             if batch_norm:
                 steps.append(BatchNormLayer(event, dtype=dtype))
         return steps
@@ -194,12 +198,12 @@ def real_nvp_image(shape, *, num_scales, num_levels, hidden_channels, num_blocks
         return steps
 
     return _model(scale(shape, 0), shape, num_levels, alpha, base_distribution, dtype,
-                  name or "real_nvp")
+                  name or "real_nvp", context_size)
 
 
 def glow_image(shape, *, num_scales, num_steps, num_levels, hidden_channels, num_blocks,
                learned_prior, activation, log_scale_bound, alpha, base_distribution, seed,
-               dtype, name):
+               dtype, name, context_size=None):
     """Glow's multiscale image flow (see the module docstring); arguments checked by
     :func:`tfp_flows.glow`."""
     num_scales = _check_scales(shape, num_scales, lambda n: n, "glow")
@@ -214,17 +218,18 @@ def glow_image(shape, *, num_scales, num_steps, num_levels, hidden_channels, num
                 InvertibleLinearLayer(squeezed, seed=next(seeds), dtype=dtype),
                 _coupling(squeezed, "channel", k % 2 == 1, hidden_channels, num_blocks,
                           activation, log_scale_bound, dtype, next(seeds), tanh_scale=False,
-                          pointwise=True),
+                          pointwise=True, context_size=context_size),
             ]
         if index == num_scales - 1:
             return steps
         if learned_prior:
             steps.append(_coupling(squeezed, "channel", False, hidden_channels, 0, activation,
-                                   log_scale_bound, dtype, next(seeds), tanh_scale=False))
+                                   log_scale_bound, dtype, next(seeds), tanh_scale=False,
+                                   context_size=context_size))
         kept = squeezed[:2] + (squeezed[2] // 2,)
         steps.append(FactorOutLayer(squeezed, list(reversed(scale(kept, index + 1))),
                                     dtype=dtype))
         return steps
 
     return _model(scale(shape, 0), shape, num_levels, alpha, base_distribution, dtype,
-                  name or "glow")
+                  name or "glow", context_size)

@@ -9,7 +9,9 @@ import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.fit_data import INIT_ROWS, prepare_fit_data  # noqa: F401 (INIT_ROWS: public)
-from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers
+from tfp_flows.bijectors.conditional import Conditional
+from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers, layer_context
+from tfp_flows.layers.context import ContextStandardization
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.validation import (
     check_positive_float,
@@ -93,6 +95,12 @@ class FlowModel(keras.Model):
       num_levels: ``None``, or for image flows ``K``, the number of pixel levels: the model
         is then a density over dequantised pixels in ``[0, K)``; ``fit`` takes integer images
         and dequantises them afresh each epoch, and ``log_prob`` refuses integer pixels.
+      context_size: ``None``, or ``K`` for a conditional flow :math:`p(x \mid c)` with a
+        context ``c`` of ``K`` numbers per row: every method then takes ``context`` (see
+        :meth:`log_prob`, :meth:`sample`, :meth:`fit`), and the conditional layers among
+        ``flow_layers`` (those with a ``context_size``) must all take ``K``.
+      standardize_context: put a :class:`~tfp_flows.layers.ContextStandardization` in front
+        of the conditional layers, set from the training contexts when ``fit`` starts.
       **kwargs: ``keras.Model`` arguments (``name``, ``dtype``).
 
     Example:
@@ -103,7 +111,7 @@ class FlowModel(keras.Model):
     """
 
     def __init__(self, flow_layers, event_shape, base_distribution="normal", num_levels=None,
-                 **kwargs):
+                 context_size=None, standardize_context=True, **kwargs):
         super().__init__(**kwargs)
         layers = []
         for i, layer in enumerate(list(flow_layers)):
@@ -126,7 +134,28 @@ class FlowModel(keras.Model):
         self.base_distribution_name = base_distribution
         self.num_levels = None if num_levels is None else check_positive_int(
             num_levels, "num_levels", minimum=2)
+        self.context_size = None if context_size is None else check_positive_int(
+            context_size, "context_size")
+        self._check_layer_contexts(layers)
+        if not isinstance(standardize_context, bool):
+            raise ValueError(f"standardize_context must be True or False, got "
+                             f"{standardize_context!r}")
+        self.standardize_context = standardize_context
+        self.context_standardization = None
+        if self.context_size is not None and standardize_context:
+            self.context_standardization = ContextStandardization(
+                self.context_size, dtype=self.dtype_policy, name="context_standardization")
         self.built = True
+
+    def _check_layer_contexts(self, layers):
+        sizes = {layer.context_size for layer in layers} - {None}
+        if self.context_size is None and sizes:
+            raise ValueError(f"flow_layers include conditional layers (context_size "
+                             f"{sorted(sizes)}): pass context_size to FlowModel")
+        if self.context_size is not None and sizes != {self.context_size}:
+            raise ValueError(
+                f"FlowModel(context_size={self.context_size}) needs conditional layers that take "
+                f"a context of that width; the layers take {sorted(sizes) or 'none'}")
 
     # ------------------------------------------------------------ distributions
     @property
@@ -145,16 +174,91 @@ class FlowModel(keras.Model):
             return tfd.Sample(tfd.StudentT(STUDENT_T_DF * one, zero, one), self.latent_shape)
         return tfd.Sample(tfd.Normal(zero, tf.ones_like(zero)), self.latent_shape)
 
+    def _chain(self, context=None):
+        """The flow's layers as a ``tfb.Chain`` (base to data) for a standardised ``context``."""
+        return tfb.Chain([layer.bijector(context=layer_context(layer, context))
+                          for layer in reversed(self.flow_layers)])
+
     @property
     def bijector(self):
-        """The whole flow as a ``tfb.Chain`` (base to data) reading the current weights, as
-        ``TransformedDistribution.bijector`` is."""
-        return tfb.Chain([layer.bijector() for layer in reversed(self.flow_layers)])
+        """The whole flow, base to data, reading the current weights, as
+        ``TransformedDistribution.bijector`` is: a ``tfb.Chain``, or for a conditional flow a
+        :class:`~tfp_flows.bijectors.Conditional` that takes the context as a keyword
+        argument (``bijector.forward(z, context=c)``)."""
+        if self.context_size is None:
+            return self._chain()
+        return Conditional(
+            lambda c: self._chain(self._standardized(c)), self.context_size,
+            forward_min_event_ndims=len(self.latent_shape),
+            inverse_min_event_ndims=self.event_ndims, event_shape=self.event_shape,
+            latent_shape=self.latent_shape, dtype=self.compute_dtype, name=self.name)
 
     @property
     def distribution(self):
-        """``tfd.TransformedDistribution(base_distribution, bijector)``, for plain TFP code."""
+        """``tfd.TransformedDistribution(base_distribution, bijector)``, for plain TFP code.
+        For a conditional flow pass the context through TFP's ``bijector_kwargs``:
+        ``distribution.log_prob(x, bijector_kwargs={"context": c})``,
+        ``distribution.sample(n, bijector_kwargs={"context": c})`` (``c``: ``[n, K]``, or
+        ``[K]`` for every row)."""
         return tfd.TransformedDistribution(self.base_distribution, self.bijector)
+
+    # ------------------------------------------------------------ contexts
+    def _check_context(self, context):
+        """``context`` as a compute-dtype tensor ``[..., context_size]`` (not standardised),
+        or ``None`` for an unconditional flow; a clear error for anything else."""
+        if self.context_size is None:
+            if context is not None:
+                raise ValueError(
+                    f"{self.name} is not conditional (context_size=None), but got a context of "
+                    f"shape {tuple(np.shape(context))}; build the flow with context_size=K to "
+                    "condition on one")
+            return None
+        if context is None:
+            raise ValueError(f"{self.name} is conditional: pass context=c with c of shape "
+                             f"[n, {self.context_size}] (one row per data row) or "
+                             f"[{self.context_size}] (the same for all), got none")
+        if isinstance(context, (str, bytes, dict)):
+            raise ValueError(f"expected a numeric context of shape [..., {self.context_size}], "
+                             f"got {type(context).__name__}")
+        if not tf.is_tensor(context):
+            context = np.asarray(context)
+            if context.dtype == object or context.dtype.kind not in "iuf":
+                raise ValueError(f"expected a numeric context, got dtype {context.dtype}")
+        context = tf.cast(context, self.compute_dtype)
+        if context.shape.rank == 0 or (context.shape.rank is not None and
+                                       context.shape[-1] not in (None, self.context_size)):
+            raise ValueError(f"{self.name} takes a context of shape [..., {self.context_size}], "
+                             f"got {tuple(context.shape)}")
+        if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(context))):
+            raise ValueError(f"the context has a NaN or infinite value (in "
+                             f"{self.compute_dtype}); a density given a NaN context is NaN")
+        return context
+
+    def _standardized(self, context):
+        """A checked context as the conditional layers see it."""
+        if self.context_standardization is None:
+            return context
+        return self.context_standardization(context)
+
+    def _broadcast_context(self, x, context, event_shape):
+        """``x`` (``[*batch_x, *event_shape]``) and a checked context (``[*batch_c, K]``)
+        broadcast to one batch shape, when both are known."""
+        rank, ndims = len(x.shape), len(event_shape)
+        batch_x, batch_c = tf.TensorShape(x.shape[:rank - ndims]), context.shape[:-1]
+        if not (batch_x.is_fully_defined() and batch_c.is_fully_defined()):
+            return x, context
+        try:
+            batch = tf.broadcast_static_shape(batch_x, batch_c)
+        except ValueError:
+            raise ValueError(
+                f"data of shape {tuple(x.shape)} (batch {tuple(batch_x)}) and a context of shape "
+                f"{tuple(context.shape)} (batch {tuple(batch_c)}) do not broadcast: give one "
+                f"context row per data row, or one row [{self.context_size}] for all") from None
+        if batch != batch_x:
+            x = tf.broadcast_to(x, batch.concatenate(event_shape))
+        if batch != batch_c:
+            context = tf.broadcast_to(context, batch.concatenate([self.context_size]))
+        return x, context
 
     # ------------------------------------------------------------ computation
     def _cast(self, x, shape=None):
@@ -197,37 +301,63 @@ class FlowModel(keras.Model):
             return x, None
         return tf.reshape(x, (-1,) + self.event_shape), batch
 
-    def encode(self, x, training=False):
-        """Maps data ``[n, *event_shape]`` to the base space: ``(z, log|det dz/dx|)``."""
+    def encode(self, x, context=None, training=False):
+        """Maps data ``[n, *event_shape]`` (with contexts ``[n, K]`` for a conditional flow) to
+        the base space: ``(z, log|det dz/dx|)``."""
         h = self._cast(x)
+        context = self._check_context(context)
+        if context is not None:
+            context = tf.reshape(self._standardized(context), [-1, self.context_size])
         total = tf.zeros(tf.shape(h)[:1], h.dtype)
         for layer in reversed(self.flow_layers):
-            bijector = layer.bijector(training=training)
+            bijector = layer.bijector(context=layer_context(layer, context), training=training)
             h, ildj = inverse_and_log_det(bijector, h, h.shape.rank - 1)
             total += ildj
         return h, total
 
-    def log_prob(self, x, training=False):
-        """``log p(x)`` for data of shape ``[*batch, *event_shape]``; returns ``batch``-shaped
-        values (e.g. a ``[100, 100, 2]`` grid gives ``[100, 100]``). ``training=True`` is what
-        ``fit`` uses (batch statistics in batch-norm layers)."""
+    def log_prob(self, x, context=None, training=False):
+        """``log p(x)``, or ``log p(x | context)`` for a conditional flow, for data of shape
+        ``[*batch, *event_shape]``; returns ``batch``-shaped values (e.g. a ``[100, 100, 2]``
+        grid gives ``[100, 100]``).
+
+        ``context`` (conditional flows only): ``[*batch, K]``, one row per data point, or any
+        shape that broadcasts against ``batch`` (``[K]``: the same context for all points).
+        ``training=True`` is what ``fit`` uses (batch statistics in batch-norm layers)."""
+        if self.context_size is not None or context is not None:
+            context = self._check_context(context)
+            self._flatten_batch(x)  # checks the data's shape first
+            if not tf.is_tensor(x):
+                x = np.asarray(x)
+            x, context = self._broadcast_context(x, context, self.event_shape)
         flat, batch = self._flatten_batch(x)
-        z, log_det = self.encode(flat, training=training)
+        z, log_det = self.encode(flat, context=context, training=training)
         log_prob = self.base_distribution.log_prob(z) + log_det
         return log_prob if batch is None else tf.reshape(log_prob, batch)
 
-    def prob(self, x):
-        """``p(x) = exp(log_prob(x))`` for data of shape ``[*batch, *event_shape]``."""
-        return tf.exp(self.log_prob(x))
+    def prob(self, x, context=None):
+        """``p(x) = exp(log_prob(x))`` (``p(x | context)`` for a conditional flow) for data of
+        shape ``[*batch, *event_shape]``."""
+        return tf.exp(self.log_prob(x, context=context))
 
-    def call(self, inputs, training=False):
-        return self.log_prob(inputs, training=training)
+    def call(self, inputs, context=None, training=False):
+        return self.log_prob(inputs, context=context, training=training)
 
-    def forward_steps(self, z):
-        """``[z, f_1(z), f_2(f_1(z)), ...]``: the sample after each layer (for plots)."""
+    def _rows_context(self, context, n):
+        """A checked, standardised context as ``n`` rows ``[n, K]`` (or ``None``)."""
+        context = self._check_context(context)
+        if context is None:
+            return None
+        context = tf.reshape(self._standardized(context), [-1, self.context_size])
+        return tf.broadcast_to(context, tf.stack([n, self.context_size]))
+
+    def forward_steps(self, z, context=None):
+        """``[z, f_1(z), f_2(f_1(z)), ...]``: the sample after each layer (for plots).
+        ``context``: ``[n, K]`` or ``[K]`` for a conditional flow."""
         steps = [self._cast(z, self.latent_shape)]
+        context = self._rows_context(context, tf.shape(steps[0])[0])
         for layer in self.flow_layers:
-            steps.append(layer.bijector().forward(steps[-1]))
+            steps.append(layer.bijector(context=layer_context(layer, context))
+                         .forward(steps[-1]))
         return steps
 
     def _sample_count(self, sample_shape):
@@ -239,32 +369,55 @@ class FlowModel(keras.Model):
                     f"{sample_shape!r}")
         return tuple(int(n) for n in shape)
 
-    def sample(self, sample_shape=(), seed=None, temperature=1.0):
+    def _sample_plan(self, sample_shape, context):
+        """``(shape, rows, context_rows)``: the output's leading shape ``sample_shape +
+        context batch``, the number of base draws and their contexts ``[rows, K]``."""
+        shape = self._sample_count(sample_shape)
+        n = int(np.prod(shape)) if shape else 1
+        context = self._check_context(context)
+        if context is None:
+            return shape, n, None
+        batch = tuple(context.shape[:-1])
+        if any(b is None for b in batch):
+            raise ValueError(f"sample needs a context of known shape, got {context.shape}")
+        m = int(np.prod(batch)) if batch else 1
+        rows = tf.reshape(self._standardized(context), [1, m, self.context_size])
+        rows = tf.reshape(tf.tile(rows, [n, 1, 1]), [n * m, self.context_size])
+        return shape + batch, n * m, rows
+
+    def sample(self, sample_shape=(), context=None, seed=None, temperature=1.0):
         """Samples of shape ``[*sample_shape, *event_shape]`` (``sample(500)`` gives
         ``[500, *event_shape]``); ``seed`` is ``None``, a non-negative int or a stateless pair
         ``(a, b)``; a seed gives the same samples on every call.
 
+        ``context`` (conditional flows only): ``[m, K]`` gives ``sample_shape`` samples for
+        each of the ``m`` contexts, shape ``[*sample_shape, m, *event_shape]`` (TFP's order:
+        sample shape, then the contexts' batch shape); ``[K]`` gives
+        ``[*sample_shape, *event_shape]``.
+
         ``temperature`` ``T > 0`` scales the base sample, ``z -> T z`` (Glow's reduced
         temperature: ``T < 1`` trades diversity for cleaner samples; ``T = 1`` samples the
         model itself)."""
-        shape = self._sample_count(sample_shape)
         temperature = check_positive_float(temperature, "temperature")
-        n = int(np.prod(shape)) if shape else 1
+        shape, n, context = self._sample_plan(sample_shape, context)
         z = self.base_distribution.sample(n, seed=_stateless_seed(seed))
         if temperature != 1.0:
             z = z * tf.constant(temperature, z.dtype)
-        x = self.forward_steps(z)[-1]
-        return tf.reshape(x, shape + self.event_shape)
+        h = z
+        for layer in self.flow_layers:
+            h = layer.bijector(context=layer_context(layer, context)).forward(h)
+        return tf.reshape(h, shape + self.event_shape)
 
-    def sample_and_log_prob(self, sample_shape=(), seed=None):
-        """Samples and their log-densities, in one pass through the flow."""
-        shape = self._sample_count(sample_shape)
-        n = int(np.prod(shape)) if shape else 1
+    def sample_and_log_prob(self, sample_shape=(), context=None, seed=None):
+        """Samples and their log-densities, in one pass through the flow (``context`` as in
+        :meth:`sample`)."""
+        shape, n, context = self._sample_plan(sample_shape, context)
         base = self.base_distribution
         h = base.sample(n, seed=_stateless_seed(seed))
         log_prob = base.log_prob(h)
         for layer in self.flow_layers:
-            h, fldj = forward_and_log_det(layer.bijector(), h, h.shape.rank - 1)
+            bijector = layer.bijector(context=layer_context(layer, context))
+            h, fldj = forward_and_log_det(bijector, h, h.shape.rank - 1)
             log_prob -= fldj
         return tf.reshape(h, shape + self.event_shape), tf.reshape(log_prob, shape)
 
@@ -294,12 +447,22 @@ class FlowModel(keras.Model):
             loss += tf.cast(extra, loss.dtype)
         return _replica_scaled(loss)
 
-    def initialize_from_data(self, x):
-        """Runs data-dependent initialisation on data ``x``, layer by layer from the data
-        side (Glow's ActNorm; the builders' standardisation). This is the one place that drives
+    @property
+    def needs_data_init(self):
+        """Whether something still waits for :meth:`initialize_from_data`."""
+        standardization = self.context_standardization
+        return any(layer.needs_data_init and not layer.is_initialized
+                   for layer in self.flow_layers) or (
+            standardization is not None and not standardization.is_initialized)
+
+    def initialize_from_data(self, x, context=None):
+        """Runs data-dependent initialisation on data ``x`` (and, for a conditional flow, its
+        contexts ``[n, K]``), layer by layer from the data side (Glow's ActNorm; the builders'
+        standardisation; the context's standardisation). This is the one place that drives
         it: ``fit`` calls it with the first ``INIT_ROWS`` training rows (or the first batch
         of a dataset); a layer that is already initialised (e.g. after loading) is left
         alone."""
+        context = self._check_context(context)
         h = self._cast(x)
         if not bool(tf.reduce_all(tf.math.is_finite(h))):
             row = int(tf.argmin(tf.cast(tf.reduce_all(tf.math.is_finite(
@@ -308,7 +471,24 @@ class FlowModel(keras.Model):
                 f"data-dependent initialisation got a NaN or infinite value in row {row} of "
                 "its data (the first rows or batch given to fit): nothing was initialised or "
                 "trained")
-        initialize_layers(self.flow_layers, h)
+        if context is not None:
+            if self.context_standardization is not None and \
+                    not self.context_standardization.is_initialized:
+                self.context_standardization.initialize(context)
+            context = tf.reshape(self._standardized(context), [-1, self.context_size])
+        initialize_layers(self.flow_layers, h, context)
+
+    def _unpack(self, data):
+        """A batch as ``(x, context, sample_weight)``: the context rides in Keras's ``y``
+        slot (``(x, context)`` or ``(x, context, sample_weight)`` elements)."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if self.context_size is None:
+            return x, None, sample_weight
+        if y is None:
+            raise ValueError(f"{self.name} is conditional: its batches must be pairs "
+                             f"(x, context) with contexts of shape [n, {self.context_size}]; "
+                             "got x alone")
+        return x, y, sample_weight
 
     def train_step(self, data):
         """One step of Keras's ``fit``, except that a step whose loss is not finite, or whose
@@ -316,10 +496,10 @@ class FlowModel(keras.Model):
         (global norm above ``sqrt(max float) / 10``: Adam squares them), changes no weight; the
         step is reported as a non-finite loss, so that ``fit`` stops (see ``fit``). The check
         costs one fused reduction per variable (``tf.linalg.global_norm``)."""
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x, context, sample_weight = self._unpack(data)
         with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+            y_pred = self(x, context=context, training=True)
+            loss = self.compute_loss(x=x, y_pred=y_pred, sample_weight=sample_weight)
             scaled = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         grads = tape.gradient(scaled, weights)
@@ -346,13 +526,48 @@ class FlowModel(keras.Model):
         self.optimizer.apply(grads, weights)
         return tf.constant(True)
 
+    def test_step(self, data):
+        """Keras's ``evaluate`` step: the mean negative log-likelihood of a batch (of
+        ``(x, context)`` pairs for a conditional flow)."""
+        x, context, sample_weight = self._unpack(data)
+        y_pred = self(x, context=context, training=False)
+        loss = self.compute_loss(x=x, y_pred=y_pred, sample_weight=sample_weight,
+                                 training=False)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss * replicas, sample_weight=tf.shape(x)[0])
+        return {m.name: m.result() for m in self.metrics}
+
+    def evaluate(self, x=None, y=None, context=None, **kwargs):
+        """``keras.Model.evaluate``: the mean negative log-likelihood of ``x`` (given
+        ``context``, ``[n, K]``, for a conditional flow); other arguments as Keras's."""
+        if context is not None or self.context_size is not None and not isinstance(
+                x, tf.data.Dataset):
+            if y is not None:
+                raise ValueError("FlowModel.evaluate takes no targets y; pass a conditional "
+                                 "flow's context as context=")
+            y = self._check_context(context)
+        return super().evaluate(x, y, **kwargs)
+
+    def predict_step(self, data):
+        """Keras's ``predict`` step: ``log p(x)`` (``log p(x | context)`` for batches of
+        ``(x, context)`` pairs)."""
+        if self.context_size is not None and isinstance(data, (tuple, list)) and \
+                len(data) == 1 and isinstance(data[0], (tuple, list)):
+            data = tuple(data[0])  # predict((x, context)): Keras passes the pair as x
+        x, context, _ = self._unpack(data)
+        return self(x, context=context, training=False)
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, validation_split=0.0,
-            validation_data=None, shuffle=True, sample_weight=None, callbacks=None, **kwargs):
+            validation_data=None, shuffle=True, sample_weight=None, callbacks=None,
+            context=None, **kwargs):
         """``keras.Model.fit`` on data ``x`` (no targets needed).
 
         Args:
           x: data of shape ``[n, *event_shape]`` (NumPy array, list or tensor), or a
-            ``tf.data.Dataset`` of batches (elements ``x``, or Keras's ``(x, y, weight)``).
+            ``tf.data.Dataset`` of batches (elements ``x``, or Keras's ``(x, y, weight)``;
+            for a conditional flow ``(x, context)`` or ``(x, context, weight)``).
           y: must be ``None``: a flow has no targets.
           batch_size: rows per step (default 32), a positive integer.
           epochs: passes over the data.
@@ -364,6 +579,9 @@ class FlowModel(keras.Model):
             ``mean(w_i * -log p(x_i))`` over each batch (Keras's convention). Split like
             ``x`` by ``validation_split``.
           callbacks: Keras callbacks.
+          context: for a conditional flow (and only then), one context row per row of
+            ``x``, shape ``[n, K]``: the flow fits ``p(x | context)``. Split like ``x`` by
+            ``validation_split``; ``validation_data`` is then a pair ``(x_val, context_val)``.
           **kwargs: any other ``keras.Model.fit`` argument (``verbose``, ``initial_epoch``...).
 
         NumPy input is checked first (shape, finite values in the model's dtype) and fed
@@ -377,14 +595,19 @@ class FlowModel(keras.Model):
           Keras's ``History``.
         """
         if y is not None:
-            raise ValueError("FlowModel.fit takes data x only: a flow has no targets y")
+            raise ValueError("FlowModel.fit takes data x only: a flow has no targets y" + (
+                "; pass a conditional flow's context as context=" if self.context_size else ""))
         fit_kwargs, first = prepare_fit_data(
             x, event_shape=self.event_shape, dtype=self.compute_dtype,
             num_levels=self.num_levels, batch_size=batch_size,
             validation_split=validation_split, validation_data=validation_data,
-            shuffle=shuffle, sample_weight=sample_weight)
-        if first is not None and any(layer.needs_data_init for layer in self.flow_layers):
-            self.initialize_from_data(first)
+            shuffle=shuffle, sample_weight=sample_weight, context=context,
+            context_size=self.context_size)
+        if first is not None and self.needs_data_init:
+            if self.context_size is None:
+                self.initialize_from_data(first)
+            else:
+                self.initialize_from_data(*first)
         if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
             # Keras would create the optimizer's slots inside the first traced step, which
             # lifts every variable out of the graph and traces the step twice: build it now.
@@ -401,6 +624,8 @@ class FlowModel(keras.Model):
             "event_shape": list(self.event_shape),
             "base_distribution": self.base_distribution_name,
             "num_levels": self.num_levels,
+            "context_size": self.context_size,
+            "standardize_context": self.standardize_context,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
         }
 

@@ -9,6 +9,7 @@ as an argument.
 from tfp_flows.bijectors.actnorm import ActNorm, actnorm_statistics
 from tfp_flows.bijectors.autoregressive import MaskedAutoregressive
 from tfp_flows.bijectors.batch_norm import BatchNorm, batch_statistics
+from tfp_flows.bijectors.conditional import Conditional
 from tfp_flows.bijectors.coupling import Coupling
 from tfp_flows.bijectors.factor_out import FactorOut
 from tfp_flows.bijectors.invertible_linear import InvertibleLinear, random_lu_init
@@ -37,6 +38,7 @@ __all__ = [
     "Additive",
     "Affine",
     "BatchNorm",
+    "Conditional",
     "Coupling",
     "FactorOut",
     "InvertibleLinear",

@@ -1,8 +1,9 @@
 """Keras 3 layers that own the weights of bijectors (see :class:`FlowLayer` for the contract),
 and :class:`LogProb` for the functional ``keras.Model(x, LogProb(dist)(x))`` pattern."""
 from tfp_flows.layers.autoregressive import AutoregressiveLayer
-from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers
+from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers, layer_context
 from tfp_flows.layers.batch_norm import BatchNormLayer
+from tfp_flows.layers.context import ContextStandardization
 from tfp_flows.layers.coupling import CouplingLayer
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.layers.glow import ActNormLayer, InvertibleLinearLayer
@@ -17,6 +18,7 @@ __all__ = [
     "AutoregressiveLayer",
     "BatchNormLayer",
     "BijectorLayer",
+    "ContextStandardization",
     "CouplingLayer",
     "FactorOutLayer",
     "FlowLayer",
@@ -28,6 +30,7 @@ __all__ = [
     "SqueezeLayer",
     "check_event_shape",
     "initialize_layers",
+    "layer_context",
     "make_permutation",
     "negative_log_likelihood",
 ]

@@ -7,7 +7,7 @@ from tfp_flows.bijectors.autoregressive import MaskedAutoregressive
 from tfp_flows.bijectors.transforms import get_transform
 from tfp_flows.layers.base import FlowLayer, check_event_shape
 from tfp_flows.nets.made import MADE
-from tfp_flows.validation import check_hidden_units
+from tfp_flows.validation import check_hidden_units, check_positive_int
 
 __all__ = ["AutoregressiveLayer"]
 
@@ -28,6 +28,8 @@ class AutoregressiveLayer(FlowLayer):
       inverse: ``False``: MAF, :class:`~tfp_flows.bijectors.MaskedAutoregressive` (one-pass
         density, sequential sampling); ``True``: IAF, ``tfb.Invert`` of it (one-pass
         sampling, sequential density).
+      context_size: ``None`` (unconditional), or ``K``: MADE takes a context ``[..., K]``
+        (connected to every first-layer unit, so every output may depend on it).
       **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Example:
@@ -38,8 +40,11 @@ class AutoregressiveLayer(FlowLayer):
     """
 
     def __init__(self, event_shape, transform="affine", hidden_units=(64, 64),
-                 activation="relu", order="left-to-right", seed=None, inverse=False, **kwargs):
+                 activation="relu", order="left-to-right", seed=None, inverse=False,
+                 context_size=None, **kwargs):
         super().__init__(**kwargs)
+        self.context_size = None if context_size is None else check_positive_int(
+            context_size, "context_size")
         self.event_shape = check_event_shape(event_shape)
         if len(self.event_shape) != 1:
             raise ValueError(f"AutoregressiveLayer is for vectors: event_shape must be (D,), "
@@ -52,8 +57,12 @@ class AutoregressiveLayer(FlowLayer):
         self.inverse = bool(inverse)
         self.made = MADE(size, num_params=self.transform.num_params,
                          hidden_units=self.hidden_units, activation=activation, order=order,
-                         seed=seed, dtype=self.dtype_policy)
-        self.made(tf.zeros((1, size), self.compute_dtype))
+                         seed=seed, context_size=self.context_size, dtype=self.dtype_policy)
+        if self.context_size is None:
+            self.made(tf.zeros((1, size), self.compute_dtype))
+        else:
+            self.made(tf.zeros((1, size), self.compute_dtype),
+                      context=tf.zeros((1, self.context_size), self.compute_dtype))
         self.built = True
 
     @property
@@ -61,8 +70,8 @@ class AutoregressiveLayer(FlowLayer):
         return self.made.order
 
     def bijector(self, context=None, training=False):
-        self.check_context(context)
-        maf = MaskedAutoregressive(self.made, transform=self.transform, name=self.name)
+        made = self.bound_conditioner(self.made, context)
+        maf = MaskedAutoregressive(made, transform=self.transform, name=self.name)
         return tfp.bijectors.Invert(maf) if self.inverse else maf
 
     def get_config(self):
@@ -75,4 +84,5 @@ class AutoregressiveLayer(FlowLayer):
             "order": [int(i) for i in self.made.order],
             "seed": self.seed,
             "inverse": self.inverse,
+            "context_size": self.context_size,
         }

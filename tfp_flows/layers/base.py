@@ -1,10 +1,13 @@
 """Base class of the Keras layers that own a bijector's weights, and the layer contract."""
+import functools
+
 import keras
 import tensorflow as tf
 
 from tfp_flows.validation import check_event_shape
 
-__all__ = ["DataInitializedLayer", "FlowLayer", "check_event_shape", "initialize_layers"]
+__all__ = ["DataInitializedLayer", "FlowLayer", "check_event_shape", "initialize_layers",
+           "layer_context"]
 
 
 class FlowLayer(keras.layers.Layer):
@@ -41,10 +44,31 @@ class FlowLayer(keras.layers.Layer):
         raise NotImplementedError
 
     def check_context(self, context):
-        """Raises unless ``context`` is ``None`` for an unconditional layer."""
-        if context is not None and self.context_size is None:
-            raise ValueError(f"{self.name} takes no context (it is not conditional), got one "
-                             f"of shape {tuple(getattr(context, 'shape', ()))}")
+        """Checks ``context`` against :attr:`context_size`: ``None`` for an unconditional
+        layer; a tensor ``[..., context_size]`` for a conditional one. Raises ``ValueError``
+        with what was expected and what came."""
+        if self.context_size is None:
+            if context is not None:
+                raise ValueError(
+                    f"{self.name} takes no context (it is not conditional), got one of shape "
+                    f"{tuple(getattr(context, 'shape', ()))}")
+            return
+        if context is None:
+            raise ValueError(f"{self.name} is conditional: it needs a context of shape "
+                             f"[..., {self.context_size}], got none")
+        width = getattr(context, "shape", (None,))[-1] if len(
+            getattr(context, "shape", ())) else None
+        if width is not None and width != self.context_size:
+            raise ValueError(f"{self.name} takes a context of shape [..., {self.context_size}]"
+                             f", got one of shape {tuple(context.shape)}")
+
+    def bound_conditioner(self, conditioner, context):
+        """``conditioner`` with ``context`` bound (after :meth:`check_context`): what a
+        coupling or autoregressive bijector calls as ``conditioner(x)``."""
+        self.check_context(context)
+        if context is None:
+            return conditioner
+        return functools.partial(conditioner, context=context)
 
     def call(self, inputs, context=None, training=False):
         return self.bijector(context=context, training=training).forward(inputs)
@@ -63,16 +87,26 @@ class FlowLayer(keras.layers.Layer):
         return input_shape[:1] + tuple(event)
 
 
-def initialize_layers(layers, y):
+def layer_context(layer, context):
+    """What ``layer.bijector`` gets of a flow's ``context``: the context for a conditional
+    layer, ``None`` for the others (a conditional flow mixes both kinds)."""
+    return context if layer.context_size is not None else None
+
+
+def initialize_layers(layers, y, context=None):
     """Data-dependent initialisation of ``layers`` (base-to-data order) from data ``y``
     arriving on their data side: each layer that ``needs_data_init`` and is not initialised
-    yet is initialised with what reaches it, walking from the data side. Used by
+    yet is initialised with what reaches it, walking from the data side (conditional layers
+    on the way see ``context``, the rows' contexts). Used by
     :meth:`tfp_flows.FlowModel.initialize_from_data` and by layers that hold a sub-flow."""
     h = y
     for layer in reversed(list(layers)):
         if layer.needs_data_init and not layer.is_initialized:
-            layer.initialize(h)
-        h = layer.bijector().inverse(h)
+            if getattr(layer, "context_size", None) is not None:
+                layer.initialize(h, context=context)
+            else:
+                layer.initialize(h)
+        h = layer.bijector(context=layer_context(layer, context)).inverse(h)
     return h
 
 

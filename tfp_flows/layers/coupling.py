@@ -7,7 +7,7 @@ from tfp_flows.bijectors.masks import channel_mask, checkerboard_mask, split_siz
 from tfp_flows.bijectors.transforms import get_transform
 from tfp_flows.layers.base import FlowLayer, check_event_shape
 from tfp_flows.nets.coupling_mlp import CouplingMLP
-from tfp_flows.validation import check_hidden_units
+from tfp_flows.validation import check_hidden_units, check_positive_int
 
 __all__ = ["CouplingLayer"]
 
@@ -30,6 +30,9 @@ class CouplingLayer(FlowLayer):
       num_masked: number of conditioning entries for ``mask="half"``.
       hidden_units: hidden sizes of the default :class:`~tfp_flows.nets.CouplingMLP`.
       activation: its hidden activation.
+      context_size: ``None`` (unconditional), or ``K``: the layer is conditional and its
+        conditioner gets a context ``[..., K]`` as ``conditioner(x_b, context=c)`` (the
+        default MLP concatenates it to its input).
       conditioner: a Keras layer to use instead of the default; required for image masks. It
         maps the conditioning part to parameters for the transformed part, with a trailing
         axis of ``num_params``: ``[..., d] -> [..., D - d, P]`` for vectors; for
@@ -50,8 +53,10 @@ class CouplingLayer(FlowLayer):
 
     def __init__(self, event_shape, transform="affine", mask="half", reverse_mask=False,
                  num_masked=None, hidden_units=(64, 64), activation="relu", conditioner=None,
-                 **kwargs):
+                 context_size=None, **kwargs):
         super().__init__(**kwargs)
+        self.context_size = None if context_size is None else check_positive_int(
+            context_size, "context_size")
         self.event_shape = check_event_shape(event_shape)
         self.transform = get_transform(transform)
         if mask not in _MASKS:
@@ -105,20 +110,24 @@ class CouplingLayer(FlowLayer):
         # Always call the conditioner once: after from_config, Keras's build_from_config may
         # have run a user's build() (weights made there) while sub-layers that are built on
         # first call are still weightless, and loading would then find no place for them.
-        conditioner(tf.zeros(build_shape, self.compute_dtype))
+        if self.context_size is None:
+            conditioner(tf.zeros(build_shape, self.compute_dtype))
+        else:
+            conditioner(tf.zeros(build_shape, self.compute_dtype),
+                        context=tf.zeros((1, self.context_size), self.compute_dtype))
         self.built = True
 
     def bijector(self, context=None, training=False):
-        self.check_context(context)
+        conditioner = self.bound_conditioner(self.conditioner, context)
         if self.mask_kind == "channel":
-            return Coupling(self.conditioner, transform=self.transform,
+            return Coupling(conditioner, transform=self.transform,
                             num_masked=self._split[0], reverse_mask=self.reverse_mask,
                             name=self.name)
         if self._mask is None:
-            return Coupling(self.conditioner, transform=self.transform,
+            return Coupling(conditioner, transform=self.transform,
                             num_masked=self._split[1] if self.reverse_mask else self._split[0],
                             reverse_mask=self.reverse_mask, name=self.name)
-        return Coupling(self.conditioner, transform=self.transform, mask=self._mask,
+        return Coupling(conditioner, transform=self.transform, mask=self._mask,
                         name=self.name)
 
     def get_config(self):
@@ -131,6 +140,7 @@ class CouplingLayer(FlowLayer):
             "num_masked": self.num_masked,
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
+            "context_size": self.context_size,
         }
         if not self._default_conditioner:
             config["conditioner"] = keras.saving.serialize_keras_object(self.conditioner)

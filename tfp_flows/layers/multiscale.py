@@ -5,7 +5,7 @@ import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.factor_out import FactorOut
 from tfp_flows.bijectors.squeeze import Squeeze, squeezed_shape, unsqueezed_shape
-from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers
+from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers, layer_context
 
 tfb = tfp.bijectors
 
@@ -109,9 +109,10 @@ class FactorOutLayer(FlowLayer):
     def is_initialized(self):
         return all(layer.is_initialized for layer in self.flow_layers if layer.needs_data_init)
 
-    def initialize(self, y):
-        """Initialises the inner layers that need data from the kept channels of ``y``."""
-        initialize_layers(self.flow_layers, np.asarray(y)[..., :self.num_kept])
+    def initialize(self, y, context=None):
+        """Initialises the inner layers that need data from the kept channels of ``y``
+        (conditional ones on the way see ``context``)."""
+        initialize_layers(self.flow_layers, np.asarray(y)[..., :self.num_kept], context)
 
     @property
     def context_size(self):
@@ -120,8 +121,8 @@ class FactorOutLayer(FlowLayer):
 
     def bijector(self, context=None, training=False):
         self.check_context(context)
-        inner = [layer.bijector(context=context if layer.context_size else None,
-                                training=training) for layer in self.flow_layers]
+        inner = [layer.bijector(context=layer_context(layer, context), training=training)
+                 for layer in self.flow_layers]
         return FactorOut(inner, self.event_shape, self.num_kept, name=self.name)
 
     def forward_event_shape(self, shape):
