@@ -20,7 +20,7 @@ tfd = tfp.distributions
 
 NAMES = sorted(BUILDERS) + ["nsf_ar"]  # nsf_ar: nsf(autoregressive=True)
 COMMON = {"event_shape", "num_layers", "hidden_units", "activation", "permutation",
-          "base_distribution", "seed", "dtype", "log_scale_bound", "standardize", "name"}
+          "base_distribution", "seed", "dtype", "log_scale_bound", "standardize", "context_size", "name"}
 SMALL = dict(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
 X = datasets.load_toy("moons", n_train=500)[0]
 EPOCHS, BATCH = 3, 100

@@ -247,7 +247,40 @@ def _chain_with_stock(dtype):
     return chain, (4,), _normal
 
 
+# ----------------------------------------------------------------------- conditional
+class ContextConditioner(DenseConditioner):
+    """:class:`DenseConditioner` whose parameters also depend on a context ``[n, 2]``."""
+
+    def __init__(self, in_shape, out_shape, dtype, seed):
+        super().__init__(in_shape, out_shape, dtype, seed)
+        rng = np.random.default_rng(seed + 100)
+        self.w_context = tf.constant(rng.normal(size=(2, 2 * int(np.prod(out_shape)))) * 0.5,
+                                     dtype)
+
+    def __call__(self, x, context):
+        out = super().__call__(x)
+        shift = tf.reshape(context @ self.w_context, tf.shape(out))
+        return out + shift
+
+
+def _conditional(dtype):
+    """A coupling whose conditioner reads a context given at call time (the ``context``
+    keyword of :data:`CALL_KWARGS`): how a conditional FlowModel reaches plain TFP."""
+    conditioner = ContextConditioner([2], [2], dtype, 16)
+    bijector = fb.Conditional(
+        lambda c: fb.Coupling(lambda x_b: conditioner(x_b, c)), context_size=2, dtype=dtype,
+        forward_min_event_ndims=1)
+    return bijector, (4,), _normal
+
+
+#: Keyword arguments every call of a registry bijector needs (conditional bijectors).
+CALL_KWARGS = {
+    "conditional_coupling": lambda dtype: {"context": tf.constant([0.7, -1.2], dtype)},
+}
+
+
 REGISTRY = {
+    "conditional_coupling": _conditional,
     "coupling_affine_half": _affine_half,
     "coupling_affine_reverse_fraction_tuple": _affine_reverse_fraction,
     "coupling_affine_checkerboard": _affine_checkerboard,

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tests.bijectors.registry import REGISTRY
+from tests.bijectors.registry import CALL_KWARGS, REGISTRY
 from tfp_flows import bijectors as fb
 from tfp_flows.testing import check_bijector
 
@@ -19,6 +19,11 @@ def _leaves(bijector):
         yield from _leaves(inner)
     if getattr(bijector, "bijector", None) is not None:
         yield from _leaves(bijector.bijector)
+
+
+def _kwargs(name, dtype):
+    """What every call of registry bijector ``name`` needs (a context for conditional ones)."""
+    return CALL_KWARGS[name](dtype) if name in CALL_KWARGS else {}
 
 
 def test_registry_covers_every_bijector_transform_and_mask():
@@ -53,7 +58,7 @@ def test_check_bijector_eager(name, batch_shape, dtype):
     bijector, event_shape, sample = REGISTRY[name](dtype)
     rng = np.random.default_rng(0)
     x = tf.constant(sample(batch_shape + event_shape, rng), dtype)
-    errors = check_bijector(bijector, x, event_ndims=len(event_shape))
+    errors = check_bijector(bijector, x, event_ndims=len(event_shape), **_kwargs(name, dtype))
     assert errors["log_det_vs_jacobian"] >= 0.0
 
 
@@ -63,7 +68,8 @@ def test_check_bijector_tf_function(name, dtype):
     bijector, event_shape, sample = REGISTRY[name](dtype)
     rng = np.random.default_rng(1)
     x = tf.constant(sample((2, 3) + event_shape, rng), dtype)
-    check_bijector(bijector, x, event_ndims=len(event_shape), use_tf_function=True)
+    check_bijector(bijector, x, event_ndims=len(event_shape), use_tf_function=True,
+                   **_kwargs(name, dtype))
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -73,10 +79,13 @@ def test_plugs_into_transformed_distribution(name):
     base = tfp.distributions.Sample(tfp.distributions.Normal(tf.constant(0.0, tf.float64), 1.0),
                                     event_shape)
     dist = tfp.distributions.TransformedDistribution(base, bijector)
+    kwargs = _kwargs(name, tf.float64)
     z = base.sample(5, seed=7)
-    y = bijector.forward(z)
-    expected = base.log_prob(z) - bijector.forward_log_det_jacobian(z, event_ndims=len(event_shape))
-    np.testing.assert_allclose(dist.log_prob(tf.identity(y)), expected, rtol=1e-6, atol=1e-8)
+    y = bijector.forward(z, **kwargs)
+    expected = base.log_prob(z) - bijector.forward_log_det_jacobian(
+        z, event_ndims=len(event_shape), **kwargs)
+    np.testing.assert_allclose(dist.log_prob(tf.identity(y), bijector_kwargs=kwargs), expected,
+                               rtol=1e-6, atol=1e-8)
 
 
 def test_checker_catches_a_wrong_log_det():

@@ -85,8 +85,6 @@ class Conditional(tfp.bijectors.Bijector):
         """``x`` flattened to ``[n, *event]`` and the context tiled to ``[n, K]``, with the
         batch shape to restore."""
         context = tf.convert_to_tensor(context, self._context_dtype)
-        if context.shape.rank == 1:
-            context = context[None]
         x = tf.convert_to_tensor(x)
         event = tf.shape(x)[tf.rank(x) - event_ndims:]
         batch = tf.broadcast_dynamic_shape(tf.shape(x)[:tf.rank(x) - event_ndims],

@@ -6,7 +6,9 @@
   an optional wall-clock budget (:class:`TimeBudget`).
 - :func:`mean_nll`, :func:`kl_to_truth`, :func:`bits_per_dim`: mean negative
   log-likelihood, KL divergence to an exact density, bits per dimension of integer images;
-  each an :class:`Estimate` ``(value, std_error)``; :func:`bits_per_image` per image.
+  each an :class:`Estimate` ``(value, std_error)``; :func:`bits_per_image` per image; each
+  takes ``context=`` for conditional flows. :func:`conditional_kl`: mean KL to an exact
+  conditional density over contexts.
 - :func:`dequantized_dataset`: integer images as a ``tf.data`` pipeline with fresh uniform
   dequantisation every epoch (what ``FlowModel.fit`` does with integer images).
 
@@ -25,6 +27,7 @@ from tfp_flows.training.metrics import (
     Estimate,
     bits_per_dim,
     bits_per_image,
+    conditional_kl,
     kl_to_truth,
     mean_nll,
     negative_log_likelihoods,
@@ -32,5 +35,5 @@ from tfp_flows.training.metrics import (
 from tfp_flows.training.recipe import SCHEDULES, TimeBudget, fit_flow
 
 __all__ = ["SCHEDULES", "Estimate", "TimeBudget", "bits_per_dim", "bits_per_image",
-           "dequantized_dataset", "fit_flow", "kl_to_truth", "mean_nll",
+           "conditional_kl", "dequantized_dataset", "fit_flow", "kl_to_truth", "mean_nll",
            "negative_log_likelihoods"]

@@ -37,9 +37,29 @@ def _estimate(values):
     return Estimate(float(values.mean()), float(values.std() / math.sqrt(len(values))))
 
 
-def negative_log_likelihoods(model, x, batch_size=DEFAULT_BATCH_SIZE):
-    """``-log p(x_i)`` for every row of ``x``, as a float64 NumPy array, computed
-    ``batch_size`` rows at a time (``model.log_prob`` in inference mode).
+def _log_probs(model, x, batch_size, context=None):
+    """``model.log_prob`` of the rows of ``x`` (given their contexts), ``batch_size`` at a
+    time, as a float64 vector."""
+    batch_size = check_positive_int(batch_size, "batch_size")
+    n = len(x)
+    if n == 0:
+        raise ValueError("expected at least one row of data, got none")
+    if context is None:
+        chunks = [model.log_prob(x[i:i + batch_size]) for i in range(0, n, batch_size)]
+    else:
+        context = np.asarray(context)
+        if context.ndim != 2 or len(context) != n:
+            raise ValueError(f"expected one context row per data row, shape [{n}, K], got "
+                             f"{context.shape}")
+        chunks = [model.log_prob(x[i:i + batch_size], context=context[i:i + batch_size])
+                  for i in range(0, n, batch_size)]
+    return np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in chunks])
+
+
+def negative_log_likelihoods(model, x, batch_size=DEFAULT_BATCH_SIZE, context=None):
+    """``-log p(x_i)`` (``-log p(x_i | c_i)`` with ``context``, one row per row of ``x``)
+    for every row of ``x``, as a float64 NumPy array, computed ``batch_size`` rows at a time
+    (``model.log_prob`` in inference mode).
 
     Example:
         >>> import tensorflow_probability as tfp
@@ -47,16 +67,10 @@ def negative_log_likelihoods(model, x, batch_size=DEFAULT_BATCH_SIZE):
         >>> negative_log_likelihoods(normal, np.array([0.0, 1.0])).round(4)
         array([0.9189, 1.4189])
     """
-    batch_size = check_positive_int(batch_size, "batch_size")
-    n = len(x)
-    if n == 0:
-        raise ValueError("expected at least one row of data, got none")
-    chunks = [np.asarray(model.log_prob(x[i:i + batch_size]), dtype=np.float64).reshape(-1)
-              for i in range(0, n, batch_size)]
-    return -np.concatenate(chunks)
+    return -_log_probs(model, x, batch_size, context)
 
 
-def mean_nll(model, x, batch_size=DEFAULT_BATCH_SIZE):
+def mean_nll(model, x, batch_size=DEFAULT_BATCH_SIZE, context=None):
     r"""Mean negative log-likelihood of the rows of ``x``, in nats per point.
 
     .. math::
@@ -71,6 +85,8 @@ def mean_nll(model, x, batch_size=DEFAULT_BATCH_SIZE):
       model: a flow, or anything with ``log_prob(x)`` returning one value per row.
       x: data of shape ``[n, *event_shape]`` (NumPy array or tensor), ``n >= 1``.
       batch_size: rows per ``log_prob`` call.
+      context: for a conditional flow, the rows' contexts ``[n, K]`` (then the value is the
+        mean of ``-log p(x_i | c_i)``).
 
     Returns:
       :class:`Estimate` ``(value, std_error)`` in nats. A row of zero density gives
@@ -83,7 +99,7 @@ def mean_nll(model, x, batch_size=DEFAULT_BATCH_SIZE):
         >>> round(nll.value, 4), nll.std_error                # 0.5 + 0.9189
         (1.4189, 0.0)
     """
-    return _estimate(negative_log_likelihoods(model, x, batch_size))
+    return _estimate(negative_log_likelihoods(model, x, batch_size, context))
 
 
 def kl_to_truth(model, truth, num_samples=20000, seed=0, batch_size=DEFAULT_BATCH_SIZE):
@@ -130,8 +146,46 @@ def kl_to_truth(model, truth, num_samples=20000, seed=0, batch_size=DEFAULT_BATC
     return Estimate(nll.value - float(truth.entropy()), nll.std_error)
 
 
+def conditional_kl(model, problem, context, num_samples=1000, seed=0):
+    r"""Mean KL divergence from an exact conditional density to a conditional flow, over
+    contexts, in nats, by Monte Carlo:
+
+    .. math::
+        \frac1m \sum_{j=1}^{m} \mathrm{KL}\big(p(\cdot \mid c_j) \,\|\,
+        q(\cdot \mid c_j)\big), \quad
+        \mathrm{KL}_j \approx \frac1N \sum_{i} \log p(x_{ij} \mid c_j)
+        - \log q(x_{ij} \mid c_j), \quad x_{ij} \sim p(\cdot \mid c_j)
+
+    Args:
+      model: a conditional flow (``log_prob(x, context=c)``).
+      problem: a :class:`~tfp_flows.datasets.ConditionalProblem` (exact ``log p(x | c)``
+        and samples given ``c``).
+      context: the contexts ``[m, K]`` to average over (e.g. 100 held-out ones).
+      num_samples: ``N``, draws of ``x`` per context.
+      seed: an int for the draws (the same seed gives the same points).
+
+    Returns:
+      :class:`Estimate` ``(value, std_error)`` in nats (the error is over contexts).
+
+    Example:
+        >>> from tfp_flows.datasets import LinearGaussian
+        >>> problem = LinearGaussian(dim=2, obs_dim=2, seed=0)
+        >>> class Exact:   # the exact posterior scores 0
+        ...     def log_prob(self, x, context):
+        ...         return problem.log_prob(x, context)
+        >>> _, y = problem.sample(5, seed=1)
+        >>> abs(conditional_kl(Exact(), problem, y, num_samples=50).value) < 1e-9
+        True
+    """
+    def log_q(x, c):
+        return _log_probs(model, x.astype(np.float32), 8192, c.astype(np.float32))
+
+    value, error = problem.kl_to(log_q, context, num_samples=num_samples, seed=seed)
+    return Estimate(float(value), float(error))
+
+
 def bits_per_dim(model, images, num_levels, num_draws=4, seed=0,
-                 batch_size=DEFAULT_BATCH_SIZE):
+                 batch_size=DEFAULT_BATCH_SIZE, context=None):
     r"""Bits per dimension of integer images under a density over pixel units.
 
     Each image :math:`x \in \{0, \dots, K-1\}^D` is dequantised to :math:`x + u`,
@@ -154,6 +208,7 @@ def bits_per_dim(model, images, num_levels, num_draws=4, seed=0,
       num_draws: dequantisation draws per image.
       seed: seed of the uniform noise (anything :func:`numpy.random.default_rng` takes).
       batch_size: images per ``log_prob`` call.
+      context: for a conditional flow, one context row per image (e.g. one-hot labels).
 
     Returns:
       :class:`Estimate` ``(value, std_error)`` in bits per dimension.
@@ -166,11 +221,12 @@ def bits_per_dim(model, images, num_levels, num_draws=4, seed=0,
         >>> bits_per_dim(uniform, images, num_levels=4).value   # log2(4)
         2.0
     """
-    return _estimate(bits_per_image(model, images, num_levels, num_draws, seed, batch_size))
+    return _estimate(bits_per_image(model, images, num_levels, num_draws, seed, batch_size,
+                                    context))
 
 
 def bits_per_image(model, images, num_levels, num_draws=4, seed=0,
-                   batch_size=DEFAULT_BATCH_SIZE):
+                   batch_size=DEFAULT_BATCH_SIZE, context=None):
     r"""Each image's bits per dimension, :math:`-\log p(x + u) / (D \ln 2)` averaged over
     ``num_draws`` draws of :math:`u \sim U[0, 1)^D`: the per-image values whose mean
     :func:`bits_per_dim` reports (same arguments).
@@ -197,6 +253,6 @@ def bits_per_image(model, images, num_levels, num_draws=4, seed=0,
     dims = int(np.prod(images.shape[1:]))
     rng = np.random.default_rng(seed)
     nll = np.mean([negative_log_likelihoods(model, dequantize(images, rng, num_levels),
-                                            batch_size)
+                                            batch_size, context)
                    for _ in range(int(num_draws))], axis=0)
     return nll / (dims * math.log(2.0))

@@ -87,7 +87,7 @@ def _compile(model, schedule, learning_rate, steps, ema_momentum=None):
 def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="plateau",
              validation_split=0.1, validation_data=None, patience=30, lr_patience=10,
              lr_factor=0.5, min_learning_rate=1e-5, time_budget=None, verbose=0,
-             callbacks=None, shuffle=True, ema_momentum=None):
+             callbacks=None, shuffle=True, ema_momentum=None, context=None):
     """Fits a flow by maximum likelihood with the package's default recipe.
 
     What it does, in order:
@@ -144,6 +144,8 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
       shuffle: reshuffle the training rows every epoch.
       ema_momentum: ``None`` (no averaging) or ``m`` in ``(0, 1)``: evaluate and keep the
         moving average of the weights (e.g. 0.995, an average over about 200 steps).
+      context: for a conditional flow, one context row per row of ``x`` (``[n, K]``), split
+        with ``x``; ``validation_data`` is then a pair ``(x_val, context_val)``.
 
     Returns:
       Keras's ``History``, with three more attributes: ``best_epoch`` (1-based number of
@@ -200,7 +202,8 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
     if validation_data is not None:
         validation_split = 0.0
     start = time.perf_counter()
-    history = model.fit(x, batch_size=batch_size, epochs=epochs,
+    extra = {} if context is None else {"context": context}
+    history = model.fit(x, batch_size=batch_size, epochs=epochs, **extra,
                         validation_split=validation_split, validation_data=validation_data,
                         shuffle=shuffle, verbose=verbose,
                         callbacks=recipe + list(callbacks or []))

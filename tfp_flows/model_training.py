@@ -1,0 +1,244 @@
+"""How a :class:`~tfp_flows.FlowModel` trains: maximum likelihood under Keras's ``fit``
+(steps that refuse non-finite updates, ``(x, context)`` batches for conditional flows,
+data-dependent initialisation before the first step), ``evaluate`` and ``predict``."""
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfp_flows.fit_data import prepare_fit_data
+from tfp_flows.layers.base import initialize_layers
+
+__all__ = ["MaximumLikelihood"]
+
+
+def _replica_scaled(loss):
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+
+
+class _StopOnNonFinite(keras.callbacks.Callback):
+    """Stops ``fit`` at the first batch whose loss is not finite (that step applied no
+    update, see :meth:`FlowModel.train_step`) and says what happened."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+        self.message = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.message = (
+                f"training stopped at epoch {self.epoch + 1}, batch {batch + 1}: the loss or "
+                "its gradients were not finite (or too large to apply). That step was not "
+                "applied, so the weights are those of the last finite step. Common causes: data far from "
+                "unit scale (standardise it), a learning rate too large, NaN or infinite "
+                "values in a tf.data pipeline")
+            self.model.stop_training = True
+            warnings.warn(self.message, RuntimeWarning, stacklevel=2)
+
+
+class MaximumLikelihood:
+    """The training half of :class:`~tfp_flows.FlowModel` (a mixin before ``keras.Model``):
+    ``compile`` without a loss, the steps of ``fit``/``evaluate``/``predict``, and ``fit``
+    itself. It relies on the model's ``log_prob`` (through ``call``), ``flow_layers``,
+    ``context_size``, ``context_standardization`` and ``_check_context``."""
+
+    def compile(self, optimizer="adam", loss=None, **kwargs):
+        """``keras.Model.compile`` without a loss: a flow trains by maximum likelihood."""
+        if loss is not None:
+            raise ValueError(
+                "FlowModel trains by maximum likelihood: its loss is the mean negative "
+                "log-likelihood, so compile() takes no loss (got loss={!r})".format(loss))
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Restores the compiled state (optimizer included) when a saved model is loaded."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None:
+            self.optimizer.build(self.trainable_variables)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Mean negative log-likelihood (``y_pred`` is ``log p(x)``), weighted if asked."""
+        nll = -y_pred
+        if sample_weight is not None:
+            nll = nll * tf.cast(tf.reshape(sample_weight, tf.shape(nll)), nll.dtype)
+        loss = tf.reduce_mean(nll)
+        for extra in self.losses:
+            loss += tf.cast(extra, loss.dtype)
+        return _replica_scaled(loss)
+
+    @property
+    def needs_data_init(self):
+        """Whether something still waits for :meth:`initialize_from_data`."""
+        standardization = self.context_standardization
+        return any(layer.needs_data_init and not layer.is_initialized
+                   for layer in self.flow_layers) or (
+            standardization is not None and not standardization.is_initialized)
+
+    def initialize_from_data(self, x, context=None):
+        """Runs data-dependent initialisation on data ``x`` (and, for a conditional flow, its
+        contexts ``[n, K]``), layer by layer from the data side (Glow's ActNorm; the builders'
+        standardisation; the context's standardisation). This is the one place that drives
+        it: ``fit`` calls it with the first ``INIT_ROWS`` training rows (or the first batch
+        of a dataset); a layer that is already initialised (e.g. after loading) is left
+        alone."""
+        context = self._check_context(context)
+        h = self._cast(x)
+        if not bool(tf.reduce_all(tf.math.is_finite(h))):
+            row = int(tf.argmin(tf.cast(tf.reduce_all(tf.math.is_finite(
+                tf.reshape(h, (tf.shape(h)[0], -1))), axis=1), tf.int32)))
+            raise ValueError(
+                f"data-dependent initialisation got a NaN or infinite value in row {row} of "
+                "its data (the first rows or batch given to fit): nothing was initialised or "
+                "trained")
+        if context is not None:
+            if self.context_standardization is not None and \
+                    not self.context_standardization.is_initialized:
+                self.context_standardization.initialize(context)
+            context = tf.reshape(self._standardized(context), [-1, self.context_size])
+        initialize_layers(self.flow_layers, h, context)
+
+    def _unpack(self, data):
+        """A batch as ``(x, context, sample_weight)``: the context rides in Keras's ``y``
+        slot (``(x, context)`` or ``(x, context, sample_weight)`` elements)."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if self.context_size is None:
+            return x, None, sample_weight
+        if y is None:
+            raise ValueError(f"{self.name} is conditional: its batches must be pairs "
+                             f"(x, context) with contexts of shape [n, {self.context_size}]; "
+                             "got x alone")
+        return x, y, sample_weight
+
+    def train_step(self, data):
+        """One step of Keras's ``fit``, except that a step whose loss is not finite, or whose
+        gradients are not finite or so large that the optimizer's update would overflow
+        (global norm above ``sqrt(max float) / 10``: Adam squares them), changes no weight; the
+        step is reported as a non-finite loss, so that ``fit`` stops (see ``fit``). The check
+        costs one fused reduction per variable (``tf.linalg.global_norm``)."""
+        x, context, sample_weight = self._unpack(data)
+        with tf.GradientTape() as tape:
+            y_pred = self(x, context=context, training=True)
+            loss = self.compute_loss(x=x, y_pred=y_pred, sample_weight=sample_weight)
+            scaled = self.optimizer.scale_loss(loss)
+        weights = self.trainable_weights
+        grads = tape.gradient(scaled, weights)
+        present = [g for g in grads if g is not None]
+        finite = tf.math.is_finite(loss)
+        if present:
+            norm = tf.linalg.global_norm(present)
+            limit = np.sqrt(np.finfo(norm.dtype.as_numpy_dtype).max) / 10.0
+            finite = tf.logical_and(finite, norm < tf.constant(limit, norm.dtype))
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1 and tf.distribute.get_replica_context() is not None:
+            # Every replica must call apply (it all-reduces): zero a bad replica's gradients.
+            grads = [None if g is None else tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+            self.optimizer.apply(grads, weights)
+        else:
+            tf.cond(finite, lambda: self._apply(grads, weights), lambda: tf.constant(False))
+        reported = tf.where(finite, loss, tf.constant(np.nan, loss.dtype)) * replicas
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(reported, sample_weight=tf.shape(x)[0])
+        return {m.name: m.result() for m in self.metrics}
+
+    def _apply(self, grads, weights):
+        self.optimizer.apply(grads, weights)
+        return tf.constant(True)
+
+    def test_step(self, data):
+        """Keras's ``evaluate`` step: the mean negative log-likelihood of a batch (of
+        ``(x, context)`` pairs for a conditional flow)."""
+        x, context, sample_weight = self._unpack(data)
+        y_pred = self(x, context=context, training=False)
+        loss = self.compute_loss(x=x, y_pred=y_pred, sample_weight=sample_weight,
+                                 training=False)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss * replicas, sample_weight=tf.shape(x)[0])
+        return {m.name: m.result() for m in self.metrics}
+
+    def evaluate(self, x=None, y=None, context=None, **kwargs):
+        """``keras.Model.evaluate``: the mean negative log-likelihood of ``x`` (given
+        ``context``, ``[n, K]``, for a conditional flow); other arguments as Keras's."""
+        if context is not None or self.context_size is not None and not isinstance(
+                x, tf.data.Dataset):
+            if y is not None:
+                raise ValueError("FlowModel.evaluate takes no targets y; pass a conditional "
+                                 "flow's context as context=")
+            y = self._check_context(context)
+        return super().evaluate(x, y, **kwargs)
+
+    def predict_step(self, data):
+        """Keras's ``predict`` step: ``log p(x)`` (``log p(x | context)`` for batches of
+        ``(x, context)`` pairs)."""
+        if self.context_size is not None and isinstance(data, (tuple, list)) and \
+                len(data) == 1 and isinstance(data[0], (tuple, list)):
+            data = tuple(data[0])  # predict((x, context)): Keras passes the pair as x
+        x, context, _ = self._unpack(data)
+        return self(x, context=context, training=False)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, validation_split=0.0,
+            validation_data=None, shuffle=True, sample_weight=None, callbacks=None,
+            context=None, **kwargs):
+        """``keras.Model.fit`` on data ``x`` (no targets needed).
+
+        Args:
+          x: data of shape ``[n, *event_shape]`` (NumPy array, list or tensor), or a
+            ``tf.data.Dataset`` of batches (elements ``x``, or Keras's ``(x, y, weight)``;
+            for a conditional flow ``(x, context)`` or ``(x, context, weight)``).
+          y: must be ``None``: a flow has no targets.
+          batch_size: rows per step (default 32), a positive integer.
+          epochs: passes over the data.
+          validation_split: fraction in ``[0, 1)`` of the rows (the last ones, taken before
+            shuffling, as in Keras) held out for ``val_loss``.
+          validation_data: held-out data (a bare array, or what Keras accepts).
+          shuffle: reshuffle the training rows each epoch.
+          sample_weight: one finite, non-negative weight per row of ``x``; the loss is then
+            ``mean(w_i * -log p(x_i))`` over each batch (Keras's convention). Split like
+            ``x`` by ``validation_split``.
+          callbacks: Keras callbacks.
+          context: for a conditional flow (and only then), one context row per row of
+            ``x``, shape ``[n, K]``: the flow fits ``p(x | context)``. Split like ``x`` by
+            ``validation_split``; ``validation_data`` is then a pair ``(x_val, context_val)``.
+          **kwargs: any other ``keras.Model.fit`` argument (``verbose``, ``initial_epoch``...).
+
+        NumPy input is checked first (shape, finite values in the model's dtype) and fed
+        through ``tf.data`` (Keras's per-epoch cost for NumPy arrays and ``validation_split``
+        is several times a small data set's training time). Layers that initialise from data
+        (ActNorm) see the first batch before training starts. Training stops at the first
+        batch whose loss is not finite, with a ``RuntimeWarning`` that says where; that step
+        is not applied, so the weights stay those of the last finite step.
+
+        Returns:
+          Keras's ``History``.
+        """
+        if y is not None:
+            raise ValueError("FlowModel.fit takes data x only: a flow has no targets y" + (
+                "; pass a conditional flow's context as context=" if self.context_size else ""))
+        fit_kwargs, first = prepare_fit_data(
+            x, event_shape=self.event_shape, dtype=self.compute_dtype,
+            num_levels=self.num_levels, batch_size=batch_size,
+            validation_split=validation_split, validation_data=validation_data,
+            shuffle=shuffle, sample_weight=sample_weight, context=context,
+            context_size=self.context_size)
+        if first is not None and self.needs_data_init:
+            if self.context_size is None:
+                self.initialize_from_data(first)
+            else:
+                self.initialize_from_data(*first)
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            # Keras would create the optimizer's slots inside the first traced step, which
+            # lifts every variable out of the graph and traces the step twice: build it now.
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+        callbacks = list(callbacks or []) + [_StopOnNonFinite()]
+        return super().fit(epochs=epochs, callbacks=callbacks, **fit_kwargs, **kwargs)
