@@ -368,7 +368,8 @@ def test_public_api_returns_figures_and_never_shows(monkeypatch, rng):
         ["animate_layers", "density_grid", "normal_qq", "plot_density", "plot_latent_lines",
          "plot_latent_qq", "plot_layer_grid", "plot_loss", "plot_nll_parts", "plot_samples",
          "plot_bits_per_dim", "plot_image_grid", "plot_samples_vs_data", "plot_scale_latents",
-         "plot_temperature_grid", "split_scales"])
+         "plot_temperature_grid", "split_scales", "plot_conditional_density",
+         "plot_class_samples"])
 
 
 # --- pictures a person can read --------------------------------------------------------

@@ -19,6 +19,12 @@ Functions:
 - :func:`plot_loss`, :func:`plot_nll_parts`: training curves.
 - :func:`plot_latent_qq`, :func:`normal_qq`: are the latents standard Normal?
 
+Conditional flows ``p(x | c)`` (``log_prob(x, context=c)``, ``sample(n, context=c)``):
+
+- :func:`plot_conditional_density`: a 2-D density given a few contexts, one panel each,
+  against the exact conditional density.
+- :func:`plot_class_samples`: image samples of a class-conditional flow, one row per class.
+
 Image flows (images ``[n, H, W(, C)]`` over ``num_levels`` pixel levels; float samples are
 floored and clipped to ``0 .. num_levels - 1``):
 
@@ -28,6 +34,7 @@ floored and clipped to ``0 .. num_levels - 1``):
 - :func:`plot_bits_per_dim`: training curves in bits per dimension.
 """
 from tfp_flows.plotting.animation import animate_layers
+from tfp_flows.plotting.conditional import plot_class_samples, plot_conditional_density
 from tfp_flows.plotting.density import density_grid, plot_density
 from tfp_flows.plotting.images import (
     plot_image_grid,
@@ -44,6 +51,8 @@ __all__ = [
     "density_grid",
     "normal_qq",
     "plot_bits_per_dim",
+    "plot_class_samples",
+    "plot_conditional_density",
     "plot_density",
     "plot_image_grid",
     "plot_latent_lines",

@@ -7,7 +7,6 @@ A conditional model is duck-typed: ``log_prob(x, context=c)`` for densities,
 """
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
@@ -55,7 +54,7 @@ def _context_size(model):
 
 
 def _describe(context, digits=2, most=4):
-    """A context row as a short label: ``c = [0.12, -1.3]``, or its class for a one-hot."""
+    """A context row as a short label: ``c = [0.12, -1.3]`` (the first ``most`` numbers)."""
     values = [f"{v:.{digits}g}" for v in context[:most]]
     more = ", \u2026" if len(context) > most else ""
     return f"c = [{', '.join(values)}{more}]"
@@ -179,8 +178,9 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
     fig, panels = get_axes(axes, m, name="axes", nrows=math.ceil(m / ncols), ncols=ncols,
                            panel_size=(3.3, 3.2), sharex=True, sharey=True)
     if made_here:  # a last row that is not full
-        for extra in fig.axes[m:]:
+        for extra in panels[m:]:
             extra.remove()
+        panels = panels[:m]
 
     model_grids, exact_grids = [], []
     for c in contexts:
