@@ -333,3 +333,17 @@ def test_every_builder_documents_every_argument():
     for kind, builder in BUILDERS.items():
         for parameter in inspect.signature(builder).parameters:
             assert f"\n      {parameter}:" in builder.__doc__, (kind, parameter)
+
+
+@pytest.mark.parametrize("kind", sorted(BUILDERS))
+def test_the_same_seed_gives_the_same_initial_weights(kind):
+    """The builders' ``seed`` fixes every random initial weight (no global seed needed)."""
+    def weights(seed, context_size=None):
+        flow = BUILDERS[kind](event_shape=2, num_layers=2, hidden_units=(8,), seed=seed,
+                              context_size=context_size)
+        return [w.numpy() for w in flow.trainable_weights]
+
+    for context_size in (None, 2):
+        first, again = weights(5, context_size), weights(5, context_size)
+        assert all(np.array_equal(a, b) for a, b in zip(first, again))
+        assert not all(np.array_equal(a, b) for a, b in zip(first, weights(6, context_size)))

@@ -242,12 +242,12 @@ def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
 
 
 def _coupling_layers(size, num_layers, hidden, activation, permutation, transform, dtype,
-                     context_size=None):
+                     context_size=None, seed=None):
     return [
         CouplingLayer((size,), transform=transform,
                       reverse_mask=permutation is None and i % 2 == 1,
                       hidden_units=hidden, activation=activation, context_size=context_size,
-                      dtype=dtype)
+                      seed=None if seed is None else seed + i, dtype=dtype)
         for i in range(num_layers)
     ]
 
@@ -297,7 +297,7 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 2, "real_nvp", context_size)
     layers = _coupling_layers(size, num_layers, hidden, activation, permutation,
-                              Affine(log_scale_bound), dtype, context_size)
+                              Affine(log_scale_bound), dtype, context_size, seed)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
     return _model(layers, size, base_distribution, dtype, name, "real_nvp", standardize,
                   context_size)
@@ -327,7 +327,7 @@ def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
                                         permutation, base_distribution, seed, dtype,
                                         log_scale_bound, 2, "nice", context_size)
     layers = _coupling_layers(size, num_layers, hidden, activation, permutation, Additive(),
-                              dtype, context_size)
+                              dtype, context_size, seed)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
     layers.append(ActNormLayer((size,), dtype=dtype))
     return _model(layers, size, base_distribution, dtype, name, "nice", standardize,
@@ -386,7 +386,8 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
         steps.append([
             CouplingLayer((size,), transform=Affine(log_scale_bound), reverse_mask=i % 2 == 1,
                           hidden_units=hidden, activation=activation,
-                          context_size=context_size, dtype=dtype),
+                          context_size=context_size, seed=None if seed is None else seed + i,
+                          dtype=dtype),
             InvertibleLinearLayer((size,), seed=None if seed is None else seed + i, dtype=dtype),
             ActNormLayer((size,), dtype=dtype),
         ])
@@ -440,7 +441,7 @@ def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
         ]
     else:
         layers = _coupling_layers(size, num_layers, hidden, activation, permutation, spline,
-                                  dtype, context_size)
+                                  dtype, context_size, seed)
     layers = _with_permutations(layers, size, permutation, seed, dtype)
     return _model(layers, size, base_distribution, dtype, name, "nsf", standardize,
                   context_size)

@@ -30,6 +30,7 @@ class CouplingLayer(FlowLayer):
       num_masked: number of conditioning entries for ``mask="half"``.
       hidden_units: hidden sizes of the default :class:`~tfp_flows.nets.CouplingMLP`.
       activation: its hidden activation.
+      seed: ``None`` or an int for its random initial weights.
       context_size: ``None`` (unconditional), or ``K``: the layer is conditional and its
         conditioner gets a context ``[..., K]`` as ``conditioner(x_b, context=c)`` (the
         default MLP concatenates it to its input).
@@ -53,7 +54,7 @@ class CouplingLayer(FlowLayer):
 
     def __init__(self, event_shape, transform="affine", mask="half", reverse_mask=False,
                  num_masked=None, hidden_units=(64, 64), activation="relu", conditioner=None,
-                 context_size=None, **kwargs):
+                 context_size=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.context_size = None if context_size is None else check_positive_int(
             context_size, "context_size")
@@ -66,6 +67,7 @@ class CouplingLayer(FlowLayer):
         self.num_masked = None if num_masked is None else int(num_masked)
         self.hidden_units = check_hidden_units(hidden_units, allow_empty=True)
         self.activation = activation
+        self.seed = seed
         self._default_conditioner = conditioner is None
         if mask == "half":
             if len(self.event_shape) != 1:
@@ -79,7 +81,7 @@ class CouplingLayer(FlowLayer):
             if conditioner is None:
                 conditioner = CouplingMLP(
                     output_units=size - num_cond, num_params=self.transform.num_params,
-                    hidden_units=self.hidden_units, activation=activation,
+                    hidden_units=self.hidden_units, activation=activation, seed=seed,
                     dtype=self.dtype_policy)
             build_shape = (1, num_cond)
         elif mask == "channel":
@@ -141,6 +143,7 @@ class CouplingLayer(FlowLayer):
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
             "context_size": self.context_size,
+            "seed": self.seed,
         }
         if not self._default_conditioner:
             config["conditioner"] = keras.saving.serialize_keras_object(self.conditioner)

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tfp_flows.nets.dense_stack import add_dense_stack
+from tfp_flows.nets.dense_stack import add_dense_stack, seeded_initializer
 from tfp_flows.validation import check_hidden_units, check_positive_int
 
 __all__ = ["CouplingMLP"]
@@ -37,6 +37,8 @@ class CouplingMLP(keras.layers.Layer):
       zero_init_output: if ``True`` (default) the output kernel and bias start
         at zero.
       kernel_initializer: initializer of the hidden kernels.
+      seed: ``None`` or an int for the random initial weights (the same seed gives the same
+        network).
       **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype`` ...).
 
     The input size (and the context size, when ``context`` is passed)
@@ -60,9 +62,11 @@ class CouplingMLP(keras.layers.Layer):
         activation="relu",
         zero_init_output=True,
         kernel_initializer="glorot_uniform",
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.seed = None if seed is None else check_positive_int(seed, "seed", minimum=0)
         self.output_units = check_positive_int(output_units, "output_units")
         self.num_params = check_positive_int(num_params, "num_params")
         self.hidden_units = check_hidden_units(hidden_units, allow_empty=True)
@@ -89,7 +93,10 @@ class CouplingMLP(keras.layers.Layer):
         sizes = (fan_in,) + self.hidden_units + (self.output_units * self.num_params,)
 
         def kernel_init(k, last):
-            return "zeros" if (last and self.zero_init_output) else self.kernel_initializer
+            if last and self.zero_init_output:
+                return "zeros"
+            return seeded_initializer(self.kernel_initializer,
+                                      None if self.seed is None else self.seed * 100 + k)
 
         self._kernels, self._biases = add_dense_stack(self, sizes, kernel_init)
 
@@ -158,5 +165,6 @@ class CouplingMLP(keras.layers.Layer):
             activation=keras.activations.serialize(self.activation),
             zero_init_output=self.zero_init_output,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            seed=self.seed,
         )
         return config

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.nets.dense_stack import add_dense_stack
+from tfp_flows.nets.dense_stack import add_dense_stack, seeded_initializer
 from tfp_flows.validation import check_event_shape, check_hidden_units, check_positive_int
 
 __all__ = ["MADE"]
@@ -140,7 +140,8 @@ class MADE(keras.layers.Layer):
         ``"random"`` (a permutation drawn from ``seed``), or an explicit
         sequence listing the variable indices in autoregressive order, e.g.
         ``[2, 0, 1]`` means ``x_2`` comes first and ``x_1`` last.
-      seed: integer seed for ``order="random"`` (only used for the order).
+      seed: ``None`` or an integer seed for ``order="random"`` and the random initial
+        weights (the same seed gives the same network).
       context_size: if given, ``call`` requires a ``context`` input of
         shape ``[..., context_size]``, connected densely (unmasked) to the
         first hidden layer (to the output layer if there are no hidden layers).
@@ -227,8 +228,12 @@ class MADE(keras.layers.Layer):
         out_init = "zeros" if self.zero_init_output else self.kernel_initializer
         sizes = (self.event_size,) + self.hidden_units + (self.event_size * self.num_params,)
 
+        seed = self.seed
+
         def kernel_init(k, last):
-            return _masked_initializer(out_init if last else self.kernel_initializer, masks[k])
+            init = out_init if last else self.kernel_initializer
+            return _masked_initializer(
+                seeded_initializer(init, None if seed is None else seed * 100 + k), masks[k])
 
         self._kernels, self._biases = add_dense_stack(self, sizes, kernel_init)
         self._context_kernel = None
@@ -236,7 +241,7 @@ class MADE(keras.layers.Layer):
             init = out_init if len(sizes) == 2 else self.kernel_initializer
             self._context_kernel = self.add_weight(
                 shape=(self.context_size, sizes[1]),
-                initializer=init,
+                initializer=seeded_initializer(init, None if seed is None else seed * 100 + 99),
                 name="context_kernel",
             )
 
