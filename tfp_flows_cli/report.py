@@ -1,0 +1,155 @@
+"""What ``tfp-flows fit`` prints and records besides the numbers: progress lines with the
+time left, durations, package versions, JSON-safe floats, and the summary printed at the end
+of a run (from its metrics dict). No TensorFlow needed (Keras is passed in where a callback
+is made).
+"""
+import math
+import platform
+import time
+from importlib import metadata
+
+
+def duration(seconds):
+    """``42 s``, ``3 min 05 s``.
+
+    Example:
+        >>> duration(185.2)
+        '3 min 05 s'
+    """
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def progress_every(epochs):
+    """Epochs between two progress lines: about 20 lines per run."""
+    return max(1, round(epochs / 20))
+
+
+def progress_callback(keras, epochs, scale=1.0, unit=""):
+    """A Keras callback printing, every :func:`progress_every` epochs, the losses (times
+    ``scale``, followed by ``unit``), the time so far and an estimate of the time left: at
+    the mean pace of the epochs after the first (which also traces the graphs, for NSF many
+    times longer than the others); early stopping may end the run sooner."""
+    every, width = progress_every(epochs), len(str(epochs))
+
+    class Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+            self.first = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            done = epoch + 1
+            now = time.perf_counter()
+            if self.first is None:
+                self.first = now - self.start
+            if not (done == 1 or done % every == 0 or done == epochs):
+                return
+            logs = logs or {}
+            elapsed = now - self.start
+            parts = [f"epoch {done:>{width}}/{epochs}"]
+            for key in ("loss", "val_loss"):
+                if key in logs:
+                    parts.append(f"{key} {float(logs[key]) * scale:.4f}{unit}")
+            parts.append(f"{duration(elapsed)} elapsed")
+            if done == 1 and done < epochs:
+                parts.append("(the first epoch includes set-up)")
+            elif done < epochs:
+                pace = (elapsed - self.first) / (done - 1)
+                parts.append(f"about {duration(pace * (epochs - done))} left")
+            print("  ".join(parts), flush=True)
+
+    return Progress()
+
+
+def versions():
+    out = {"python": platform.python_version()}
+    for name in ("tfp_flows", "tensorflow", "keras", "tensorflow-probability", "numpy",
+                 "matplotlib"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def finite_or_none(value):
+    return value if value is not None and math.isfinite(value) else None
+
+
+def fmt(value, digits=4):
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def vector_summary(metrics, out):
+    """What ``tfp-flows fit`` (and ``demo``) print at the end of a vector run."""
+    s = metrics["settings"]
+    hidden = ",".join(str(h) for h in s["hidden_units"])
+    best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
+    lines = [
+        f"fitted {s['flow']} ({s['layers']} layers, hidden {hidden}) to {metrics['data']}: "
+        f"{metrics['epochs_run']} epochs{best}, {metrics['wall_time_s']:.1f} s",
+        f"NLL (nats per point, data units): train {fmt(metrics['train_nll_nats'])}"
+        f"  validation {fmt(metrics['validation_nll_nats'])}"
+        f"  test {fmt(metrics['test_nll_nats'])}",
+    ]
+    if "kl_to_truth_nats" in metrics:
+        lines.append(f"KL to the true density: {fmt(metrics['kl_to_truth_nats'])} nats "
+                     f"(test NLL {fmt(metrics['test_nll_nats'])} - true entropy "
+                     f"{fmt(metrics['true_entropy_nats'])})")
+    if metrics["stopped_on_nan"]:
+        lines.append("warning: the loss became NaN; the best weights before that were kept")
+    lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))
+    return "\n".join(lines)
+
+
+def image_summary(metrics, out):
+    """What ``tfp-flows fit`` prints at the end of an image run."""
+    n = metrics["n_images"]
+    best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
+    shape = "x".join(str(int(s)) for s in metrics["event_shape"])
+    lines = [
+        (f"fitted {metrics['flow']} to {metrics['data']} ({shape} images, "
+         f"{metrics['num_levels']} levels; {n['train']} train, {n['validation']} validation, "
+         f"{n['test']} test): {metrics['epochs_run']} epochs{best}, "
+         f"{metrics['wall_time_s']:.1f} s"),
+        (f"bits/dim ({metrics['bits_per_dim_num_draws']} dequantisation draws): train "
+         f"{fmt(metrics['train_bits_per_dim'])}  validation "
+         f"{fmt(metrics['validation_bits_per_dim'])}  test "
+         f"{fmt(metrics['test_bits_per_dim'])} +/- "
+         f"{fmt(metrics['test_bits_per_dim_std_error'])}  (uniform "
+         f"{fmt(metrics['uniform_bits_per_dim'])})"),
+    ]
+    if metrics.get("condition_on_labels"):
+        lines.append(f"conditional on the label ({metrics['num_classes']} classes): test "
+                     f"bits/dim given the true labels {fmt(metrics['test_bits_per_dim'])}, "
+                     f"given shuffled labels "
+                     f"{fmt(metrics['test_bits_per_dim_shuffled_labels'])}")
+    if metrics["stopped_on_nan"]:
+        lines.append("warning: the loss became NaN; the best weights before that were kept")
+    lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))
+    return "\n".join(lines)
+
+
+def conditional_summary(metrics, out):
+    """What ``tfp-flows fit --context-columns`` prints at the end."""
+    s = metrics["settings"]
+    best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
+
+    def shown(columns):
+        return ", ".join(map(str, columns["names"] or columns["indices"]))
+
+    lines = [
+        f"fitted a conditional {s['flow']} ({s['layers']} layers) to {metrics['data']}: "
+        f"p({shown(metrics['x_columns'])} | {shown(metrics['context_columns'])}), "
+        f"{metrics['epochs_run']} epochs{best}, {metrics['wall_time_s']:.1f} s",
+        f"NLL -log p(x | c) (nats per row, data units): train "
+        f"{fmt(metrics['train_nll_nats'])}  validation {fmt(metrics['validation_nll_nats'])}"
+        f"  test {fmt(metrics['test_nll_nats'])}  (test with shuffled contexts "
+        f"{fmt(metrics['test_nll_shuffled_context_nats'])})",
+    ]
+    if metrics["stopped_on_nan"]:
+        lines.append("warning: the loss became NaN; the best weights before that were kept")
+    lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))
+    return "\n".join(lines)
