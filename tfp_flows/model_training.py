@@ -43,6 +43,25 @@ class _StopOnNonFinite(keras.callbacks.Callback):
             warnings.warn(self.message, RuntimeWarning, stacklevel=2)
 
 
+def _multi_worker(strategy):
+    """Whether ``strategy`` all-reduces across worker processes (MultiWorkerMirroredStrategy
+    with a cluster in ``TF_CONFIG``)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and \
+        strategy.extended._in_multi_worker_mode()
+
+
+def _step_logs(metrics):
+    """What a train or test step returns: each metric's result. Across workers, Keras 3
+    reduces them with ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars
+    ("Invalid reduction dimension 0 for input with 0 dimensions", keras-team/keras#20585):
+    there each result goes out as a vector of one, which that reduction averages back to a
+    scalar."""
+    logs = {m.name: m.result() for m in metrics}
+    if _multi_worker(tf.distribute.get_strategy()):
+        logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+    return logs
+
+
 class MaximumLikelihood:
     """The training half of :class:`~tfp_flows.FlowModel` (a mixin before ``keras.Model``):
     ``compile`` without a loss, the steps of ``fit``/``evaluate``/``predict``, and ``fit``
@@ -147,7 +166,7 @@ class MaximumLikelihood:
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(reported, sample_weight=tf.shape(x)[0])
-        return {m.name: m.result() for m in self.metrics}
+        return _step_logs(self.metrics)
 
     def _apply(self, grads, weights):
         self.optimizer.apply(grads, weights)
@@ -164,7 +183,7 @@ class MaximumLikelihood:
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(loss * replicas, sample_weight=tf.shape(x)[0])
-        return {m.name: m.result() for m in self.metrics}
+        return _step_logs(self.metrics)
 
     def evaluate(self, x=None, y=None, context=None, **kwargs):
         """``keras.Model.evaluate``: the mean negative log-likelihood of ``x`` (given
