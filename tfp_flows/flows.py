@@ -32,7 +32,7 @@ from tfp_flows.layers import (
 from tfp_flows.layers.base import check_event_shape
 from tfp_flows.model import BASE_DISTRIBUTIONS, FlowModel
 from tfp_flows.validation import (
-    check_float_dtype,
+    check_dtype_policy,
     check_hidden_units,
     check_positive_float,
     check_positive_int,
@@ -61,7 +61,11 @@ _COMMON_ARGS = """
       seed: ``None`` or an integer >= 0 for the random initial weights, masks and
         permutations (the same seed gives the same flow).
       dtype: the floating-point dtype of weights and computation (``"float32"`` or
-        ``"float64"``).
+        ``"float64"``), or a Keras mixed-precision policy (``"mixed_bfloat16"``,
+        ``"mixed_float16"``): the conditioner networks then compute in 16 bits while data,
+        log-dets and log-densities stay float32 (Keras's loss scaling expects a float32
+        loss). ``None`` (default): Keras's global policy, ``keras.config.dtype_policy()``
+        (float32 unless ``keras.mixed_precision.set_global_policy`` changed it).
       log_scale_bound: bound ``b`` on each layer's log-scale ``s``, applied softly as
         ``b * tanh(s / b)``; keeps one step from scaling by more than ``exp(b)``.
       standardize: put a fixed per-dimension standardisation ``(x - mean) / std`` inside the
@@ -116,7 +120,7 @@ def _vector_size(event_shape, min_size=1, what="this builder"):
 
 
 def _check_common(num_layers, hidden_units, activation=None, permutation=None, size=None,
-                  base_distribution="student_t", seed=None, dtype="float32", log_scale_bound=5.0,
+                  base_distribution="student_t", seed=None, dtype=None, log_scale_bound=5.0,
                   context_size=None):
     """Checks the shared keywords before anything is built; returns the normalised ones."""
     num_layers = check_positive_int(num_layers, "num_layers")
@@ -133,7 +137,7 @@ def _check_common(num_layers, hidden_units, activation=None, permutation=None, s
         raise ValueError(
             f"base_distribution must be one of {BASE_DISTRIBUTIONS}, got {base_distribution!r}")
     check_seed(seed)
-    check_float_dtype(dtype)
+    check_dtype_policy(dtype)
     check_positive_float(log_scale_bound, "log_scale_bound")
     if context_size is not None:
         check_positive_int(context_size, "context_size")
@@ -196,7 +200,7 @@ def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, 
 
 @_doc("MADE-driven affine layer")
 def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution=None, seed=None, dtype="float32",
+        permutation="reverse", base_distribution=None, seed=None, dtype=None,
         log_scale_bound=5.0, standardize=True, context_size=None, name=None):
     """Masked autoregressive flow (Papamakarios et al. 2017): MADE-driven affine layers,
     ``x_i = z_i exp(s_i(x_{<i})) + t_i(x_{<i})``.
@@ -219,7 +223,7 @@ def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
 
 @_doc("inverse autoregressive layer")
 def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution=None, seed=None, dtype="float32",
+        permutation="reverse", base_distribution=None, seed=None, dtype=None,
         log_scale_bound=5.0, standardize=True, context_size=None, name=None):
     """Inverse autoregressive flow (Kingma et al. 2016): the inverse of MAF's layers,
     ``x_i = z_i exp(s_i(z_{<i})) + t_i(z_{<i})``.
@@ -254,7 +258,7 @@ def _coupling_layers(size, num_layers, hidden, activation, permutation, transfor
 
 @_doc("affine coupling layer", IMAGE_ARGS)
 def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-             permutation="reverse", base_distribution=None, seed=None, dtype="float32",
+             permutation="reverse", base_distribution=None, seed=None, dtype=None,
              log_scale_bound=5.0, standardize=True, context_size=None, name=None,
              num_scales=None, num_levels=None, hidden_channels=None, num_blocks=None, batch_norm=None,
              alpha=None):
@@ -307,7 +311,7 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
       (``log_scale_bound`` is accepted for a uniform signature; additive couplings have no
       log-scale.)""")
 def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-         permutation="reverse", base_distribution=None, seed=None, dtype="float32",
+         permutation="reverse", base_distribution=None, seed=None, dtype=None,
          log_scale_bound=5.0, standardize=True, context_size=None, name=None):
     """NICE (Dinh et al. 2015): additive couplings ``x_b = z_b + t(x_a)`` (volume-preserving)
     and, on the data side, a learned diagonal scale (an ActNorm layer) so the flow can change
@@ -336,7 +340,7 @@ def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
 
 @_doc("Glow step", IMAGE_ARGS)
 def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-         permutation=None, base_distribution=None, seed=None, dtype="float32",
+         permutation=None, base_distribution=None, seed=None, dtype=None,
          log_scale_bound=5.0, standardize=True, context_size=None, name=None, num_scales=None,
          num_steps=None,
          num_levels=None, hidden_channels=None, num_blocks=None, learned_prior=None,
@@ -407,7 +411,7 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
       autoregressive: ``False`` for coupling layers (half the entries condition the rest),
         ``True`` for MADE-driven autoregressive layers (fast density, sequential sampling).""")
 def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution=None, seed=None, dtype="float32",
+        permutation="reverse", base_distribution=None, seed=None, dtype=None,
         log_scale_bound=5.0, standardize=True, context_size=None, name=None, num_bins=8,
         bound=4.0,
         autoregressive=False):

@@ -82,6 +82,9 @@ class FlowModel(MaximumLikelihood, keras.Model):
 
     def __init__(self, flow_layers, event_shape, base_distribution="normal", num_levels=None,
                  context_size=None, standardize_context=True, **kwargs):
+        # Data, latents and log-densities stay in the variable dtype under a mixed-precision
+        # policy (only the conditioner networks compute in float16/bfloat16).
+        kwargs["autocast"] = False
         super().__init__(**kwargs)
         layers = []
         for i, layer in enumerate(list(flow_layers)):
@@ -129,6 +132,13 @@ class FlowModel(MaximumLikelihood, keras.Model):
 
     # ------------------------------------------------------------ distributions
     @property
+    def flow_dtype(self):
+        """The dtype of data, latents, log-dets and log-densities: the policy's variable dtype
+        (``float32`` under ``"mixed_bfloat16"`` or ``"mixed_float16"``, where the conditioner
+        networks compute in 16 bits and Keras's loss scaling expects a float32 loss)."""
+        return self.dtype_policy.variable_dtype
+
+    @property
     def event_ndims(self):
         return len(self.event_shape)
 
@@ -138,7 +148,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
         produces; ``event_shape`` unless a layer changes it): independent standard Normals
         (``"normal"``), or Student-t with ``STUDENT_T_DF`` degrees of freedom
         (``"student_t"``), whose heavy tails keep densities sane just outside the data."""
-        zero = tf.constant(0.0, self.compute_dtype)
+        zero = tf.constant(0.0, self.flow_dtype)
         if self.base_distribution_name == "student_t":
             one = tf.ones_like(zero)
             return tfd.Sample(tfd.StudentT(STUDENT_T_DF * one, zero, one), self.latent_shape)
@@ -161,7 +171,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
             lambda c: self._chain(self._standardized(c)), self.context_size,
             forward_min_event_ndims=len(self.latent_shape),
             inverse_min_event_ndims=self.event_ndims, event_shape=self.event_shape,
-            latent_shape=self.latent_shape, dtype=self.compute_dtype, name=self.name)
+            latent_shape=self.latent_shape, dtype=self.flow_dtype, name=self.name)
 
     @property
     def distribution(self):
@@ -194,14 +204,14 @@ class FlowModel(MaximumLikelihood, keras.Model):
             context = np.asarray(context)
             if context.dtype == object or context.dtype.kind not in "iuf":
                 raise ValueError(f"expected a numeric context, got dtype {context.dtype}")
-        context = tf.cast(context, self.compute_dtype)
+        context = tf.cast(context, self.flow_dtype)
         if context.shape.rank == 0 or (context.shape.rank is not None and
                                        context.shape[-1] not in (None, self.context_size)):
             raise ValueError(f"{self.name} takes a context of shape [..., {self.context_size}], "
                              f"got {tuple(context.shape)}")
         if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(context))):
             raise ValueError(f"the context has a NaN or infinite value (in "
-                             f"{self.compute_dtype}); a density given a NaN context is NaN")
+                             f"{self.flow_dtype}); a density given a NaN context is NaN")
         return context
 
     def _standardized(self, context):
@@ -251,7 +261,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
                 "tfp_flows.training.bits_per_dim, which does")
         if dtype.is_complex:
             raise ValueError(f"expected real-valued data, got complex dtype {dtype.name}")
-        x = tf.cast(x, self.compute_dtype)
+        x = tf.cast(x, self.flow_dtype)
         if x.shape.rank is not None and (
                 x.shape.rank != len(shape) + 1 or not x.shape[1:].is_compatible_with(shape)):
             expected = ", ".join(["n"] + [str(s) for s in shape])

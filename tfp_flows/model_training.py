@@ -151,7 +151,9 @@ class MaximumLikelihood:
         grads = tape.gradient(scaled, weights)
         present = [g for g in grads if g is not None]
         finite = tf.math.is_finite(loss)
-        if present:
+        # With loss scaling (mixed_float16) the optimizer itself skips steps whose gradients
+        # overflow and lowers the scale: only the loss is checked here.
+        if present and not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             norm = tf.linalg.global_norm(present)
             limit = np.sqrt(np.finfo(norm.dtype.as_numpy_dtype).max) / 10.0
             finite = tf.logical_and(finite, norm < tf.constant(limit, norm.dtype))
@@ -244,7 +246,7 @@ class MaximumLikelihood:
             raise ValueError("FlowModel.fit takes data x only: a flow has no targets y" + (
                 "; pass a conditional flow's context as context=" if self.context_size else ""))
         fit_kwargs, first = prepare_fit_data(
-            x, event_shape=self.event_shape, dtype=self.compute_dtype,
+            x, event_shape=self.event_shape, dtype=self.flow_dtype,
             num_levels=self.num_levels, batch_size=batch_size,
             validation_split=validation_split, validation_data=validation_data,
             shuffle=shuffle, sample_weight=sample_weight, context=context,

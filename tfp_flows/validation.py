@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["check_data", "check_sample_weight", "check_event_shape", "check_float_dtype", "check_hidden_units",
+__all__ = ["check_data", "check_sample_weight", "check_event_shape", "check_float_dtype", "check_dtype_policy", "check_hidden_units",
            "check_positive_float", "check_positive_int", "check_seed"]
 
 
@@ -102,6 +102,30 @@ def check_seed(seed):
         return int(seed)
     raise ValueError(f"seed must be None, an integer >= 0 or a pair of integers (a stateless "
                      f"seed), got {seed!r}")
+
+
+MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
+
+def check_dtype_policy(dtype, name="dtype"):
+    """Returns a flow's dtype: ``None`` (Keras's global policy, ``keras.config.dtype_policy()``),
+    a floating-point dtype name (``"float32"``, ``"float64"``), or a mixed-precision policy
+    name (``"mixed_float16"``, ``"mixed_bfloat16"``); a ``keras.DTypePolicy`` gives its name.
+
+    Example:
+        >>> check_dtype_policy("mixed_bfloat16"), check_dtype_policy(None) is None
+        ('mixed_bfloat16', True)
+    """
+    if dtype is None:
+        return None
+    dtype = getattr(dtype, "name", dtype) if not isinstance(dtype, (str, tf.DType)) else dtype
+    if isinstance(dtype, str) and dtype in MIXED_POLICIES:
+        return dtype
+    try:
+        return check_float_dtype(dtype, name)
+    except ValueError:
+        raise ValueError(f"{name} must be None (Keras's global policy), a floating-point dtype "
+                         f"such as 'float32', or one of {MIXED_POLICIES}; got {dtype!r}") from None
 
 
 def check_float_dtype(dtype, name="dtype"):

@@ -34,10 +34,10 @@ class Conditional(tfp.bijectors.Bijector):
     Example:
         >>> import tensorflow_probability as tfp
         >>> tfd, tfb = tfp.distributions, tfp.bijectors
-        >>> shift = Conditional(lambda c: tfb.Shift(c), context_size=1)
+        >>> shift = Conditional(lambda c: tfb.Shift(c[:, 0]), context_size=1)   # x = z + c
         >>> dist = tfd.TransformedDistribution(tfd.Normal(0.0, 1.0), shift)
-        >>> dist.log_prob([1.0], bijector_kwargs={"context": [[1.0]]}).numpy().round(4)
-        array([-0.9189], dtype=float32)
+        >>> dist.log_prob([1.0, 1.0], bijector_kwargs={"context": [[1.0], [0.0]]}).numpy()
+        array([-0.9189385, -1.4189385], dtype=float32)
     """
 
     def __init__(self, bijector_fn, context_size, forward_min_event_ndims=0,

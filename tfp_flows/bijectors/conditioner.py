@@ -60,15 +60,13 @@ def conditioner_params(out, out_shape, num_params, dtype, name):
             raise ValueError(f"{name}: the conditioner returned a tuple of {len(out)} tensors; "
                              f"expected {num_params} of shape {list(out_shape)} or one tensor "
                              f"of shape {expected}")
-        parts = [tf.convert_to_tensor(o) for o in out]
-        _check_dtype(parts[0], dtype, name)
+        parts = [_check_dtype(tf.convert_to_tensor(o), dtype, name) for o in out]
         for part in parts:
             if not part.shape.is_compatible_with(out_shape):
                 raise ValueError(f"{name}: the conditioner returned a tensor of shape "
                                  f"{part.shape} in its tuple; expected {list(out_shape)}")
         return tf.stack(parts, axis=-1)
-    out = tf.convert_to_tensor(out)
-    _check_dtype(out, dtype, name)
+    out = _check_dtype(tf.convert_to_tensor(out), dtype, name)
     if num_params == 1 and out.shape.is_compatible_with(out_shape):
         out = out[..., None]
     if not out.shape.is_compatible_with(expected):
@@ -78,11 +76,16 @@ def conditioner_params(out, out_shape, num_params, dtype, name):
 
 
 def _check_dtype(value, dtype, name):
-    if dtype is not None and value.dtype != dtype:
-        raise ValueError(
-            f"{name}: the conditioner returned dtype {value.dtype.name}; expected "
-            f"{tf.as_dtype(dtype).name}, the dtype of the data (build the conditioner with the "
-            "same dtype)")
+    """``value`` in ``dtype``: a conditioner that computes in 16 bits (a mixed-precision Keras
+    layer) is cast up; any other mismatch is an error rather than a silent cast."""
+    if dtype is None or value.dtype == dtype:
+        return value
+    if value.dtype in (tf.float16, tf.bfloat16) and tf.as_dtype(dtype).is_floating:
+        return tf.cast(value, dtype)
+    raise ValueError(
+        f"{name}: the conditioner returned dtype {value.dtype.name}; expected "
+        f"{tf.as_dtype(dtype).name}, the dtype of the data (build the conditioner with the "
+        "same dtype)")
 
 
 class ConditionedBijector(tfp.bijectors.Bijector):

@@ -59,10 +59,10 @@ class AutoregressiveLayer(FlowLayer):
                          hidden_units=self.hidden_units, activation=activation, order=order,
                          seed=seed, context_size=self.context_size, dtype=self.dtype_policy)
         if self.context_size is None:
-            self.made(tf.zeros((1, size), self.compute_dtype))
+            self.made(tf.zeros((1, size), self.flow_dtype))
         else:
-            self.made(tf.zeros((1, size), self.compute_dtype),
-                      context=tf.zeros((1, self.context_size), self.compute_dtype))
+            self.made(tf.zeros((1, size), self.flow_dtype),
+                      context=tf.zeros((1, self.context_size), self.flow_dtype))
         self.built = True
 
     @property

@@ -39,6 +39,26 @@ class FlowLayer(keras.layers.Layer):
     #: Width of the context this layer takes (``None``: unconditional).
     context_size = None
 
+    def __init__(self, **kwargs):
+        # The flow's own numbers (data, latents, log-dets) stay in the variable dtype under a
+        # mixed-precision policy: no autocasting of inputs or weights here; conditioner
+        # networks compute in the policy's compute dtype.
+        kwargs["autocast"] = False
+        super().__init__(**kwargs)
+
+    def add_weight(self, *args, **kwargs):
+        """``keras.layers.Layer.add_weight``, except that the weight is never autocast: a
+        flow's own numbers stay in the variable dtype under a mixed-precision policy."""
+        kwargs["autocast"] = False
+        return super().add_weight(*args, **kwargs)
+
+    @property
+    def flow_dtype(self):
+        """The dtype of the bijector's inputs, outputs and log-dets: the policy's variable
+        dtype (``float32`` under ``"mixed_bfloat16"``; networks inside compute in
+        ``bfloat16``)."""
+        return self.dtype_policy.variable_dtype
+
     def bijector(self, context=None, training=False):
         """Returns a ``tfb.Bijector`` that uses this layer's current weights."""
         raise NotImplementedError
@@ -128,7 +148,7 @@ class DataInitializedLayer(FlowLayer):
 
     def initial_data(self, y):
         """``y`` as a tensor of the compute dtype, after checking it is ``[n, *event_shape]``."""
-        y = tf.convert_to_tensor(y, self.compute_dtype)
+        y = tf.convert_to_tensor(y, self.flow_dtype)
         if tuple(y.shape[1:]) != self.event_shape:
             raise ValueError(f"{self.name}: expected data of shape [n, "
                              f"{', '.join(map(str, self.event_shape))}], got {tuple(y.shape)}")

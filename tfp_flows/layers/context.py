@@ -30,11 +30,12 @@ class ContextStandardization(keras.layers.Layer):
     """
 
     def __init__(self, context_size, **kwargs):
+        kwargs["autocast"] = False  # contexts stay in the variable dtype (mixed precision)
         super().__init__(**kwargs)
         self.context_size = check_positive_int(context_size, "context_size")
-        self.mean = self.add_weight(shape=(self.context_size,), initializer="zeros",
+        self.mean = self.add_weight(shape=(self.context_size,), initializer="zeros", autocast=False,
                                     trainable=False, name="mean")
-        self.scale = self.add_weight(shape=(self.context_size,), initializer="ones",
+        self.scale = self.add_weight(shape=(self.context_size,), initializer="ones", autocast=False,
                                      trainable=False, name="scale")
         self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                            name="initialized")
@@ -53,7 +54,7 @@ class ContextStandardization(keras.layers.Layer):
         self.initialized.assign(1.0)
 
     def call(self, context):
-        context = tf.cast(context, self.compute_dtype)
+        context = tf.cast(context, self.dtype_policy.variable_dtype)
         return (context - tf.cast(self.mean, context.dtype)) / tf.cast(self.scale, context.dtype)
 
     def compute_output_shape(self, input_shape):

@@ -113,10 +113,10 @@ class CouplingLayer(FlowLayer):
         # have run a user's build() (weights made there) while sub-layers that are built on
         # first call are still weightless, and loading would then find no place for them.
         if self.context_size is None:
-            conditioner(tf.zeros(build_shape, self.compute_dtype))
+            conditioner(tf.zeros(build_shape, self.flow_dtype))
         else:
-            conditioner(tf.zeros(build_shape, self.compute_dtype),
-                        context=tf.zeros((1, self.context_size), self.compute_dtype))
+            conditioner(tf.zeros(build_shape, self.flow_dtype),
+                        context=tf.zeros((1, self.context_size), self.flow_dtype))
         self.built = True
 
     def bijector(self, context=None, training=False):

@@ -20,7 +20,7 @@ from tfp_flows.plotting.layout import (
     style_colorbar,
 )
 
-MODEL_LINE_COLOR = "white"
+MODEL_LINE_COLOR = "black"
 EXACT_LINE_COLOR = "tab:red"
 SAMPLE_COLOR = "tab:orange"
 
@@ -94,15 +94,16 @@ def _log_prob_given(source, context, name):
 def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_log_prob=None,
                              mass=(0.5, 0.9), num_samples=0, seed=0, resolution=80,
                              context_labels=None, ncols=None, axes=None, levels=12,
-                             cmap="viridis", colorbar=True, xlabel="$x_1$", ylabel="$x_2$",
+                             cmap="Blues", colorbar=True, xlabel="$x_1$", ylabel="$x_2$",
                              title="flow density p(x | c)"):
     """A 2-D conditional density given a few contexts, one panel per context.
 
     Each panel shows the flow's density ``p(x | c)`` as filled contours (one colour scale
     shared by all panels, so heights compare across contexts) and, as lines, the regions of
     highest density that hold the fractions ``mass`` of it (50% and 90% by default; solid
-    white). With ``exact_log_prob`` the same regions of the exact conditional density are
+    black). With ``exact_log_prob`` the same regions of the exact conditional density are
     drawn dashed in red on top: where the flow is right, solid and dashed lines coincide.
+    Flow samples, if asked for, are orange dots.
     The regions are computed on the plotted grid, so the window must hold most of the mass.
 
     Args:
@@ -125,7 +126,7 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
       ncols: panels per row; default ``min(m, 4)``.
       axes: a sequence of ``m`` Axes to draw into; a new figure if None.
       levels: number of filled contour levels.
-      cmap: colour map of the flow's density.
+      cmap: colour map of the flow's density (a light one keeps the lines readable).
       colorbar: add one colour bar for all panels.
       xlabel, ylabel: axis labels (on the outer panels).
       title: figure title (set only when the figure is made here; None for none).
@@ -176,7 +177,7 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
         raise ValueError(f"expected ncols >= 1, got {ncols}")
     made_here = axes is None
     fig, panels = get_axes(axes, m, name="axes", nrows=math.ceil(m / ncols), ncols=ncols,
-                           panel_size=(3.3, 3.2), sharex=True, sharey=True)
+                           panel_size=(3.0, 3.4), sharex=True, sharey=True)
     if made_here:  # a last row that is not full
         for extra in panels[m:]:
             extra.remove()
@@ -196,16 +197,16 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
         filled = a.contourf(xx, yy, p, levels=fill_levels, cmap=cmap)
         regions = _credible_levels(p, mass)
         if regions is not None:
-            a.contour(xx, yy, p, levels=regions, colors=MODEL_LINE_COLOR, linewidths=1.2)
+            a.contour(xx, yy, p, levels=regions, colors=MODEL_LINE_COLOR, linewidths=1.3)
         if exact_grids:
             exact = exact_grids[i][2]
             regions = _credible_levels(exact, mass)
             if regions is not None:
                 a.contour(xx, yy, exact, levels=regions, colors=EXACT_LINE_COLOR,
-                          linewidths=1.4, linestyles="--")
+                          linewidths=1.8, linestyles=[(0, (3, 2))])
         if num_samples:
             x = np.asarray(model.sample(int(num_samples), context=c, seed=seed))
-            a.scatter(x[:, 0], x[:, 1], s=3, color=SAMPLE_COLOR, alpha=0.6, linewidths=0)
+            a.scatter(x[:, 0], x[:, 1], s=4, color=SAMPLE_COLOR, alpha=0.7, linewidths=0)
         set_bounds(a, bounds)
         a.set_aspect("equal", adjustable="box")
         a.set_title(label)
@@ -217,17 +218,14 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
             a.set_ylabel(ylabel)
 
     percent = ", ".join(f"{100 * f:g}%" for f in mass)
-    handles = [Line2D([], [], color=MODEL_LINE_COLOR, lw=1.2, label=f"flow: {percent} regions")]
+    handles = [Line2D([], [], color=MODEL_LINE_COLOR, lw=1.3, label=f"flow: {percent} regions")]
     if exact_grids:
-        handles.append(Line2D([], [], color=EXACT_LINE_COLOR, lw=1.4, ls="--",
+        handles.append(Line2D([], [], color=EXACT_LINE_COLOR, lw=1.8, ls=(0, (3, 2)),
                               label=f"exact: {percent} regions"))
     if num_samples:
         handles.append(Line2D([], [], color=SAMPLE_COLOR, marker="o", ls="", markersize=4,
                               label=f"{int(num_samples)} flow samples per panel"))
-    legend = fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
-                        frameon=True, facecolor="0.55", framealpha=1.0, edgecolor="0.55")
-    for text in legend.get_texts():
-        text.set_color("white")
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     if colorbar:
         bar = fig.colorbar(filled, ax=panels, label="flow density p(x | c)", shrink=0.9)
         style_colorbar(bar)
