@@ -105,6 +105,7 @@ class Conditional(tfp.bijectors.Bijector):
             out = getattr(bijector, method)(flat)
             return tf.reshape(out, tf.concat([batch, tf.shape(out)[1:]], 0))
         log_det = getattr(bijector, method)(flat, event_ndims=in_ndims)
+        log_det = tf.broadcast_to(log_det, tf.shape(flat)[:1])  # constant log-dets: one each
         return tf.reshape(log_det, batch)
 
     def _forward(self, x, context=None):
