@@ -450,15 +450,16 @@ def test_data_far_from_unit_scale_trains_with_the_default_standardisation():
 
 
 def test_nan_inside_a_tf_data_pipeline_stops_at_that_batch():
-    model = tfp_flows.real_nvp(**SMALL)
-    model.compile(keras.optimizers.Adam(1e-2))
     bad = X[:100].copy()
     bad[73, 0] = np.nan  # second batch of 50
     data = tf.data.Dataset.from_tensor_slices(bad).batch(50)
-    with pytest.warns(RuntimeWarning, match="training stopped at epoch 1, batch 2:"):
-        history = model.fit(data, epochs=3, verbose=0)
-    assert history.epoch == [0]
-    assert all(np.isfinite(w).all() for w in model.get_weights())
+    for steps, where in ((1, "batch 2"), (None, r"one of batches 1-16 \(run 16 at a time\)")):
+        model = tfp_flows.real_nvp(**SMALL)
+        model.compile(keras.optimizers.Adam(1e-2), steps_per_execution=steps)
+        with pytest.warns(RuntimeWarning, match=f"training stopped at epoch 1, {where}:"):
+            history = model.fit(data, epochs=3, verbose=0)
+        assert history.epoch == [0]
+        assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
 def test_nan_in_the_first_batch_of_a_dataset_stops_before_anything():
@@ -524,3 +525,18 @@ def test_the_same_seed_gives_the_same_samples_on_every_call():
     x, log_prob = flow.sample_and_log_prob(5, seed=8)
     np.testing.assert_array_equal(x.numpy(), first)
     assert not np.array_equal(flow.sample(5).numpy(), flow.sample(5).numpy())
+
+
+def test_compile_picks_steps_per_execution_by_kind_of_flow():
+    vector = tfp_flows.maf(**SMALL)
+    vector.compile("adam")
+    assert vector.steps_per_execution == 16
+    vector.compile("adam", steps_per_execution=3)
+    assert vector.steps_per_execution == 3
+    images = tfp_flows.glow(event_shape=(4, 4, 1), num_levels=4, num_steps=1, hidden_channels=2)
+    images.compile("adam")
+    assert images.steps_per_execution == 1
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        distributed = tfp_flows.maf(**SMALL)
+        distributed.compile("adam")
+    assert distributed.steps_per_execution == 1

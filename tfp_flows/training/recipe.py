@@ -20,7 +20,8 @@ SCHEDULES = ("plateau", "cosine", "constant")
 
 class TimeBudget(keras.callbacks.Callback):
     """Ends ``fit`` once ``seconds`` of wall time have passed since training began (checked
-    after every batch, so a run overshoots by at most one step and one validation pass).
+    after every batch, or every ``steps_per_execution`` batches, so a run overshoots by at
+    most that many steps and one validation pass).
 
     Example:
         >>> TimeBudget(60).seconds
