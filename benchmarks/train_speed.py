@@ -1,26 +1,41 @@
-"""Training speed: steps/s of tfp_flows.maf() vs stock TFP MAF, same architecture, one run.
+"""Training speed: steps/s of tfp_flows.maf() vs stock TFP MAF (and zuko), same architecture.
 
-Both: 6 x MAF layers, MADE with hidden_units=(256, 256) and relu, reverse permutations,
-event size 2, Adam(1e-3), Model.fit on standardised two moons. Stock: tfb.AutoregressiveNetwork
-+ tfb.MaskedAutoregressiveFlow under tf_keras (the tutorial pattern); ours: Keras 3 fit.
-Rates are medians of per-step times after warm-up; ratios > 1 mean tfp_flows is faster.
+All: 6 MAF layers, MADE hidden units (256, 256) with relu, reverse permutations, event size
+2, Adam(1e-3), standardised two moons. Stock: tfb.AutoregressiveNetwork +
+tfb.MaskedAutoregressiveFlow under tf_keras (the tutorial pattern); ours: Keras 3 ``fit`` with
+``FlowModel.compile``'s defaults (16 steps per execution for vector flows), and the variants
+one step per execution and ``jit_compile=True``. A rate is ``steps / time`` of the fastest of
+the timed epochs (after a warm-up epoch), best of ``--rounds`` alternating rounds; ratios > 1
+mean tfp_flows is faster.
 
-    python benchmarks/train_speed.py [--steps 300] [--rounds 2]
+``--clock cpu --threads 1`` measures steps per CPU-second of the process with TensorFlow on
+one thread: a measure of the work per step that background load on a shared machine barely
+moves (wall-clock rates there swing by 2x from run to run). ``--zuko-python PATH`` adds zuko's
+MAF (PyTorch) through benchmarks/zuko_speed.py, run with that interpreter.
+
+    python benchmarks/train_speed.py [--steps 200] [--rounds 2] [--clock wall|cpu]
+        [--threads N] [--zuko-python zuko-venv/bin/python]
 """
 import argparse
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
-from common import (machine, step_timer, stock_distribution, stock_keras_model,
-                    stock_maf_bijector, steps_per_second)
+from common import machine, stock_distribution, stock_keras_model, stock_maf_bijector
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
 
 import tfp_flows  # noqa: E402
 from tfp_flows.datasets import load_toy  # noqa: E402
 
 LAYERS, HIDDEN = 6, (256, 256)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def data(batch_size, steps):
@@ -29,48 +44,99 @@ def data(batch_size, steps):
     return np.concatenate([x] * reps)[: batch_size * steps]
 
 
-def rate_stock(x, batch_size):
+def _epoch_timer(base, clock):
+    class EpochTimer(base):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = clock()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(clock() - self.start)
+
+    return EpochTimer()
+
+
+def rate_stock(x, batch_size, steps, clock, epochs):
     dist = stock_distribution(stock_maf_bijector(2, LAYERS, HIDDEN), 2)
     model = stock_keras_model(dist, 2)
-    timer = step_timer(stock=True)
-    model.fit(x, np.zeros((len(x), 0), np.float32), batch_size=batch_size, epochs=1,
+    timer = _epoch_timer(tf_keras.callbacks.Callback, clock)
+    model.fit(x, np.zeros((len(x), 0), np.float32), batch_size=batch_size, epochs=epochs,
               shuffle=False, verbose=0, callbacks=[timer])
-    return steps_per_second(timer)
+    return steps / min(timer.times[1:])
 
 
-def rate_ours(x, batch_size, jit_compile):
+def rate_ours(x, batch_size, steps, clock, epochs, **compile_kwargs):
     # Same architecture as the stock flow: Normal base, no standardisation layer.
     flow = tfp_flows.maf(event_shape=2, num_layers=LAYERS, hidden_units=HIDDEN, seed=0,
                          base_distribution="normal", standardize=False)
-    flow.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
-    timer = step_timer()
-    flow.fit(x, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
-    return steps_per_second(timer)
+    flow.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_kwargs)
+    timer = _epoch_timer(keras.callbacks.Callback, clock)
+    flow.fit(x, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0,
+             callbacks=[timer])
+    return steps / min(timer.times[1:])
+
+
+def rate_zuko(python, batch_size, steps, threads):
+    script = Path(__file__).with_name("zuko_speed.py")
+    out = subprocess.run([python, str(script), "--batch-size", str(batch_size), "--steps",
+                          str(steps), "--threads", str(threads)], capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["steps_per_second"]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=200, help="steps per timed epoch")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs (the first is warm-up)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating repeats")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TensorFlow intra- and inter-op threads (default: TF's choice)")
+    parser.add_argument("--batch-sizes", default="100,1024")
+    parser.add_argument("--zuko-python", default=None,
+                        help="a Python with torch and zuko, to time zuko's MAF (wall clock)")
     args = parser.parse_args()
-    print(f"# {machine()}")
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    clock = CLOCKS[args.clock]
+    print(f"# {machine()} | clock {args.clock} | TF threads {args.threads or 'default'}")
+    variants = {
+        "stock_tfp": lambda x, b: rate_stock(x, b, args.steps, clock, args.epochs),
+        "tfp_flows": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs),
+        "tfp_flows_1_step": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs,
+                                                   steps_per_execution=1),
+        "tfp_flows_jit": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs,
+                                                jit_compile=True),
+    }
     results = {}
-    for batch_size in (100, 1024):
+    for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         x = data(batch_size, args.steps)
-        rates = {"stock_tfp": [], "tfp_flows": [], "tfp_flows_jit": []}
+        rates = {name: [] for name in variants}
+        if args.zuko_python:
+            rates["zuko"] = []
         for _ in range(args.rounds):  # alternate so background load hits all alike
-            rates["stock_tfp"].append(rate_stock(x, batch_size))
-            rates["tfp_flows"].append(rate_ours(x, batch_size, jit_compile=False))
-            rates["tfp_flows_jit"].append(rate_ours(x, batch_size, jit_compile=True))
+            for name, rate in variants.items():
+                rates[name].append(rate(x, batch_size))
+            if args.zuko_python:
+                rates["zuko"].append(rate_zuko(args.zuko_python, batch_size, args.steps,
+                                               args.threads or 2))
         best = {k: max(v) for k, v in rates.items()}
         results[batch_size] = best
-        print(f"batch {batch_size:5d}: stock TFP {best['stock_tfp']:7.1f} steps/s | "
-              f"tfp_flows {best['tfp_flows']:7.1f} steps/s (ratio "
-              f"{best['tfp_flows'] / best['stock_tfp']:.2f}) | tfp_flows jit_compile "
-              f"{best['tfp_flows_jit']:7.1f} steps/s (ratio "
-              f"{best['tfp_flows_jit'] / best['stock_tfp']:.2f})")
+        line = " | ".join(f"{k} {v:7.1f}" + ("" if k == "stock_tfp" else
+                                              f" ({v / best['stock_tfp']:.2f}x)")
+                          for k, v in best.items())
+        print(f"batch {batch_size:5d} steps/s: {line}", flush=True)
+        if args.zuko_python:
+            note = "" if args.clock == "wall" else \
+                " (zuko is timed by wall clock: compare with --clock wall only)"
+            print(f"batch {batch_size:5d}: tfp_flows / zuko = "
+                  f"{best['tfp_flows'] / best['zuko']:.2f}{note}", flush=True)
     print(json.dumps({str(k): {n: round(v, 2) for n, v in r.items()} for k, r in results.items()}))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
