@@ -123,9 +123,9 @@ def check_dtype_policy(dtype, name="dtype"):
         return dtype
     try:
         return check_float_dtype(dtype, name)
-    except ValueError:
-        raise ValueError(f"{name} must be None (Keras's global policy), a floating-point dtype "
-                         f"such as 'float32', or one of {MIXED_POLICIES}; got {dtype!r}") from None
+    except ValueError as error:
+        raise ValueError(f"{error} (a mixed-precision policy {MIXED_POLICIES} or None, "
+                         "Keras's global policy, also work)") from None
 
 
 def check_float_dtype(dtype, name="dtype"):
