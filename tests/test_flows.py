@@ -14,7 +14,7 @@ import tensorflow_probability as tfp
 
 import tfp_flows
 from tfp_flows import BUILDERS, FlowModel, build_flow, datasets
-from tfp_flows.layers import PermuteLayer
+from tfp_flows.layers import CouplingLayer, InvertibleLinearLayer, PermuteLayer
 
 tfd = tfp.distributions
 
@@ -347,3 +347,25 @@ def test_the_same_seed_gives_the_same_initial_weights(kind):
         first, again = weights(5, context_size), weights(5, context_size)
         assert all(np.array_equal(a, b) for a, b in zip(first, again))
         assert not all(np.array_equal(a, b) for a, b in zip(first, weights(6, context_size)))
+
+
+# ----------------------------------------------------------------------------- glow (vectors)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_vector_glow_starts_from_identity_maps_with_real_nvp_masks(num_layers):
+    """Each invertible linear map starts as the identity, the masks alternate, and the
+    data-side coupling conditions on the first half as real_nvp's does: a random rotation
+    start made glow underfit 2-D data (BENCHMARKS.md, "Glow on small 2-D data")."""
+    flow = tfp_flows.glow(event_shape=3, num_layers=num_layers, hidden_units=(4,), seed=0)
+    linear = [l for l in flow.flow_layers if isinstance(l, InvertibleLinearLayer)]
+    assert len(linear) == num_layers
+    for layer in linear:
+        assert layer.initializer == "identity" and len(layer.trainable_weights) == 3
+        np.testing.assert_array_equal(layer.bijector().matrix().numpy(), np.eye(3))
+    masks = [l.reverse_mask for l in flow.flow_layers if isinstance(l, CouplingLayer)]
+    assert masks[-1] is False  # flow_layers run base -> data: the last is on the data side
+    assert all(a != b for a, b in zip(masks, masks[1:]))
+    nvp = tfp_flows.real_nvp(event_shape=3, num_layers=num_layers, hidden_units=(4,), seed=0)
+    assert [l for l in nvp.flow_layers if isinstance(l, CouplingLayer)][-1].reverse_mask is False
+

@@ -114,7 +114,11 @@ fig = tfp_flows.plotting.plot_samples(x_train[:2000], bounds=bounds,
 #    a learned mixing of the coordinates (on images, the same matrix acts on the channels of
 #    every pixel: a 1×1 convolution). The bijector takes the four factors,
 #    `InvertibleLinear(permutation, lower, upper, log_diag)`; `random_lu_init(size, seed)`
-#    returns those of a random rotation, Glow's starting point.
+#    returns those of a random rotation, Glow's starting point for images. The vector
+#    `tfp_flows.glow` used here starts every map at the identity instead and learns the
+#    mixing: on 2-D data a random rotation turns the couplings away from the axes along which
+#    the data are simplest, and training barely turns it back (BENCHMARKS.md, "Glow on small
+#    2-D data").
 # 3. **Affine coupling**: as in RealNVP, half the coordinates set a shift and log-scale for the
 #    other half; the half that is changed alternates from step to step.
 #
@@ -221,7 +225,7 @@ print(f"NLL from the parts {nll_from_parts:.4f} = -mean log_prob {-np.mean(flow.
 
 # %% [markdown]
 # How to read it. The data were standardised, so even the untrained flow (ActNorm initialised,
-# the linear maps rotations) sends them to latents of unit variance: the L2 part starts near
+# the linear maps the identity) sends them to latents of unit variance: the L2 part starts near
 # $d/2$ and the log-det part near 0. The L2 part cannot tell a banana from a Normal blob of the
 # same variance; the log-det part can. The banana fills much less volume than a standard Normal
 # (its entropy is lower by the dashed value in the middle panel), so the map $x \to z$ must

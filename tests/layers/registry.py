@@ -96,6 +96,8 @@ LAYERS = {
     "actnorm_image": lambda: ActNormLayer(IMAGE),
     "invertible_linear": lambda: InvertibleLinearLayer(3, seed=1),
     "invertible_linear_image": lambda: InvertibleLinearLayer(IMAGE, seed=2),
+    "invertible_linear_identity_start": lambda: InvertibleLinearLayer(
+        3, permutation=[2, 0, 1], initializer="identity"),
     "permute": lambda: PermuteLayer([2, 0, 1]),
     "prelu_shared": lambda: PReLULayer(alpha=0.7),
     "prelu_per_dim": lambda: PReLULayer(event_shape=3, alpha=0.3),

@@ -6,7 +6,10 @@ from tfp_flows.bijectors.actnorm import ActNorm, actnorm_statistics
 from tfp_flows.bijectors.invertible_linear import InvertibleLinear, random_lu_init
 from tfp_flows.layers.base import DataInitializedLayer, FlowLayer, check_event_shape
 
-__all__ = ["ActNormLayer", "InvertibleLinearLayer"]
+__all__ = ["ActNormLayer", "InvertibleLinearLayer", "LINEAR_INITIALIZERS"]
+
+#: Starting matrices :class:`InvertibleLinearLayer` knows (see its ``initializer``).
+LINEAR_INITIALIZERS = ("rotation", "identity")
 
 
 def per_feature_shape(event_shape, what):
@@ -77,21 +80,42 @@ class InvertibleLinearLayer(FlowLayer):
         pixel: Glow's invertible 1x1 convolution).
       seed: ``None`` or an int: the starting random rotation (:func:`random_lu_init`).
       permutation: the fixed permutation of the LU factorisation (saved in the config, so a
-        loaded model rebuilds the same matrix); drawn with the rotation by default.
+        loaded model rebuilds the same matrix); drawn with the rotation by default, the
+        identity for ``initializer="identity"``.
+      initializer: the starting matrix. ``"rotation"`` (default; Glow's choice for images):
+        a random rotation drawn from ``seed``. ``"identity"``: ``W = P`` exactly (``L = U = I``,
+        ``log_diag = 0``), the identity or the given ``permutation``, from which training
+        learns the mixing (nflows' ``LULinear(identity_init=True)``). The vector
+        :func:`~tfp_flows.glow` uses it: on 2-D data a random rotation costs axis-aligned
+        couplings much of their fit and trains back only slowly (BENCHMARKS.md, "Glow on
+        small 2-D data").
       **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Example:
         >>> layer = InvertibleLinearLayer(event_shape=2, seed=0)
         >>> sorted(w.name for w in layer.trainable_weights)
         ['log_diag', 'lower', 'upper']
+        >>> swap = InvertibleLinearLayer(event_shape=2, permutation=[1, 0], initializer="identity")
+        >>> swap.bijector().matrix().numpy()
+        array([[0., 1.],
+               [1., 0.]], dtype=float32)
     """
 
-    def __init__(self, event_shape, seed=None, permutation=None, **kwargs):
+    def __init__(self, event_shape, seed=None, permutation=None, initializer="rotation",
+                 **kwargs):
         super().__init__(**kwargs)
         self.event_shape, size, self.event_ndims = per_feature_shape(event_shape,
                                                                 "InvertibleLinearLayer")
+        if initializer not in LINEAR_INITIALIZERS:
+            raise ValueError(f"initializer must be one of {LINEAR_INITIALIZERS}, got "
+                             f"{initializer!r}")
         self.seed = seed
-        perm, lower, upper, log_diag = random_lu_init(size, seed, dtype="float64")
+        self.initializer = initializer
+        if initializer == "rotation":
+            perm, lower, upper, log_diag = random_lu_init(size, seed, dtype="float64")
+        else:
+            perm, lower, upper = np.arange(size), np.zeros((size, size)), np.zeros((size, size))
+            log_diag = np.zeros(size)
         self.permutation = [int(i) for i in (perm if permutation is None else permutation)]
         init = lambda value: keras.initializers.Constant(np.asarray(value))  # noqa: E731
         self.lower = self.add_weight(shape=(size, size), initializer=init(lower), name="lower")
@@ -108,4 +132,4 @@ class InvertibleLinearLayer(FlowLayer):
 
     def get_config(self):
         return {**super().get_config(), "event_shape": list(self.event_shape), "seed": self.seed,
-                "permutation": list(self.permutation)}
+                "permutation": list(self.permutation), "initializer": self.initializer}
