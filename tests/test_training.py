@@ -189,7 +189,101 @@ def test_fit_flow_with_weight_averaging_keeps_the_averaged_best_weights(data):
         fit_flow(plain, data, epochs=1, ema_momentum=0.9)
 
 
+@pytest.mark.parametrize("validation_split, patience", [(0.1, 100), (0.0, 100), (0.1, 1)])
+def test_averaged_weights_match_keras_swap_ema_weights(data, validation_split, patience):
+    """AveragedWeights swaps in one compiled call per switch, and twice per epoch instead of
+    four times, yet validation, early stopping and the final weights are those of Keras's
+    SwapEMAWeights(swap_on_epoch=True): with and without validation, and when early stopping
+    ends the run before its last epoch."""
+    from tfp_flows.training import AveragedWeights
+
+    def run(averaging):
+        flow = _tiny_flow(0)
+        flow.compile(optimizer=keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.9))
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss" if validation_split else "loss", patience=patience,
+            restore_best_weights=True)
+        history = flow.fit(data, epochs=5, batch_size=50, validation_split=validation_split,
+                           shuffle=False, verbose=0, callbacks=[averaging, stopper])
+        return history.history, [w.numpy() for w in flow.weights], stopper.best_epoch
+
+    ours = run(AveragedWeights())
+    reference = run(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    assert sorted(ours[0]) == sorted(reference[0]) and ours[2] == reference[2]
+    for key in ours[0]:
+        np.testing.assert_allclose(ours[0][key], reference[0][key], rtol=1e-5)
+    for a, b in zip(ours[1], reference[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_averaged_weights_needs_an_averaging_optimizer(data):
+    from tfp_flows.training import AveragedWeights
+
+    flow = _tiny_flow()
+    flow.compile(optimizer=keras.optimizers.Adam(1e-3))
+    with pytest.raises(ValueError, match="use_ema=True"):
+        flow.fit(data, epochs=1, verbose=0, callbacks=[AveragedWeights()])
+
+
+def test_fit_flow_input_noise_perturbs_training_rows_only(data):
+    """With input_noise, every training batch gets fresh N(0, (s std_d)^2) noise; the
+    held-out rows, the validation loss and the standardisation stay clean; a fixed global
+    seed makes the run reproducible; the model ends with its best (clean) validation
+    weights."""
+    def run(noise, seed=0):
+        flow = _tiny_flow(seed)
+        history = fit_flow(flow, data, epochs=3, batch_size=50, learning_rate=1e-2,
+                           schedule="constant", input_noise=noise)
+        return flow, history
+
+    flow, history = run(0.5)
+    val_loss = history.history["val_loss"]
+    assert mean_nll(flow, data[450:]).value == pytest.approx(min(val_loss), rel=1e-5)
+    # The standardisation was set from the clean training rows (the first 450).
+    clean = _tiny_flow()
+    clean_history = fit_flow(clean, data, epochs=3, batch_size=50, learning_rate=1e-2,
+                             schedule="constant")
+    for noisy_weight, clean_weight in zip(flow.non_trainable_weights,
+                                          clean.non_trainable_weights):
+        assert np.allclose(noisy_weight.numpy(), clean_weight.numpy())
+    # Noise changes training, and fresh noise each epoch: the same seed repeats it exactly.
+    assert not np.allclose(history.history["loss"], clean_history.history["loss"])
+    again = run(0.5)[1]
+    assert np.allclose(history.history["loss"], again.history["loss"])
+    assert np.allclose(run(0.0)[1].history["loss"], clean_history.history["loss"])
+
+
+def test_fit_flow_input_noise_with_a_context_and_validation_data():
+    rng = np.random.default_rng(1)
+    c = rng.normal(size=(300, 1)).astype("float32")
+    x = (c + 0.1 * rng.normal(size=(300, 2))).astype("float32")
+    keras.utils.set_random_seed(0)
+    flow = tfp_flows.maf(event_shape=2, num_layers=1, hidden_units=(8,), context_size=1,
+                         seed=0)
+    history = fit_flow(flow, x[:200], context=c[:200], validation_data=(x[200:], c[200:]),
+                       epochs=2, input_noise=0.1)
+    assert len(history.history["val_loss"]) == 2
+    with pytest.raises(ValueError, match="context"):
+        fit_flow(flow, x, epochs=1, input_noise=0.1)
+    with pytest.raises(ValueError, match="context"):
+        fit_flow(_tiny_flow(), x, context=c, epochs=1, input_noise=0.1)
+
+
+def test_fit_flow_input_noise_needs_arrays_and_vector_flows(data):
+    import tensorflow as tf
+
+    with pytest.raises(ValueError, match="tf.data.Dataset"):
+        fit_flow(_tiny_flow(), tf.data.Dataset.from_tensor_slices(data).batch(50), epochs=1,
+                 input_noise=0.1)
+    images = tfp_flows.real_nvp(event_shape=(4, 4, 1), num_levels=4, hidden_channels=4,
+                                seed=0)
+    with pytest.raises(ValueError, match="image flow"):
+        fit_flow(images, np.zeros((10, 4, 4, 1), "uint8"), epochs=1, input_noise=0.1)
+
+
 @pytest.mark.parametrize("kwargs, message", [
+    (dict(epochs=2, input_noise=-0.1), "input_noise"),
+    (dict(epochs=2, input_noise="0.1"), "input_noise"),
     (dict(epochs=0), "epochs"),
     (dict(epochs=2, ema_momentum=1.0), "ema_momentum"),
     (dict(epochs=2, ema_momentum="0.9"), "ema_momentum"),

@@ -3,7 +3,8 @@
 
 - :func:`fit_flow`: Adam, a learning-rate schedule (``"plateau"``, ``"cosine"``,
   ``"constant"``), early stopping on the validation loss with the best weights restored,
-  an optional wall-clock budget (:class:`TimeBudget`).
+  an optional wall-clock budget (:class:`TimeBudget`), an optional moving average of the
+  weights (:class:`AveragedWeights`).
 - :func:`mean_nll`, :func:`kl_to_truth`, :func:`bits_per_dim`: mean negative
   log-likelihood, KL divergence to an exact density, bits per dimension of integer images;
   each an :class:`Estimate` ``(value, std_error)``; :func:`bits_per_image` per image; each
@@ -23,6 +24,7 @@ Example:
     (True, True)
 """
 from tfp_flows.fit_data import dequantized_dataset
+from tfp_flows.training.averaging import AveragedWeights
 from tfp_flows.training.metrics import (
     Estimate,
     bits_per_dim,
@@ -32,8 +34,8 @@ from tfp_flows.training.metrics import (
     mean_nll,
     negative_log_likelihoods,
 )
-from tfp_flows.training.recipe import SCHEDULES, TimeBudget, fit_flow
+from tfp_flows.training.recipe import SCHEDULES, SMALL_DATA, TimeBudget, fit_flow
 
-__all__ = ["SCHEDULES", "Estimate", "TimeBudget", "bits_per_dim", "bits_per_image",
-           "conditional_kl", "dequantized_dataset", "fit_flow", "kl_to_truth", "mean_nll",
-           "negative_log_likelihoods"]
+__all__ = ["SCHEDULES", "SMALL_DATA", "AveragedWeights", "Estimate", "TimeBudget",
+           "bits_per_dim", "bits_per_image", "conditional_kl", "dequantized_dataset", "fit_flow",
+           "kl_to_truth", "mean_nll", "negative_log_likelihoods"]

@@ -9,13 +9,25 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from tfp_flows.validation import check_positive_float, check_positive_int
+from tfp_flows.fit_data import INIT_ROWS, as_dataset
+from tfp_flows.training.averaging import AveragedWeights
+from tfp_flows.validation import check_data, check_positive_float, check_positive_int
 
-__all__ = ["SCHEDULES", "TimeBudget", "fit_flow"]
+__all__ = ["SCHEDULES", "SMALL_DATA", "TimeBudget", "fit_flow"]
 
 #: Learning-rate schedules :func:`fit_flow` knows (see its docstring).
 SCHEDULES = ("plateau", "cosine", "constant")
+
+#: :func:`fit_flow` settings for small vector data sets (about a thousand rows), where the
+#: error is variance (the training NLL falls below the truth's entropy): a larger rate, a
+#: moving average of the weights and 3 % Gaussian input noise. On 1,000 two-moons points in
+#: 60 s they took ``nsf``'s KL to the truth from 0.135 to 0.055 nats with
+#: ``nsf(base_distribution="normal", bound=6)`` (BENCHMARKS.md, "Small data"). Use them as
+#: ``fit_flow(flow, x, epochs=..., **SMALL_DATA)``; not the defaults, because the noise
+#: smooths the density (a bias that large data sets do not need to pay).
+SMALL_DATA = dict(learning_rate=3e-3, ema_momentum=0.99, input_noise=0.03)
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -55,6 +67,74 @@ def _steps_per_epoch(x, batch_size, validation_split, validation_data):
     return max(1, math.ceil(n / batch_size))
 
 
+def _check_input_noise(input_noise):
+    if input_noise is None:
+        return None
+    if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float, np.number)) \
+            or not 0 <= float(input_noise) < math.inf:
+        raise ValueError(f"input_noise must be None or a finite number >= 0 (a fraction of "
+                         f"each dimension's standard deviation), got {input_noise!r}")
+    return float(input_noise) or None
+
+
+def _noisy_training_data(model, x, context, input_noise, batch_size, validation_split,
+                         validation_data, shuffle):
+    """``(training batches, validation_data)`` for ``input_noise``: the held-out rows are
+    split off first and stay clean; the model's data-dependent initialisation (its
+    standardisation) sees clean training rows; every training batch then gets fresh
+    ``N(0, (input_noise * std_d)^2)`` noise on each dimension ``d``."""
+    if isinstance(x, tf.data.Dataset):
+        raise ValueError("input_noise needs the data as an array (fit_flow adds the noise to "
+                         "its training rows); with a tf.data.Dataset, add the noise in the "
+                         "pipeline instead")
+    if getattr(model, "num_levels", None) is not None:
+        raise ValueError("input_noise is for vector flows: an image flow's training images "
+                         "are dequantised with fresh uniform noise already")
+    dtype = getattr(model, "flow_dtype", "float32")
+    x = check_data(x, tuple(model.event_shape), dtype=dtype)
+    conditional = context is not None
+    if conditional != (getattr(model, "context_size", None) is not None):
+        raise ValueError("a conditional flow (context_size=K) needs one context row per data "
+                         "row, and only a conditional flow takes a context; got "
+                         f"context_size={getattr(model, 'context_size', None)} and "
+                         f"{'a' if conditional else 'no'} context")
+    if conditional:
+        context = check_data(context, (model.context_size,), "context", dtype=dtype)
+        if len(context) != len(x):
+            raise ValueError(f"expected one context row per data row: {len(x)} rows of data, "
+                             f"{len(context)} of context")
+    if validation_data is None:
+        n_val = int(len(x) * float(validation_split))
+        if n_val:
+            held = x[len(x) - n_val:], None if context is None else context[len(x) - n_val:]
+            x = x[:len(x) - n_val]
+            context = None if context is None else context[:len(x)]
+            validation_data = held if conditional else held[0]
+    if model.needs_data_init:
+        model.initialize_from_data(x[:INIT_ROWS],
+                                   None if context is None else context[:INIT_ROWS])
+    scale = tf.constant(input_noise * x.std(axis=0), dtype=x.dtype)
+    # A generator whose state advances batch after batch (op-level random ops would repeat
+    # their noise every epoch once a global seed is set), seeded from NumPy's global state so
+    # that keras.utils.set_random_seed makes the run reproducible.
+    generator = tf.random.Generator.from_seed(int(np.random.randint(2**31 - 1)))
+
+    def add_noise(batch, *rest):
+        noisy = batch + scale * generator.normal(tf.shape(batch), dtype=batch.dtype)
+        return (noisy, *rest) if rest else noisy
+
+    data = as_dataset(x, batch_size, bool(shuffle), context=context)
+    return data.map(add_noise), validation_data
+
+
+def _averaging_callback(model):
+    """Validation and early stopping on the averaged weights: one compiled swap per switch
+    (:class:`AveragedWeights`), or Keras's variable-by-variable swap under ``tf.distribute``."""
+    if tf.distribute.has_strategy() or getattr(model, "_distribute_strategy", None) is not None:
+        return keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+    return AveragedWeights()
+
+
 def _compile(model, schedule, learning_rate, steps, ema_momentum=None):
     """Compiles ``model`` with Adam unless it is compiled already (then its optimizer and
     its state are kept: a loaded model resumes where it stopped)."""
@@ -88,7 +168,7 @@ def _compile(model, schedule, learning_rate, steps, ema_momentum=None):
 def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="plateau",
              validation_split=0.1, validation_data=None, patience=30, lr_patience=10,
              lr_factor=0.5, min_learning_rate=1e-5, time_budget=None, verbose=0,
-             callbacks=None, shuffle=True, ema_momentum=None, context=None):
+             callbacks=None, shuffle=True, ema_momentum=None, input_noise=None, context=None):
     """Fits a flow by maximum likelihood with the package's default recipe.
 
     What it does, in order:
@@ -114,8 +194,17 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
     With ``ema_momentum`` (Polyak averaging, as Glow and Flow++ evaluate): Adam also keeps an
     exponential moving average of the weights, ``w_avg <- m w_avg + (1 - m) w`` after every
     step; validation, early stopping and the weights the model ends with use the average
-    (``keras.callbacks.SwapEMAWeights``). On small image sets it generalises better (see
+    (:class:`~tfp_flows.training.AveragedWeights`, a cheaper
+    ``keras.callbacks.SwapEMAWeights``). On small image sets it generalises better (see
     BENCHMARKS.md, "Image flows").
+
+    With ``input_noise`` (a regulariser for small data sets, as in Gaussian data
+    augmentation): every training batch gets fresh Gaussian noise of standard deviation
+    ``input_noise`` times each dimension's standard deviation (over the training rows); the
+    validation rows stay clean, and data-dependent initialisation (the builders'
+    standardisation) sees clean rows. The model then fits the data smoothed by that noise, a
+    bias that grows like ``input_noise**2``, so keep it small: on 1,000 two-moons points
+    ``input_noise=0.03`` lowered the KL to the truth (BENCHMARKS.md, "Small data").
 
     With no validation rows (``validation_split=0`` and no ``validation_data``) the training
     loss is monitored instead. ``FlowModel.fit`` itself stops at a non-finite loss with a
@@ -145,6 +234,9 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
       shuffle: reshuffle the training rows every epoch.
       ema_momentum: ``None`` (no averaging) or ``m`` in ``(0, 1)``: evaluate and keep the
         moving average of the weights (e.g. 0.995, an average over about 200 steps).
+      input_noise: ``None`` (no noise) or ``s >= 0``: add ``N(0, (s std_d)^2)`` noise to
+        the training rows, fresh every batch (see above). Needs array data, not a
+        ``tf.data.Dataset``; not for image flows.
       context: for a conditional flow, one context row per row of ``x`` (``[n, K]``), split
         with ``x``; ``validation_data`` is then a pair ``(x_val, context_val)``.
 
@@ -161,6 +253,15 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
         >>> history = fit_flow(flow, x, epochs=3)
         >>> sorted(history.history), history.best_epoch in (1, 2, 3)
         (['learning_rate', 'loss', 'val_loss'], True)
+        >>> noisy = tfp_flows.maf(event_shape=2, num_layers=1, hidden_units=(8,), seed=0)
+        >>> history = fit_flow(noisy, x, epochs=2, input_noise=0.03)   # clean validation rows
+        >>> len(history.history["val_loss"])
+        2
+        >>> small = tfp_flows.nsf(event_shape=2, num_layers=1, hidden_units=(8,), seed=0,
+        ...                       base_distribution="normal")
+        >>> history = fit_flow(small, x, epochs=2, **SMALL_DATA)   # for ~1,000 rows
+        >>> history.best_epoch in (1, 2)
+        True
     """
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -179,6 +280,7 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
             ema_momentum, (int, float)) or not 0.0 < float(ema_momentum) < 1.0):
         raise ValueError(f"ema_momentum must be None or a number in (0, 1), got "
                          f"{ema_momentum!r}")
+    input_noise = _check_input_noise(input_noise)
 
     if validation_data is not None and hasattr(validation_data, "__len__") \
             and len(validation_data) == 0:
@@ -192,7 +294,7 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
         monitor=monitor, patience=epochs + 1 if patience is None else patience,
         restore_best_weights=True)
     # First, so that validation and the weights early stopping keeps are the averaged ones.
-    recipe = [] if ema_momentum is None else [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+    recipe = [] if ema_momentum is None else [_averaging_callback(model)]
     recipe.append(stopper)
     if schedule == "plateau":
         recipe.append(keras.callbacks.ReduceLROnPlateau(
@@ -200,6 +302,11 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
             min_lr=min_learning_rate))
     if budget is not None:
         recipe.append(budget)
+    if input_noise is not None:
+        x, validation_data = _noisy_training_data(model, x, context, input_noise, batch_size,
+                                                  validation_split, validation_data, shuffle)
+        context = None   # it rides in the batches now
+        validation_split = 0.0   # the held-out rows were split off already
     if validation_data is not None:
         validation_split = 0.0
     start = time.perf_counter()
