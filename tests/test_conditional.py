@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 
 import tfp_flows
-from tfp_flows import FlowModel
 from tfp_flows.datasets import ConditionalMoons, LinearGaussian
 from tfp_flows.training import bits_per_dim, conditional_kl, dequantized_dataset, mean_nll
 
@@ -164,6 +163,25 @@ def test_a_dataset_of_pairs_trains_like_arrays():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
     weighted = tf.data.Dataset.from_tensor_slices((X, C, np.ones(300, "float32"))).batch(100)
     flow.fit(weighted, epochs=1, verbose=0)
+
+
+def test_a_dataset_initialises_from_as_many_rows_as_arrays_do():
+    """The standardisations (data and context) see the dataset's first batches up to
+    INIT_ROWS rows, as arrays give their first rows, not just the first batch of 100."""
+    shifted = C + np.linspace(0.0, 30.0, len(C))[:, None].astype("float32")  # drifts by row
+    data = tf.data.Dataset.from_tensor_slices((X, shifted)).batch(100)
+    flow, twin = _flow(), _flow()
+    flow.compile("adam")
+    twin.compile("adam")
+    flow.fit(data, epochs=1, verbose=0)
+    twin.fit(X, context=shifted, batch_size=100, shuffle=False, epochs=1, verbose=0)
+    for model in (flow, twin):
+        assert model.context_standardization.is_initialized
+    np.testing.assert_allclose(
+        flow.context_standardization.mean.numpy(),
+        np.mean(shifted, axis=0), rtol=1e-5)
+    for a, b in zip(flow.non_trainable_weights, twin.non_trainable_weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
 
 
 def test_fit_flow_and_callbacks_take_a_context():

@@ -265,7 +265,8 @@ def test_fit_initialises_actnorm_from_a_dataset():
     model.compile("adam")
     data = tf.data.Dataset.from_tensor_slices(X_OTHER).batch(50)
     model.fit(data, epochs=0, shuffle=False, verbose=0)
-    for layer, h in _actnorm_inputs(model, X_OTHER[:50]):
+    # Its first batches up to INIT_ROWS rows: here all 500, not only the first batch of 50.
+    for layer, h in _actnorm_inputs(model, X_OTHER):
         _assert_standardised(layer, h)
 
 
@@ -455,6 +456,9 @@ def test_nan_inside_a_tf_data_pipeline_stops_at_that_batch():
     data = tf.data.Dataset.from_tensor_slices(bad).batch(50)
     for steps, where in ((1, "batch 2"), (None, r"one of batches 1-16 \(run 16 at a time\)")):
         model = tfp_flows.real_nvp(**SMALL)
+        # Initialised already, so fit reads nothing ahead (initialisation would see row 73
+        # among its first rows and refuse before training: the test below).
+        model.initialize_from_data(X[:100])
         model.compile(keras.optimizers.Adam(1e-2), steps_per_execution=steps)
         with pytest.warns(RuntimeWarning, match=f"training stopped at epoch 1, {where}:"):
             history = model.fit(data, epochs=3, verbose=0)
@@ -471,8 +475,35 @@ def test_nan_in_the_first_batch_of_a_dataset_stops_before_anything():
     data = tf.data.Dataset.from_tensor_slices(bad).batch(50)
     with pytest.raises(ValueError, match="NaN or infinite value in row 3 .* nothing was"):
         model.fit(data, epochs=3, verbose=0)
+    # Initialisation reads the first batches up to INIT_ROWS rows: row 73, in the second
+    # batch, is refused before any training too.
+    bad = X[:100].copy()
+    bad[73, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite value in row 73 .* nothing was"):
+        model.fit(tf.data.Dataset.from_tensor_slices(bad).batch(50), epochs=3, verbose=0)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_dataset_initialises_from_its_first_batches_and_only_when_needed():
+    """ActNorm and the standardisation see up to INIT_ROWS rows of a dataset (its first
+    batches, as arrays give their first rows); a model that needs no initialisation reads
+    none of the dataset before Keras does."""
+    from tfp_flows.fit_data import prepare_fit_data
+
+    data = tf.data.Dataset.from_tensor_slices(X).batch(50)
+    model, twin = tfp_flows.glow(**SMALL), tfp_flows.glow(**SMALL)
+    model.compile("adam")
+    twin.compile("adam")
+    model.fit(data, epochs=1, verbose=0)
+    twin.fit(X, batch_size=50, shuffle=False, epochs=1, verbose=0)
+    for a, b in zip(model.weights, twin.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+    _, first = prepare_fit_data(data, event_shape=(2,), dtype="float32", init_rows=120)
+    assert first.shape == (120, 2)
+    np.testing.assert_allclose(first.numpy(), X[:120])
+    _, none = prepare_fit_data(data, event_shape=(2,), dtype="float32", init_rows=0)
+    assert none is None
 
 
 def test_data_is_checked_in_the_dtype_the_model_computes_in():

@@ -192,9 +192,29 @@ def _first_rows(first, conditional):
     return first[0]
 
 
+def _dataset_rows(data, conditional, event_ndims, max_rows):
+    """The rows of a dataset's first batches, up to ``max_rows`` (at least one batch), as
+    ``x`` or ``(x, context)``: what data-dependent initialisation sees."""
+    xs, contexts, count = [], [], 0
+    for element in data:
+        rows = _first_rows(element, conditional)
+        xs.append(rows[0] if conditional else rows)
+        if conditional:
+            contexts.append(rows[1])
+        if len(xs[-1].shape) != event_ndims + 1:   # not batched: Keras will say so
+            break
+        count += int(xs[-1].shape[0])
+        if count >= max_rows:
+            break
+    x = xs[0] if len(xs) == 1 else tf.concat(xs, axis=0)[:max_rows]
+    if not conditional:
+        return x
+    return x, (contexts[0] if len(contexts) == 1 else tf.concat(contexts, axis=0)[:max_rows])
+
+
 def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
                      validation_split=0.0, validation_data=None, shuffle=True,
-                     sample_weight=None, context=None, context_size=None):
+                     sample_weight=None, context=None, context_size=None, init_rows=None):
     """Checks ``fit``'s data and turns it into what Keras's ``fit`` gets.
 
     Args:
@@ -204,6 +224,10 @@ def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
       event_shape, dtype, num_levels, context_size: the model's.
       batch_size, validation_split, validation_data, shuffle, sample_weight, context: as
         given to ``fit``.
+      init_rows: how many rows of a ``tf.data.Dataset`` to gather for data-dependent
+        initialisation (whole batches from the start, at least one; ``0``: none, when the
+        model needs none). Default :data:`INIT_ROWS` for vectors, :data:`INIT_IMAGES` for
+        images. Arrays give their first ``max(batch_size, INIT_ROWS)`` training rows.
 
     Returns:
       ``(fit_kwargs, first)``: the keyword arguments for ``keras.Model.fit`` (``x``,
@@ -227,7 +251,10 @@ def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
         if context is not None:
             raise ValueError("with a tf.data.Dataset the contexts come from the dataset: "
                              "yield (x, context) pairs, and pass no context to fit")
-        first = _first_rows(next(iter(x.take(1))), conditional)
+        if init_rows is None:
+            init_rows = INIT_IMAGES if len(event_shape) == 3 else INIT_ROWS
+        first = _dataset_rows(x, conditional, len(event_shape), init_rows) if init_rows \
+            else None
         shuffle = False  # a dataset shuffles itself; Keras would warn that it ignores this
     elif num_levels is not None and not tf.is_tensor(x) and np.asarray(x).dtype.kind in "iub":
         if sample_weight is not None:

@@ -128,8 +128,9 @@ class MaximumLikelihood:
         """Runs data-dependent initialisation on data ``x`` (and, for a conditional flow, its
         contexts ``[n, K]``), layer by layer from the data side (Glow's ActNorm; the builders'
         standardisation; the context's standardisation). This is the one place that drives
-        it: ``fit`` calls it with the first ``INIT_ROWS`` training rows (or the first batch
-        of a dataset); a layer that is already initialised (e.g. after loading) is left
+        it: ``fit`` calls it with the first ``INIT_ROWS`` training rows (4,096; of a
+        ``tf.data.Dataset``, its first batches up to that many rows, or ``INIT_IMAGES``
+        images); a layer that is already initialised (e.g. after loading) is left
         alone."""
         context = self._check_context(context)
         h = self._cast(x)
@@ -138,7 +139,7 @@ class MaximumLikelihood:
                 tf.reshape(h, (tf.shape(h)[0], -1))), axis=1), tf.int32)))
             raise ValueError(
                 f"data-dependent initialisation got a NaN or infinite value in row {row} of "
-                "its data (the first rows or batch given to fit): nothing was initialised or "
+                "its data (the first rows given to fit): nothing was initialised or "
                 "trained")
         if context is not None:
             if self.context_standardization is not None and \
@@ -258,7 +259,8 @@ class MaximumLikelihood:
         NumPy input is checked first (shape, finite values in the model's dtype) and fed
         through ``tf.data`` (Keras's per-epoch cost for NumPy arrays and ``validation_split``
         is several times a small data set's training time). Layers that initialise from data
-        (ActNorm) see the first batch before training starts. Training stops at the first
+        (ActNorm, the standardisations) see the first 4,096 training rows (of a dataset:
+        its first batches up to as many rows; 512 images) before training starts. Training stops at the first
         batch whose loss is not finite, with a ``RuntimeWarning`` that says where; that step
         is not applied, so the weights stay those of the last finite step.
 
@@ -273,7 +275,7 @@ class MaximumLikelihood:
             num_levels=self.num_levels, batch_size=batch_size,
             validation_split=validation_split, validation_data=validation_data,
             shuffle=shuffle, sample_weight=sample_weight, context=context,
-            context_size=self.context_size)
+            context_size=self.context_size, init_rows=None if self.needs_data_init else 0)
         if first is not None and self.needs_data_init:
             if self.context_size is None:
                 self.initialize_from_data(first)
