@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import tfp_flows
 from tfp_flows import FlowModel, datasets
-from tfp_flows.layers import ActNormLayer, CouplingLayer
+from tfp_flows.layers import ActNormLayer, CouplingLayer, FactorOutLayer, SqueezeLayer
 
 X = datasets.load_toy("moons", n_train=500)[0]
 X_OTHER = datasets.load_toy("moons", n_train=500, seed=1, standardize=False)[0] * 3.0 + 1.0
@@ -504,6 +504,32 @@ def test_a_dataset_initialises_from_its_first_batches_and_only_when_needed():
     np.testing.assert_allclose(first.numpy(), X[:120])
     _, none = prepare_fit_data(data, event_shape=(2,), dtype="float32", init_rows=0)
     assert none is None
+
+
+@pytest.mark.parametrize("layers, event_shape, says", [
+    (lambda: [ActNormLayer((3,))], (2,), r"flow_layers\[0\] \(act_norm.*\) was built for "
+                                           r"events of shape \(3,\).* give it events of shape "
+                                           r"\(2,\)"),
+    (lambda: [CouplingLayer((3,), hidden_units=(4,)), ActNormLayer((2,))], (2,),
+     r"flow_layers\[0\] \(coupling.*\(3,\).*\(2,\)"),
+    (lambda: [ActNormLayer((4, 4, 2))], (4, 4, 3), r"\(4, 4, 2\).*\(4, 4, 3\)"),
+    (lambda: [SqueezeLayer((4, 4, 1))], (8, 8, 1), r"\(4, 4, 1\).*\(8, 8, 1\)"),
+    (lambda: [FactorOutLayer((4, 4, 2), [ActNormLayer((4, 4, 3))])], (4, 4, 2),
+     r"FactorOutLayer .*flow_layers\[0\].*\(4, 4, 3\).*\(4, 4, 1\)"),
+])
+def test_a_layer_built_for_other_events_is_refused_when_the_flow_is_built(layers, event_shape,
+                                                                           says):
+    with pytest.raises(ValueError, match=says):
+        FlowModel(layers(), event_shape=event_shape)
+
+
+def test_per_channel_layers_take_any_image_size_with_their_channels():
+    from tfp_flows.layers import InvertibleLinearLayer
+
+    flow = FlowModel([ActNormLayer((4, 4, 3)), InvertibleLinearLayer((4, 4, 3), seed=0)],
+                     event_shape=(8, 8, 3))
+    assert flow.latent_shape == (8, 8, 3)
+    assert flow.log_prob(np.zeros((2, 8, 8, 3), "float32")).shape == (2,)
 
 
 def test_data_is_checked_in_the_dtype_the_model_computes_in():

@@ -9,7 +9,7 @@ import tensorflow_probability as tfp
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.fit_data import INIT_ROWS  # noqa: F401 (public here too)
 from tfp_flows.bijectors.conditional import Conditional
-from tfp_flows.layers.base import FlowLayer, check_event_shape, layer_context
+from tfp_flows.layers.base import FlowLayer, chain_latent_shape, check_event_shape, layer_context
 from tfp_flows.layers.context import ContextStandardization
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.model_training import MaximumLikelihood
@@ -100,10 +100,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
                 f"base_distribution must be one of {BASE_DISTRIBUTIONS}, got {base_distribution!r}")
         self.flow_layers = layers
         self.event_shape = check_event_shape(event_shape)
-        shape = self.event_shape
-        for layer in reversed(layers):
-            shape = tuple(layer.inverse_event_shape(shape))
-        self.latent_shape = shape
+        self.latent_shape = chain_latent_shape(layers, self.event_shape, "FlowModel")
         self.base_distribution_name = base_distribution
         self.num_levels = None if num_levels is None else check_positive_int(
             num_levels, "num_levels", minimum=2)

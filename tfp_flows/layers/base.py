@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from tfp_flows.validation import check_event_shape
 
-__all__ = ["DataInitializedLayer", "FlowLayer", "check_event_shape", "initialize_layers",
-           "layer_context"]
+__all__ = ["DataInitializedLayer", "FlowLayer", "chain_latent_shape", "check_event_shape",
+           "initialize_layers", "layer_context"]
 
 
 class FlowLayer(keras.layers.Layer):
@@ -22,6 +22,8 @@ class FlowLayer(keras.layers.Layer):
       is part of a training step (batch statistics of a batch-norm layer).
     * :meth:`forward_event_shape` / :meth:`inverse_event_shape`: a layer may change the event
       shape (squeeze, factor-out) and says how; by default it keeps it.
+    * :meth:`accepts_event_shape`: whether the layer acts on the events the layers on its
+      data side give it; :class:`~tfp_flows.FlowModel` checks every layer when it is built.
     * ``needs_data_init``: layers whose initial values come from data (ActNorm) set it and
       implement ``initialize(y)`` (``y`` = inputs arriving from the data side) and
       ``is_initialized``; :meth:`tfp_flows.FlowModel.initialize_from_data` is the one place
@@ -62,6 +64,14 @@ class FlowLayer(keras.layers.Layer):
     def bijector(self, context=None, training=False):
         """Returns a ``tfb.Bijector`` that uses this layer's current weights."""
         raise NotImplementedError
+
+    def accepts_event_shape(self, shape):
+        """Whether this layer can act on data-side events of ``shape`` (what the layers on its
+        data side give it). A layer built for an ``event_shape`` needs exactly that one;
+        per-feature layers (ActNorm, invertible 1x1 maps, batch norm) any image size with
+        their channels."""
+        expected = getattr(self, "event_shape", None)
+        return expected is None or tuple(expected) == tuple(shape)
 
     def check_context(self, context):
         """Checks ``context`` against :attr:`context_size`: ``None`` for an unconditional
@@ -105,6 +115,22 @@ class FlowLayer(keras.layers.Layer):
         input_shape = tuple(input_shape)
         event = self.forward_event_shape(input_shape[1:])
         return input_shape[:1] + tuple(event)
+
+
+def chain_latent_shape(layers, event_shape, owner):
+    """The latent event shape of ``layers`` (base-to-data order) for data events of
+    ``event_shape``, walking from the data side. A ``ValueError`` names the first layer that
+    was built for other events than the ones it would get (before any data arrives)."""
+    shape = tuple(event_shape)
+    for i in reversed(range(len(layers))):
+        layer = layers[i]
+        if not layer.accepts_event_shape(shape):
+            raise ValueError(
+                f"{owner}: flow_layers[{i}] ({layer.name}) was built for events of shape "
+                f"{tuple(layer.event_shape)}, but the layers on its data side give it events "
+                f"of shape {shape}")
+        shape = tuple(layer.inverse_event_shape(shape))
+    return shape
 
 
 def layer_context(layer, context):

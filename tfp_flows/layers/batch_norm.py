@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfp_flows.bijectors.batch_norm import BatchNorm, batch_statistics
 from tfp_flows.layers.base import DataInitializedLayer
-from tfp_flows.layers.glow import per_feature_shape
+from tfp_flows.layers.glow import accepts_per_feature, per_feature_shape
 from tfp_flows.validation import check_positive_float
 
 __all__ = ["BatchNormLayer"]
@@ -61,6 +61,9 @@ class BatchNormLayer(DataInitializedLayer):
                                                trainable=False, name="moving_variance")
         self.add_initialized_flag()
         self.built = True
+
+    def accepts_event_shape(self, shape):
+        return accepts_per_feature(self.event_shape, shape)
 
     def initialize(self, y):
         """Sets the running statistics to those of ``y`` (data arriving at this layer)."""

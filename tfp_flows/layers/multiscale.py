@@ -5,7 +5,8 @@ import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.factor_out import FactorOut
 from tfp_flows.bijectors.squeeze import Squeeze, squeezed_shape, unsqueezed_shape
-from tfp_flows.layers.base import FlowLayer, check_event_shape, initialize_layers, layer_context
+from tfp_flows.layers.base import (FlowLayer, chain_latent_shape, check_event_shape,
+                                   initialize_layers, layer_context)
 
 tfb = tfp.bijectors
 
@@ -95,10 +96,8 @@ class FactorOutLayer(FlowLayer):
                                 f"{type(layer).__name__}")
             layers.append(layer)
         self.flow_layers = layers
-        shape = self.event_shape[:2] + (self.num_kept,)
-        for layer in reversed(layers):
-            shape = tuple(layer.inverse_event_shape(shape))
-        self.inner_latent_shape = shape
+        self.inner_latent_shape = chain_latent_shape(
+            layers, self.event_shape[:2] + (self.num_kept,), f"FactorOutLayer {self.name}")
         self.built = True
 
     @property
