@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from tfp_flows.validation import check_data, check_positive_int, check_sample_weight
 
-__all__ = ["INIT_IMAGES", "INIT_ROWS", "as_dataset", "dequantized_dataset", "prepare_fit_data"]
+__all__ = ["INIT_IMAGES", "INIT_ROWS", "as_dataset", "check_context_rows", "dequantized_dataset",
+           "prepare_fit_data", "split_rows"]
 
 #: Rows of the training data that data-dependent initialisation sees (ActNorm, standardise).
 INIT_ROWS = 4096
@@ -101,7 +102,7 @@ def _check_split(validation_split):
     return float(validation_split)
 
 
-def _split(arrays, validation_split):
+def split_rows(arrays, validation_split):
     """``(train, held_out)`` lists: the last ``validation_split`` of the rows of every array
     (``None`` entries stay ``None``), as Keras splits."""
     n = len(arrays[0])
@@ -119,7 +120,7 @@ def _integer_images(x, context, event_shape, num_levels, validation_data, valida
     if x.shape[1:] != tuple(event_shape):
         raise ValueError(f"expected images of shape [n, {', '.join(map(str, event_shape))}], "
                          f"got {x.shape}")
-    (x, context), held = _split([x, context], validation_split)
+    (x, context), held = split_rows([x, context], validation_split)
     if held is not None:
         validation_data = held[0] if context is None else tuple(held)
     if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
@@ -146,7 +147,7 @@ def _check_pixel_range(x, num_levels, what):
                          f"to {high:g}")
 
 
-def _check_context(context, context_size, n, dtype, what="context"):
+def check_context_rows(context, context_size, n, dtype, what="context"):
     """Contexts for ``n`` rows: ``[n, context_size]``, finite in ``dtype``."""
     if context_size is None:
         if context is not None:
@@ -175,7 +176,7 @@ def _conditional_validation(validation_data, event_shape, context_size, dtype, b
     x = check_data(x, event_shape, "validation data", dtype=dtype)
     if num_levels is not None:
         _check_pixel_range(x, num_levels, "validation data")
-    context = _check_context(context, context_size, len(x), dtype, "validation context")
+    context = check_context_rows(context, context_size, len(x), dtype, "validation context")
     return as_dataset(x, batch_size, shuffle=False, context=context)
 
 
@@ -259,7 +260,7 @@ def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
     elif num_levels is not None and not tf.is_tensor(x) and np.asarray(x).dtype.kind in "iub":
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with integer images")
-        context = _check_context(context, context_size, len(np.asarray(x)), dtype)
+        context = check_context_rows(context, context_size, len(np.asarray(x)), dtype)
         x, validation_data, first = _integer_images(
             x, context, event_shape, num_levels, validation_data, validation_split,
             eval_batch_size, bool(shuffle))
@@ -268,10 +269,10 @@ def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
         x = check_data(x, event_shape, dtype=dtype)
         if num_levels is not None:
             _check_pixel_range(x, num_levels, "fit's data")
-        context = _check_context(context, context_size, len(x), dtype)
+        context = check_context_rows(context, context_size, len(x), dtype)
         weight = None if sample_weight is None else check_sample_weight(sample_weight, len(x))
         batch_size = eval_batch_size
-        (x, context, weight), held = _split([x, context, weight], validation_split)
+        (x, context, weight), held = split_rows([x, context, weight], validation_split)
         if held is not None:
             val_x, val_context, val_weight = held
             if val_weight is None and context is None:

@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfp_flows.fit_data import prepare_fit_data
 from tfp_flows.layers.base import initialize_layers
 
-__all__ = ["MaximumLikelihood", "VECTOR_STEPS_PER_EXECUTION"]
+__all__ = ["MaximumLikelihood", "VECTOR_STEPS_PER_EXECUTION", "trains_distributed"]
 
 #: Default ``steps_per_execution`` of a vector flow's ``compile`` (see
 #: :meth:`MaximumLikelihood.compile`).
@@ -50,6 +50,13 @@ class _StopOnNonFinite(keras.callbacks.Callback):
             warnings.warn(self.message, RuntimeWarning, stacklevel=2)
 
 
+def trains_distributed(model):
+    """Whether ``model`` trains under a ``tf.distribute`` strategy (one is active, or the
+    model was built in a strategy's scope)."""
+    return tf.distribute.has_strategy() or getattr(model, "_distribute_strategy",
+                                                   None) is not None
+
+
 def _multi_worker(strategy):
     """Whether ``strategy`` all-reduces across worker processes (MultiWorkerMirroredStrategy
     with a cluster in ``TF_CONFIG``)."""
@@ -82,8 +89,8 @@ class MaximumLikelihood:
         (Keras's option). ``None`` (default) picks :data:`VECTOR_STEPS_PER_EXECUTION` for
         vector flows, whose steps take milliseconds, so that Keras's per-step work in
         Python (callbacks, logs) is paid once per 16 steps (1.2-1.3x more steps per
-        CPU-second at batch 100, BENCHMARKS.md, section 1), and 1 for image flows, whose steps are long,
-        and under a ``tf.distribute`` strategy.
+        CPU-second at batch 100, BENCHMARKS.md, section 1), and 1 for image flows, whose
+        steps are long, and under a ``tf.distribute`` strategy.
         Callbacks' batch hooks then run after every 16 steps: a time budget or a non-finite
         loss stops training within 16 steps (a non-finite step is never applied)."""
         if loss is not None:
@@ -93,10 +100,8 @@ class MaximumLikelihood:
         if steps_per_execution is None:
             # Keras 3's multi-step loop fails under tf.distribute strategies ("You must feed
             # a value for placeholder tensor"): one step per execution there.
-            distributed = tf.distribute.has_strategy() or getattr(
-                self, "_distribute_strategy", None) is not None
-            steps_per_execution = 1 if self.num_levels is not None or distributed else \
-                VECTOR_STEPS_PER_EXECUTION
+            steps_per_execution = 1 if self.num_levels is not None or \
+                trains_distributed(self) else VECTOR_STEPS_PER_EXECUTION
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
 
     def compile_from_config(self, config):
@@ -260,9 +265,10 @@ class MaximumLikelihood:
         through ``tf.data`` (Keras's per-epoch cost for NumPy arrays and ``validation_split``
         is several times a small data set's training time). Layers that initialise from data
         (ActNorm, the standardisations) see the first 4,096 training rows (of a dataset:
-        its first batches up to as many rows; 512 images) before training starts. Training stops at the first
-        batch whose loss is not finite, with a ``RuntimeWarning`` that says where; that step
-        is not applied, so the weights stay those of the last finite step.
+        its first batches up to as many rows; 512 images) before training starts. Training
+        stops at the first batch whose loss is not finite, with a ``RuntimeWarning`` that
+        says where; that step is not applied, so the weights stay those of the last finite
+        step.
 
         Returns:
           Keras's ``History``.

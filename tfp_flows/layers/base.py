@@ -38,6 +38,9 @@ class FlowLayer(keras.layers.Layer):
     """
 
     needs_data_init = False
+    #: Whether the layer acts on each feature (the last axis) alike at every position (ActNorm,
+    #: invertible 1x1 maps, batch norm): on images it then takes any height and width.
+    per_feature = False
     #: Width of the context this layer takes (``None``: unconditional).
     context_size = None
 
@@ -68,10 +71,15 @@ class FlowLayer(keras.layers.Layer):
     def accepts_event_shape(self, shape):
         """Whether this layer can act on data-side events of ``shape`` (what the layers on its
         data side give it). A layer built for an ``event_shape`` needs exactly that one;
-        per-feature layers (ActNorm, invertible 1x1 maps, batch norm) any image size with
-        their channels."""
+        a :attr:`per_feature` layer built for images takes any height and width with its
+        channels."""
         expected = getattr(self, "event_shape", None)
-        return expected is None or tuple(expected) == tuple(shape)
+        if expected is None:
+            return True
+        expected, shape = tuple(expected), tuple(shape)
+        if self.per_feature and len(expected) == 3:
+            return len(shape) == 3 and shape[-1] == expected[-1]
+        return expected == shape
 
     def check_context(self, context):
         """Checks ``context`` against :attr:`context_size`: ``None`` for an unconditional

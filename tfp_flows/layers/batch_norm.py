@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfp_flows.bijectors.batch_norm import BatchNorm, batch_statistics
 from tfp_flows.layers.base import DataInitializedLayer
-from tfp_flows.layers.glow import accepts_per_feature, per_feature_shape
+from tfp_flows.layers.glow import per_feature_shape
 from tfp_flows.validation import check_positive_float
 
 __all__ = ["BatchNormLayer"]
@@ -43,6 +43,8 @@ class BatchNormLayer(DataInitializedLayer):
         [2.0, 20.0]
     """
 
+    per_feature = True
+
     def __init__(self, event_shape, momentum=0.95, epsilon=1e-4, **kwargs):
         super().__init__(**kwargs)
         self.event_shape, features, self.event_ndims = per_feature_shape(event_shape,
@@ -61,9 +63,6 @@ class BatchNormLayer(DataInitializedLayer):
                                                trainable=False, name="moving_variance")
         self.add_initialized_flag()
         self.built = True
-
-    def accepts_event_shape(self, shape):
-        return accepts_per_feature(self.event_shape, shape)
 
     def initialize(self, y):
         """Sets the running statistics to those of ``y`` (data arriving at this layer)."""

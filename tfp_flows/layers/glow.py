@@ -6,18 +6,10 @@ from tfp_flows.bijectors.actnorm import ActNorm, actnorm_statistics
 from tfp_flows.bijectors.invertible_linear import InvertibleLinear, random_lu_init
 from tfp_flows.layers.base import DataInitializedLayer, FlowLayer, check_event_shape
 
-__all__ = ["ActNormLayer", "InvertibleLinearLayer", "LINEAR_INITIALIZERS", "accepts_per_feature"]
+__all__ = ["ActNormLayer", "InvertibleLinearLayer", "LINEAR_INITIALIZERS"]
 
 #: Starting matrices :class:`InvertibleLinearLayer` knows (see its ``initializer``).
 LINEAR_INITIALIZERS = ("rotation", "identity")
-
-
-def accepts_per_feature(event_shape, shape):
-    """Whether a per-feature layer built for ``event_shape`` acts on events of ``shape``:
-    the same rank and features (for images, any height and width)."""
-    shape = tuple(shape)
-    return len(shape) == len(event_shape) and shape[-1] == event_shape[-1] and (
-        len(shape) == 3 or shape == tuple(event_shape))
 
 
 def per_feature_shape(event_shape, what):
@@ -52,6 +44,8 @@ class ActNormLayer(DataInitializedLayer):
         array([[1., 1.]], dtype=float32)
     """
 
+    per_feature = True
+
     def __init__(self, event_shape, **kwargs):
         super().__init__(**kwargs)
         self.event_shape, features, self.event_ndims = per_feature_shape(event_shape,
@@ -61,9 +55,6 @@ class ActNormLayer(DataInitializedLayer):
                                          name="log_scale")
         self.add_initialized_flag()
         self.built = True
-
-    def accepts_event_shape(self, shape):
-        return accepts_per_feature(self.event_shape, shape)
 
     def initialize(self, y):
         """Sets ``loc``/``log_scale`` so the batch ``y`` maps to zero mean, unit variance."""
@@ -112,6 +103,8 @@ class InvertibleLinearLayer(FlowLayer):
                [1., 0.]], dtype=float32)
     """
 
+    per_feature = True
+
     def __init__(self, event_shape, seed=None, permutation=None, initializer="rotation",
                  **kwargs):
         super().__init__(**kwargs)
@@ -140,9 +133,6 @@ class InvertibleLinearLayer(FlowLayer):
         return InvertibleLinear(permutation=self.permutation, lower=self.lower.value,
                                 upper=self.upper.value, log_diag=self.log_diag.value,
                                 event_ndims=self.event_ndims, name=self.name)
-
-    def accepts_event_shape(self, shape):
-        return accepts_per_feature(self.event_shape, shape)
 
     def get_config(self):
         return {**super().get_config(), "event_shape": list(self.event_shape), "seed": self.seed,

@@ -11,7 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.fit_data import INIT_ROWS, as_dataset
+from tfp_flows.fit_data import INIT_ROWS, as_dataset, check_context_rows, split_rows
+from tfp_flows.model_training import trains_distributed
 from tfp_flows.training.averaging import AveragedWeights
 from tfp_flows.validation import check_data, check_positive_float, check_positive_int
 
@@ -92,24 +93,11 @@ def _noisy_training_data(model, x, context, input_noise, batch_size, validation_
                          "are dequantised with fresh uniform noise already")
     dtype = getattr(model, "flow_dtype", "float32")
     x = check_data(x, tuple(model.event_shape), dtype=dtype)
-    conditional = context is not None
-    if conditional != (getattr(model, "context_size", None) is not None):
-        raise ValueError("a conditional flow (context_size=K) needs one context row per data "
-                         "row, and only a conditional flow takes a context; got "
-                         f"context_size={getattr(model, 'context_size', None)} and "
-                         f"{'a' if conditional else 'no'} context")
-    if conditional:
-        context = check_data(context, (model.context_size,), "context", dtype=dtype)
-        if len(context) != len(x):
-            raise ValueError(f"expected one context row per data row: {len(x)} rows of data, "
-                             f"{len(context)} of context")
+    context = check_context_rows(context, model.context_size, len(x), dtype)
     if validation_data is None:
-        n_val = int(len(x) * float(validation_split))
-        if n_val:
-            held = x[len(x) - n_val:], None if context is None else context[len(x) - n_val:]
-            x = x[:len(x) - n_val]
-            context = None if context is None else context[:len(x)]
-            validation_data = held if conditional else held[0]
+        (x, context), held = split_rows([x, context], validation_split)
+        if held is not None:
+            validation_data = held[0] if context is None else tuple(held)
     if model.needs_data_init:
         model.initialize_from_data(x[:INIT_ROWS],
                                    None if context is None else context[:INIT_ROWS])
@@ -130,7 +118,7 @@ def _noisy_training_data(model, x, context, input_noise, batch_size, validation_
 def _averaging_callback(model):
     """Validation and early stopping on the averaged weights: one compiled swap per switch
     (:class:`AveragedWeights`), or Keras's variable-by-variable swap under ``tf.distribute``."""
-    if tf.distribute.has_strategy() or getattr(model, "_distribute_strategy", None) is not None:
+    if trains_distributed(model):
         return keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
     return AveragedWeights()
 
