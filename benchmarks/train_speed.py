@@ -4,7 +4,8 @@ All: 6 MAF layers, MADE hidden units (256, 256) with relu, reverse permutations,
 2, Adam(1e-3), standardised two moons. Stock: tfb.AutoregressiveNetwork +
 tfb.MaskedAutoregressiveFlow under tf_keras (the tutorial pattern); ours: Keras 3 ``fit`` with
 ``FlowModel.compile``'s defaults (16 steps per execution for vector flows), and the variants
-one step per execution and ``jit_compile=True``. A rate is ``steps / time`` of the fastest of
+one step per execution and ``jit_compile=True`` (and, with ``--variants``, a fused Adam:
+one ``ResourceApplyAdam`` per variable). A rate is ``steps / time`` of the fastest of
 the timed epochs (after a warm-up epoch), best of ``--rounds`` alternating rounds; ratios > 1
 mean tfp_flows is faster.
 
@@ -68,15 +69,34 @@ def rate_stock(x, batch_size, steps, clock, epochs):
     return steps / min(timer.times[1:])
 
 
-def rate_ours(x, batch_size, steps, clock, epochs, **compile_kwargs):
+def rate_ours(x, batch_size, steps, clock, epochs, optimizer=keras.optimizers.Adam,
+              **compile_kwargs):
     # Same architecture as the stock flow: Normal base, no standardisation layer.
     flow = tfp_flows.maf(event_shape=2, num_layers=LAYERS, hidden_units=HIDDEN, seed=0,
                          base_distribution="normal", standardize=False)
-    flow.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_kwargs)
+    flow.compile(optimizer=optimizer(1e-3), **compile_kwargs)
     timer = _epoch_timer(keras.callbacks.Callback, clock)
     flow.fit(x, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0,
              callbacks=[timer])
     return steps / min(timer.times[1:])
+
+
+class FusedAdam(keras.optimizers.Adam):
+    """Keras 3's Adam with one fused ``ResourceApplyAdam`` kernel per variable (tf_keras's
+    way) instead of about twenty small ops: does Keras's op count cost time at batch 100?"""
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        index = self._get_variable_index(variable)
+        handle = lambda v: getattr(v, "_value", v).handle  # noqa: E731
+        tf.raw_ops.ResourceApplyAdam(
+            var=handle(variable), m=handle(self._momentums[index]),
+            v=handle(self._velocities[index]), beta1_power=tf.pow(beta_1, step),
+            beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype), beta1=beta_1,
+            beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=gradient,
+            use_locking=False)
 
 
 def rate_zuko(python, batch_size, steps, threads):
@@ -96,6 +116,9 @@ def main():
     parser.add_argument("--threads", type=int, default=None,
                         help="TensorFlow intra- and inter-op threads (default: TF's choice)")
     parser.add_argument("--batch-sizes", default="100,1024")
+    parser.add_argument("--variants", default=None,
+                        help="comma-separated variants to time (default: all but "
+                             "tfp_flows_fused_adam); stock_tfp must be among them")
     parser.add_argument("--zuko-python", default=None,
                         help="a Python with torch and zuko, to time zuko's MAF (wall clock)")
     args = parser.parse_args()
@@ -111,7 +134,17 @@ def main():
                                                    steps_per_execution=1),
         "tfp_flows_jit": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs,
                                                 jit_compile=True),
+        "tfp_flows_fused_adam": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs,
+                                                       optimizer=FusedAdam),
     }
+    unknown = set(args.variants.split(",")) - set(variants) if args.variants else set()
+    if unknown or (args.variants and "stock_tfp" not in args.variants.split(",")):
+        parser.error(f"--variants: a comma-separated subset of {sorted(variants)} that "
+                     f"includes stock_tfp (the reference); got {args.variants!r}")
+    if args.variants:
+        variants = {k: v for k, v in variants.items() if k in args.variants.split(",")}
+    else:
+        del variants["tfp_flows_fused_adam"]   # an experiment, not a default row
     results = {}
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         x = data(batch_size, args.steps)
