@@ -489,7 +489,7 @@ def test_a_dataset_initialises_from_its_first_batches_and_only_when_needed():
     """ActNorm and the standardisation see up to INIT_ROWS rows of a dataset (its first
     batches, as arrays give their first rows); a model that needs no initialisation reads
     none of the dataset before Keras does."""
-    from tfp_flows.fit_data import prepare_fit_data
+    from tfp_flows.fit_data import adapt_fit_data
 
     data = tf.data.Dataset.from_tensor_slices(X).batch(50)
     model, twin = tfp_flows.glow(**SMALL), tfp_flows.glow(**SMALL)
@@ -499,10 +499,10 @@ def test_a_dataset_initialises_from_its_first_batches_and_only_when_needed():
     twin.fit(X, batch_size=50, shuffle=False, epochs=1, verbose=0)
     for a, b in zip(model.weights, twin.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
-    _, first = prepare_fit_data(data, event_shape=(2,), dtype="float32", init_rows=120)
+    first, _ = adapt_fit_data(model, data, init_rows=120).init
     assert first.shape == (120, 2)
-    np.testing.assert_allclose(first.numpy(), X[:120])
-    _, none = prepare_fit_data(data, event_shape=(2,), dtype="float32", init_rows=0)
+    np.testing.assert_allclose(first, X[:120])
+    none, _ = adapt_fit_data(model, data, init_rows=0).init
     assert none is None
 
 

@@ -269,12 +269,14 @@ def test_fit_flow_input_noise_with_a_context_and_validation_data():
         fit_flow(_tiny_flow(), x, context=c, epochs=1, input_noise=0.1)
 
 
-def test_fit_flow_input_noise_needs_arrays_and_vector_flows(data):
+def test_fit_flow_input_noise_is_a_pipeline_step_for_vector_flows(data):
+    """Input noise is a step on the fit data pipeline: arrays and datasets alike (a dataset
+    was refused before the one fit data adapter); image flows refuse it."""
     import tensorflow as tf
 
-    with pytest.raises(ValueError, match="tf.data.Dataset"):
-        fit_flow(_tiny_flow(), tf.data.Dataset.from_tensor_slices(data).batch(50), epochs=1,
-                 input_noise=0.1)
+    history = fit_flow(_tiny_flow(), tf.data.Dataset.from_tensor_slices(data).batch(50),
+                       epochs=1, input_noise=0.1)
+    assert np.isfinite(history.history["loss"][0])
     images = tfp_flows.real_nvp(event_shape=(4, 4, 1), num_levels=4, hidden_channels=4,
                                 seed=0)
     with pytest.raises(ValueError, match="image flow"):

@@ -22,13 +22,14 @@ from tfp_flows import bijectors, layers, nets  # noqa: F401  (registers Keras cl
 from tfp_flows import flows, model  # noqa: F401
 from tfp_flows.flows import BUILDERS, build_flow, glow, iaf, maf, nice, nsf, real_nvp
 from tfp_flows.model import FlowModel
+from tfp_flows.saving import load_model
 
 __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = ("datasets", "plotting", "testing", "training")
 
 __all__ = ["BUILDERS", "FlowModel", "bijectors", "build_flow", "flows", "glow", "iaf",
-           "layers", "maf", "model", "nets", "nice", "nsf", "real_nvp",
+           "layers", "load_model", "maf", "model", "nets", "nice", "nsf", "real_nvp",
            *_LAZY_SUBMODULES, "__version__"]
 
 

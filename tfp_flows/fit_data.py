@@ -1,14 +1,25 @@
-"""What :meth:`FlowModel.fit <tfp_flows.FlowModel.fit>` does with its data before Keras sees
-it: checks (shape, finite values in the model's dtype, pixel ranges), ``tf.data`` pipelines
-(integer images dequantised afresh every epoch), the validation split, sample weights, and the
-rows that data-dependent initialisation sees."""
+"""The one adapter between what users give :meth:`FlowModel.fit <tfp_flows.FlowModel.fit>`
+and what Keras's ``fit`` gets.
+
+:func:`adapt_fit_data` turns ``(x, context, sample_weight, validation)`` into one training
+``tf.data`` pipeline, one validation pipeline and the rows that data-dependent
+initialisation sees. Every check on the data happens here, once, before any work: shapes,
+finite values in the model's dtype, pixels (integer images, or dequantised floats in
+``[0, K)``), degenerate columns, contexts, weights. Dequantisation of integer images and
+Gaussian input noise are steps on the training pipeline (fresh noise every epoch).
+"""
+import dataclasses
+import warnings
+
 import numpy as np
 import tensorflow as tf
 
+from tfp_flows.contexts import check_context_rows
 from tfp_flows.validation import check_data, check_positive_int, check_sample_weight
 
-__all__ = ["INIT_IMAGES", "INIT_ROWS", "as_dataset", "check_context_rows", "dequantized_dataset",
-           "prepare_fit_data", "split_rows"]
+__all__ = ["FitData", "INIT_IMAGES", "INIT_ROWS", "adapt_fit_data", "check_input_noise",
+           "check_spread", "check_split",
+           "dequantized_dataset", "split_rows"]
 
 #: Rows of the training data that data-dependent initialisation sees (ActNorm, standardise).
 INIT_ROWS = 4096
@@ -17,30 +28,95 @@ INIT_ROWS = 4096
 INIT_IMAGES = 512
 
 
-def as_dataset(x, batch_size, shuffle, weight=None, context=None):
-    """Rows ``x`` (and optional per-row weights and contexts) as batches; shuffled each epoch
-    if asked, cached otherwise. Elements follow Keras's ``(x, y, sample_weight)`` form with the
-    context in ``y``'s place (a flow has no targets; unconditional flows get an empty ``y``
-    when there are weights)."""
-    if context is not None:
-        parts = (x, context) if weight is None else (x, context, weight.astype(x.dtype))
-        data = tf.data.Dataset.from_tensor_slices(parts)
-    elif weight is None:
-        data = tf.data.Dataset.from_tensor_slices(x)
-    else:
-        empty = np.zeros((len(x), 0), x.dtype)
-        data = tf.data.Dataset.from_tensor_slices((x, empty, weight.astype(x.dtype)))
-    if shuffle:
-        data = data.shuffle(len(x), reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-    return data.prefetch(tf.data.AUTOTUNE) if shuffle else data.cache()
+@dataclasses.dataclass
+class FitData:
+    """What :func:`adapt_fit_data` gives ``fit``: ``train`` and ``validation`` pipelines
+    (``validation`` may be ``None``) whose elements are ``x``, ``(x, context)`` or
+    ``(x, context, weight)`` (an empty ``[b, 0]`` context for an unconditional flow with
+    weights), and ``init``, the ``(x, context)`` rows for data-dependent initialisation
+    (``context`` is ``None`` for an unconditional flow)."""
+    train: tf.data.Dataset
+    validation: object
+    init: tuple
+
+
+def check_split(validation_split):
+    """``validation_split`` as a float in ``[0, 1)``, or a ``ValueError``.
+
+    Example:
+        >>> check_split(0.1)
+        0.1
+    """
+    if isinstance(validation_split, bool) or not isinstance(
+            validation_split, (int, float, np.number)) or not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be a number in [0, 1), got "
+                         f"{validation_split!r}")
+    return float(validation_split)
+
+
+def split_rows(arrays, validation_split):
+    """``(train, held_out)`` lists: the last ``validation_split`` of the rows of every array
+    (``None`` entries stay ``None``), as Keras splits; ``held_out`` is ``None`` when no row
+    is held out.
+
+    Example:
+        >>> train, held = split_rows([np.arange(10), None], 0.2)
+        >>> train[0].tolist(), held[0].tolist(), held[1]
+        ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9], None)
+    """
+    n = len(arrays[0])
+    n_val = int(n * check_split(validation_split))
+    train = [a if a is None else a[: n - n_val] for a in arrays]
+    held = [a if a is None else a[n - n_val:] for a in arrays] if n_val else None
+    return train, held
+
+
+def check_input_noise(input_noise):
+    """``input_noise`` as ``None`` (no noise) or a float ``> 0``; ``0`` means none.
+
+    Example:
+        >>> check_input_noise(0.03), check_input_noise(0)
+        (0.03, None)
+    """
+    if input_noise is None:
+        return None
+    if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float, np.number)) \
+            or not 0 <= float(input_noise) < np.inf:
+        raise ValueError(f"input_noise must be None or a finite number >= 0 (a fraction of "
+                         f"each dimension's standard deviation), got {input_noise!r}")
+    return float(input_noise) or None
+
+
+def _noise_generator(seed):
+    """A generator whose state advances batch after batch, so noise is fresh every epoch
+    (op-level random ops repeat once a global seed is set). ``seed=None`` draws the seed from
+    NumPy's global state, so that ``keras.utils.set_random_seed`` makes a run reproducible."""
+    return tf.random.Generator.from_seed(
+        int(np.random.randint(2**31 - 1)) if seed is None else seed)
+
+
+def _dequantize_step(generator):
+    ceiling = np.float32(np.nextafter(np.float32(1.0), np.float32(0.0)))
+
+    def step(batch, *rest):
+        noisy = tf.cast(batch, tf.float32) + generator.uniform(tf.shape(batch), maxval=ceiling)
+        return (noisy, *rest) if rest else noisy
+    return step
+
+
+def _gaussian_step(generator, scale):
+    def step(batch, *rest):
+        noisy = batch + tf.cast(scale, batch.dtype) * generator.normal(tf.shape(batch),
+                                                                        dtype=batch.dtype)
+        return (noisy, *rest) if rest else noisy
+    return step
 
 
 def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=None,
                         context=None):
     r"""Batches of dequantised images :math:`x + u`, :math:`u \sim U[0, 1)^D`, with fresh noise
     (and a fresh order, with ``shuffle``) every time the dataset is iterated, i.e. every epoch
-    of ``Model.fit``.
+    of ``Model.fit``. The same pipeline ``fit`` builds for integer images.
 
     A flow fitted to one fixed draw of ``u`` can learn that draw; fresh noise each epoch makes
     it fit the density of dequantised pixels, whose ``-log p(x + u) / (D ln 2)`` is the
@@ -61,7 +137,6 @@ def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=No
       (or pairs of such a batch and its contexts).
 
     Example:
-        >>> import numpy as np
         >>> data = dequantized_dataset(np.zeros((10, 2, 2), "uint8"), num_levels=4,
         ...                            batch_size=5)
         >>> batch = next(iter(data))
@@ -79,219 +154,287 @@ def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=No
         if context.ndim != 2 or len(context) != len(x):
             raise ValueError(f"expected one context row per image, shape [{len(x)}, K], got "
                              f"{context.shape}")
-    data = tf.data.Dataset.from_tensor_slices(x if context is None else (x, context))
-    if shuffle:
-        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ceiling = np.float32(np.nextafter(np.float32(1.0), np.float32(0.0)))
-    # A generator whose state advances across passes: op-level random ops would repeat the
-    # same noise every epoch once a global seed is set (keras.utils.set_random_seed).
     generator = (tf.random.Generator.from_non_deterministic_state() if seed is None
                  else tf.random.Generator.from_seed(seed))
-
-    def add_noise(batch, context=None):
-        u = generator.uniform(tf.shape(batch), maxval=ceiling)
-        noisy = tf.cast(batch, tf.float32) + u
-        return noisy if context is None else (noisy, context)
-
-    return data.batch(batch_size).map(add_noise).prefetch(tf.data.AUTOTUNE)
+    return _pipeline((x,) if context is None else (x, context), batch_size, shuffle,
+                     _dequantize_step(generator), seed=seed)
 
 
-def _check_split(validation_split):
-    if not 0.0 <= float(validation_split) < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    return float(validation_split)
+def _pipeline(parts, batch_size, shuffle, step=None, seed=None):
+    """Rows ``parts`` (a tuple of arrays) as batches: shuffled each epoch if asked (cached
+    otherwise), then ``step`` (dequantisation or noise) applied to each batch."""
+    data = tf.data.Dataset.from_tensor_slices(parts if len(parts) > 1 else parts[0])
+    if shuffle:
+        data = data.shuffle(len(parts[0]), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    if step is None:
+        return data.prefetch(tf.data.AUTOTUNE) if shuffle else data.cache()
+    return data.map(step).prefetch(tf.data.AUTOTUNE)
 
 
-def split_rows(arrays, validation_split):
-    """``(train, held_out)`` lists: the last ``validation_split`` of the rows of every array
-    (``None`` entries stay ``None``), as Keras splits."""
-    n = len(arrays[0])
-    n_val = int(n * _check_split(validation_split))
-    train = [a if a is None else a[: n - n_val] for a in arrays]
-    held = [a if a is None else a[n - n_val:] for a in arrays] if n_val else None
-    return train, held
-
-
-def _integer_images(x, context, event_shape, num_levels, validation_data, validation_split,
-                    batch_size, shuffle):
-    from tfp_flows.datasets import check_images, dequantize
-
-    x = check_images(x, num_levels, "fit's images")
-    if x.shape[1:] != tuple(event_shape):
-        raise ValueError(f"expected images of shape [n, {', '.join(map(str, event_shape))}], "
-                         f"got {x.shape}")
-    (x, context), held = split_rows([x, context], validation_split)
-    if held is not None:
-        validation_data = held[0] if context is None else tuple(held)
-    if validation_data is not None and not isinstance(validation_data, tf.data.Dataset):
-        if context is None and not isinstance(validation_data, tuple):
-            validation_data = dequantized_dataset(validation_data, num_levels, batch_size,
-                                                  shuffle=False)
-        elif context is not None:
-            images, val_context = validation_data
-            validation_data = dequantized_dataset(images, num_levels, batch_size, shuffle=False,
-                                                  context=val_context)
-    first = dequantize(x[:max(batch_size, INIT_IMAGES)], seed=0, num_levels=num_levels)
-    if context is not None:
-        first = (first, context[:len(first)])
-    data = dequantized_dataset(x, num_levels, batch_size, shuffle=shuffle, context=context)
-    return data, validation_data, first
-
-
-def _check_pixel_range(x, num_levels, what):
-    """Float data of an image flow must be dequantised pixels in ``[0, K]``."""
-    low, high = float(np.min(x)), float(np.max(x))
-    if low < 0 or high > num_levels:
-        raise ValueError(f"{what}: an image flow takes dequantised pixels in [0, {num_levels}) "
-                         f"(or integer pixels, which fit dequantises); got values from {low:g} "
-                         f"to {high:g}")
-
-
-def check_context_rows(context, context_size, n, dtype, what="context"):
-    """Contexts for ``n`` rows: ``[n, context_size]``, finite in ``dtype``."""
-    if context_size is None:
-        if context is not None:
-            raise ValueError("this flow is not conditional (context_size=None), but fit got a "
-                             "context; build it with context_size=K to condition on one")
-        return None
+def _elements(x, context, weight):
+    """The parts of one element: ``(x,)``, ``(x, context)`` or ``(x, context, weight)``."""
+    if weight is None:
+        return (x,) if context is None else (x, context)
     if context is None:
-        raise ValueError(f"this flow is conditional: fit needs a {what} of shape "
-                         f"[n, {context_size}], one row per data row; got none")
-    context = check_data(context, (context_size,), what, dtype=dtype)
-    if len(context) != n:
-        raise ValueError(f"expected one {what} row per data row: {n} rows of data, "
-                         f"{len(context)} of {what}")
-    return context
+        context = np.zeros((len(x), 0), x.dtype)
+    return x, context, weight.astype(x.dtype)
 
 
-def _conditional_validation(validation_data, event_shape, context_size, dtype, batch_size,
-                            num_levels):
-    """A conditional flow's ``validation_data``: a dataset, or an ``(x, context)`` pair."""
-    if validation_data is None or isinstance(validation_data, tf.data.Dataset):
-        return validation_data
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-        raise ValueError("a conditional flow's validation_data is a pair (x, context) or a "
-                         f"tf.data.Dataset, got {type(validation_data).__name__}")
-    x, context = validation_data
-    x = check_data(x, event_shape, "validation data", dtype=dtype)
-    if num_levels is not None:
-        _check_pixel_range(x, num_levels, "validation data")
-    context = check_context_rows(context, context_size, len(x), dtype, "validation context")
-    return as_dataset(x, batch_size, shuffle=False, context=context)
+# ---------------------------------------------------------------- checks of array data
+def _float_pixels(x, num_levels, what):
+    """Float data for an image flow: dequantised pixels ``x + u`` in ``[0, K)``. Refuses
+    integer pixels stored as floats and pixels scaled to ``[0, 1]``, naming the fix."""
+    from tfp_flows.datasets import check_pixels
+
+    return check_pixels(x, num_levels, what)
 
 
-def _first_rows(first, conditional):
-    """The first element of a dataset as ``x`` or ``(x, context)`` rows."""
-    if not isinstance(first, (tuple, list)):
-        if conditional:
-            raise ValueError("this flow is conditional: its tf.data.Dataset must yield pairs "
-                             "(x, context) (or (x, context, sample_weight)), got single "
-                             "tensors")
-        return first
-    if conditional:
-        return first[0], first[1]
-    return first[0]
+def _check_rows(model, x, what):
+    """Array data for ``model``: ``(rows, integer_images)``; vectors and float images are
+    cast to the model's dtype and must be finite there."""
+    if model.num_levels is not None:
+        kind = np.asarray(x).dtype.kind if not tf.is_tensor(x) else (
+            "i" if x.dtype.is_integer else "f")
+        if kind in "iub":
+            from tfp_flows.datasets import check_images
+
+            images = check_images(np.asarray(x), model.num_levels, what)
+            if images.shape[1:] != tuple(model.event_shape):
+                raise ValueError(f"expected {what} of shape [n, "
+                                 f"{', '.join(map(str, model.event_shape))}], got "
+                                 f"{images.shape}")
+            return images, True
+    x = check_data(x, tuple(model.event_shape), what, dtype=model.flow_dtype)
+    if model.num_levels is not None:
+        _float_pixels(x, model.num_levels, what)
+    return x, False
 
 
-def _dataset_rows(data, conditional, event_ndims, max_rows):
-    """The rows of a dataset's first batches, up to ``max_rows`` (at least one batch), as
-    ``x`` or ``(x, context)``: what data-dependent initialisation sees."""
-    xs, contexts, count = [], [], 0
-    for element in data:
-        rows = _first_rows(element, conditional)
-        xs.append(rows[0] if conditional else rows)
-        if conditional:
-            contexts.append(rows[1])
-        if len(xs[-1].shape) != event_ndims + 1:   # not batched: Keras will say so
-            break
-        count += int(xs[-1].shape[0])
-        if count >= max_rows:
-            break
-    x = xs[0] if len(xs) == 1 else tf.concat(xs, axis=0)[:max_rows]
-    if not conditional:
-        return x
-    return x, (contexts[0] if len(contexts) == 1 else tf.concat(contexts, axis=0)[:max_rows])
-
-
-def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
-                     validation_split=0.0, validation_data=None, shuffle=True,
-                     sample_weight=None, context=None, context_size=None, init_rows=None):
-    """Checks ``fit``'s data and turns it into what Keras's ``fit`` gets.
+def check_spread(x, what="data"):
+    """Refuses vector data that has no density to fit, before training: a column that does
+    not vary is a point mass (the loss would fall without bound), and statistics that
+    overflow the data's dtype would standardise every row to ``0`` or ``inf``. Warns when
+    fewer than half of the rows are distinct (repeated points pull the density into spikes).
 
     Args:
-      x: rows ``[n, *event_shape]`` (array-like), integer images for a model with
-        ``num_levels``, or a ``tf.data.Dataset`` (of ``(x, context)`` pairs for a conditional
-        model).
-      event_shape, dtype, num_levels, context_size: the model's.
-      batch_size, validation_split, validation_data, shuffle, sample_weight, context: as
-        given to ``fit``.
-      init_rows: how many rows of a ``tf.data.Dataset`` to gather for data-dependent
-        initialisation (whole batches from the start, at least one; ``0``: none, when the
-        model needs none). Default :data:`INIT_ROWS` for vectors, :data:`INIT_IMAGES` for
-        images. Arrays give their first ``max(batch_size, INIT_ROWS)`` training rows.
+      x: rows ``[n, D]`` (already checked finite).
+      what: the data's name, for the messages.
+
+    Example:
+        >>> check_spread(np.array([[0.0, 1.0], [1.0, 1.0]]))
+        Traceback (most recent call last):
+        ...
+        ValueError: data: column 1 is constant (every row is 1): a point mass has no density to fit; drop the column, or fit the other columns and treat it apart
+    """
+    flat = np.asarray(x).reshape(len(x), -1)
+    if len(flat) < 2:
+        return
+    constant = np.flatnonzero(np.all(flat == flat[:1], axis=0))
+    if constant.size:
+        j = int(constant[0])
+        more = f" (and {constant.size - 1} more column(s))" if constant.size > 1 else ""
+        raise ValueError(
+            f"{what}: column {j}{more} is constant (every row is {flat[0, j]:g}): a point "
+            "mass has no density to fit; drop the column, or fit the other columns and "
+            "treat it apart")
+    wide = np.float64(np.finfo(flat.dtype).max) if flat.dtype.kind == "f" else np.inf
+    magnitude = np.abs(flat).max(axis=0).astype(np.float64)
+    spread = (flat / magnitude).astype(np.float64).std(axis=0) * magnitude
+    for j in np.flatnonzero(~(spread < np.sqrt(wide))):
+        row = int(np.argmax(np.abs(flat[:, j])))
+        raise ValueError(
+            f"{what}: column {j} spreads too far for {flat.dtype} (standard deviation "
+            f"{spread[j]:.3g}, row {row} holds {flat[row, j]:.3g}): its square overflows, so "
+            "no standardisation can hold it; rescale the column or drop the outlying rows")
+    distinct = len(np.unique(flat, axis=0))
+    if distinct < len(flat) / 2:
+        warnings.warn(
+            f"{what}: only {distinct} distinct rows among {len(flat)}: a density fitted to "
+            "repeated points grows spikes on them without bound (for discrete data, "
+            "dequantise: add uniform noise to the integers)", RuntimeWarning, stacklevel=3)
+
+
+def _validation_arrays(model, validation_data):
+    """A ``validation_data`` that is not a dataset: ``(x, context)`` rows, checked."""
+    conditional = model.context_size is not None
+    if isinstance(validation_data, (tuple, list)):
+        parts = list(validation_data) + [None] * (2 - len(validation_data))
+        if len(validation_data) not in (1, 2) or (not conditional and parts[1] is not None):
+            pair = "(x, context)" if conditional else "x alone (a flow has no targets)"
+            raise ValueError(f"validation_data must be {pair} or a tf.data.Dataset, got a "
+                             f"{len(validation_data)}-tuple")
+        x, context = parts
+    elif conditional:
+        raise ValueError("a conditional flow's validation_data is a pair (x, context) or a "
+                         f"tf.data.Dataset, got {type(validation_data).__name__}")
+    else:
+        x, context = validation_data, None
+    x, integer = _check_rows(model, x, "validation data")
+    context = check_context_rows(context, model.context_size, len(x), model.flow_dtype,
+                                 "validation context")
+    return x, context, integer
+
+
+# ---------------------------------------------------------------- tf.data input
+def _check_element_spec(model, data):
+    """A user's dataset yields ``x``, ``(x,)``, ``(x, context[, weight])`` for a conditional
+    flow, or ``(x, y, weight)`` with an empty ``y`` for weights alone; anything else
+    (a context given to an unconditional flow, targets) is refused before training."""
+    spec = data.element_spec
+    parts = spec if isinstance(spec, tuple) else (spec,)
+    if model.context_size is None:
+        extra = parts[1] if len(parts) > 1 else None
+        if extra is not None and (not hasattr(extra, "shape") or
+                                  extra.shape.rank is None or extra.shape[-1] != 0):
+            raise ValueError(
+                f"this flow is not conditional (context_size=None), but its tf.data.Dataset "
+                f"yields {len(parts)}-tuples whose second part has shape "
+                f"{getattr(extra, 'shape', extra)}: a flow has no targets; yield x alone "
+                "(or (x, y, weight) with an empty y of shape [b, 0]), or build the flow with "
+                "context_size=K to condition on a context")
+        return
+    context = parts[1] if len(parts) > 1 else None
+    if context is None or getattr(context, "shape", None) is None:
+        raise ValueError("this flow is conditional: its tf.data.Dataset must yield pairs "
+                         "(x, context) (or (x, context, sample_weight)), got single tensors")
+    if context.shape.rank is not None and context.shape[-1] not in (None,
+                                                                     model.context_size):
+        raise ValueError(f"this flow takes contexts of shape [b, {model.context_size}], but "
+                         f"its dataset yields contexts of shape {context.shape}")
+
+
+def _dataset_rows(model, data, max_rows):
+    """``(x, context)``: the rows of a dataset's first batches, up to ``max_rows`` (at least
+    one batch), for data-dependent initialisation."""
+    xs, contexts, count = [], [], 0
+    for element in data:
+        parts = element if isinstance(element, (tuple, list)) else (element,)
+        xs.append(parts[0])
+        if model.context_size is not None:
+            contexts.append(parts[1])
+        if len(parts[0].shape) != len(model.event_shape) + 1:   # not batched: Keras says so
+            break
+        count += int(parts[0].shape[0])
+        if count >= max_rows:
+            break
+    x = tf.concat(xs, axis=0)[:max_rows].numpy()
+    context = tf.concat(contexts, axis=0)[:max_rows].numpy() if contexts else None
+    return x, context
+
+
+def _from_dataset(model, data, context, sample_weight, validation_split, init_rows):
+    if sample_weight is not None:
+        raise ValueError("sample_weight cannot be given with a tf.data.Dataset: yield "
+                         "(x, y, weight) elements instead (y may be empty, shape [b, 0])")
+    if context is not None:
+        raise ValueError("with a tf.data.Dataset the contexts come from the dataset: yield "
+                         "(x, context) pairs, and pass no context to fit")
+    if validation_split:
+        raise ValueError("validation_split needs array data (Keras cannot split a "
+                         "tf.data.Dataset): pass validation_data instead")
+    _check_element_spec(model, data)
+    if not init_rows:
+        return None, None
+    x, context = _dataset_rows(model, data, init_rows)
+    if model.num_levels is not None and np.isfinite(x).all():
+        _float_pixels(x, model.num_levels, "the dataset's images")
+    return x, context   # initialize_from_data says which row is not finite
+
+
+# ---------------------------------------------------------------- the adapter
+def adapt_fit_data(model, x, *, context=None, sample_weight=None, batch_size=None,
+                   validation_split=0.0, validation_data=None, shuffle=True,
+                   input_noise=None, init_rows=None):
+    """Checks ``fit``'s data and turns it into :class:`FitData` (see the module docstring).
+
+    Args:
+      model: the :class:`~tfp_flows.FlowModel` (its ``event_shape``, ``flow_dtype``,
+        ``num_levels`` and ``context_size`` say what it takes).
+      x: rows ``[n, *event_shape]`` (array-like or tensor), integer images for an image
+        flow (dequantised afresh every epoch) or dequantised float pixels in ``[0, K)``, or a
+        ``tf.data.Dataset`` of batches (of ``(x, context)`` pairs for a conditional flow).
+      context, sample_weight, batch_size, validation_split, validation_data, shuffle: as
+        given to :meth:`FlowModel.fit <tfp_flows.FlowModel.fit>`.
+      input_noise: ``None``, or ``s >= 0``: every training batch gets fresh
+        ``N(0, (s std_d)^2)`` noise on each dimension ``d`` (``std_d`` over the rows that
+        initialisation sees); validation and initialisation see clean rows.
+      init_rows: how many rows data-dependent initialisation sees: ``None`` (default)
+        :data:`INIT_ROWS` (vectors) or :data:`INIT_IMAGES` (images), the first training
+        rows (of a dataset, its first batches, at least one); ``0``: none (a model that
+        needs no initialisation; a dataset is then not read ahead of Keras).
 
     Returns:
-      ``(fit_kwargs, first)``: the keyword arguments for ``keras.Model.fit`` (``x``,
-      ``batch_size``, ``validation_split``, ``validation_data``, ``shuffle``,
-      ``sample_weight``) and the rows data-dependent initialisation sees (``None``, rows, or
-      ``(rows, contexts)`` for a conditional model). Batches carry the context in Keras's
-      ``y`` slot: ``(x, context)`` or ``(x, context, sample_weight)``.
+      :class:`FitData` (``init`` is ``(None, None)`` with ``init_rows=0``).
+
+    Example:
+        >>> import tfp_flows
+        >>> flow = tfp_flows.maf(event_shape=2, num_layers=1, hidden_units=(4,))
+        >>> rows = np.random.default_rng(0).normal(size=(10, 2))
+        >>> data = adapt_fit_data(flow, rows, batch_size=4, validation_split=0.2)
+        >>> [b.shape[0] for b in data.train], data.init[0].shape
+        ([4, 4], (8, 2))
     """
     if x is None:
-        raise ValueError("FlowModel.fit needs data x of shape "
-                         f"[n, {', '.join(map(str, event_shape))}], got None")
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
-    conditional = context_size is not None
-    eval_batch_size = batch_size or 32
-    first = None
+        raise ValueError(f"fit needs data x of shape "
+                         f"[n, {', '.join(map(str, model.event_shape))}], got None")
+    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
+    validation_split = check_split(validation_split)
+    input_noise = check_input_noise(input_noise)
+    images = model.num_levels is not None
+    if input_noise is not None and images:
+        raise ValueError("input_noise is for vector flows: an image flow's training images "
+                         "are dequantised with fresh uniform noise already")
+    if init_rows is None:
+        init_rows = INIT_IMAGES if images else INIT_ROWS
+    init_rows = check_positive_int(init_rows, "init_rows", minimum=0)
+    if input_noise and not init_rows:   # the noise is scaled by the first rows' spread
+        init_rows = INIT_IMAGES if images else INIT_ROWS
+    step = None
     if isinstance(x, tf.data.Dataset):
-        if sample_weight is not None:
-            raise ValueError("sample_weight cannot be given with a tf.data.Dataset: "
-                             "yield (x, y, weight) elements instead (y may be empty)")
-        if context is not None:
-            raise ValueError("with a tf.data.Dataset the contexts come from the dataset: "
-                             "yield (x, context) pairs, and pass no context to fit")
-        if init_rows is None:
-            init_rows = INIT_IMAGES if len(event_shape) == 3 else INIT_ROWS
-        first = _dataset_rows(x, conditional, len(event_shape), init_rows) if init_rows \
-            else None
-        shuffle = False  # a dataset shuffles itself; Keras would warn that it ignores this
-    elif num_levels is not None and not tf.is_tensor(x) and np.asarray(x).dtype.kind in "iub":
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported with integer images")
-        context = check_context_rows(context, context_size, len(np.asarray(x)), dtype)
-        x, validation_data, first = _integer_images(
-            x, context, event_shape, num_levels, validation_data, validation_split,
-            eval_batch_size, bool(shuffle))
-        validation_split, shuffle, batch_size = 0.0, False, None
+        init_x, init_context = _from_dataset(model, x, context, sample_weight,
+                                             validation_split, init_rows)
+        train, validation = x, _validation(model, validation_data, batch_size)
     else:
-        x = check_data(x, event_shape, dtype=dtype)
-        if num_levels is not None:
-            _check_pixel_range(x, num_levels, "fit's data")
-        context = check_context_rows(context, context_size, len(x), dtype)
+        x, integer = _check_rows(model, x, "fit's images" if images else "data")
+        context = check_context_rows(context, model.context_size, len(x), model.flow_dtype)
         weight = None if sample_weight is None else check_sample_weight(sample_weight, len(x))
-        batch_size = eval_batch_size
+        if validation_data is not None:   # Keras's rule: it takes precedence over a split
+            validation_split = 0.0
         (x, context, weight), held = split_rows([x, context, weight], validation_split)
+        if len(x) == 0:
+            raise ValueError(f"validation_split={validation_split} leaves no training rows "
+                             f"of {len(held[0])}")
+        if not images:
+            check_spread(x, "data")
+        init_x = x[:max(init_rows, 1)]   # input noise is scaled by their spread
+        init_context = None if context is None else context[:init_rows]
+        if integer:
+            from tfp_flows.datasets import dequantize
+
+            init_x = dequantize(init_x, seed=0, num_levels=model.num_levels)
+            step = _dequantize_step(_noise_generator(None))
+        train = _elements(x, context, weight)
         if held is not None:
-            val_x, val_context, val_weight = held
-            if val_weight is None and context is None:
-                validation_data = val_x
-            else:
-                validation_data = as_dataset(val_x, eval_batch_size, False, val_weight,
-                                             val_context)
-        first = x[:max(batch_size, INIT_ROWS)]
-        if conditional:
-            first = (first, context[:len(first)])
-        x = as_dataset(x, batch_size, bool(shuffle), weight, context)
-        validation_split, shuffle, batch_size, sample_weight = 0.0, False, None, None
-    if conditional:
-        validation_data = _conditional_validation(validation_data, event_shape, context_size,
-                                                  dtype, eval_batch_size, num_levels)
-    elif validation_data is not None and not isinstance(validation_data,
-                                                       (tf.data.Dataset, tuple)):
-        validation_data = check_data(validation_data, event_shape, "validation data", dtype=dtype)
-        validation_data = as_dataset(validation_data, eval_batch_size, shuffle=False)
-    return dict(x=x, batch_size=batch_size, validation_split=validation_split,
-                validation_data=validation_data, shuffle=shuffle,
-                sample_weight=sample_weight), first
+            validation = _pipeline(_elements(*held), batch_size, False, step)
+        else:
+            validation = _validation(model, validation_data, batch_size)
+    if input_noise:
+        step = _gaussian_step(_noise_generator(None),
+                              input_noise * np.asarray(init_x, np.float64).std(axis=0))
+    if not isinstance(train, tf.data.Dataset):
+        train = _pipeline(train, batch_size, bool(shuffle), step)
+    elif step is not None:
+        train = train.map(step)
+    return FitData(train, validation, (init_x, init_context))
+
+
+def _validation(model, validation_data, batch_size):
+    """``validation_data`` (held-out rows as a tuple of parts, user arrays or a dataset) as
+    a pipeline; integer images are dequantised afresh each time."""
+    if validation_data is None or isinstance(validation_data, tf.data.Dataset):
+        return validation_data
+    x, context, integer = _validation_arrays(model, validation_data)
+    parts = _elements(x, context, None)
+    step = _dequantize_step(_noise_generator(None)) if integer else None
+    return _pipeline(parts, batch_size, False, step)

@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.fit_data import prepare_fit_data
+from tfp_flows.contexts import check_context
+from tfp_flows.fit_data import adapt_fit_data
 from tfp_flows.layers.base import initialize_layers
 
 __all__ = ["MaximumLikelihood", "VECTOR_STEPS_PER_EXECUTION", "trains_distributed"]
@@ -80,7 +81,8 @@ class MaximumLikelihood:
     """The training half of :class:`~tfp_flows.FlowModel` (a mixin before ``keras.Model``):
     ``compile`` without a loss, the steps of ``fit``/``evaluate``/``predict``, and ``fit``
     itself. It relies on the model's ``log_prob`` (through ``call``), ``flow_layers``,
-    ``context_size``, ``context_standardization`` and ``_check_context``."""
+    ``context_size``, ``context_standardization``, ``_as_data`` and
+    ``_standardized_rows``."""
 
     def compile(self, optimizer="adam", loss=None, steps_per_execution=None, **kwargs):
         """``keras.Model.compile`` without a loss: a flow trains by maximum likelihood.
@@ -121,24 +123,28 @@ class MaximumLikelihood:
             loss += tf.cast(extra, loss.dtype)
         return _replica_scaled(loss)
 
+    def _data_initialized(self):
+        """The layers that initialise from data: the flow layers' and the context's
+        standardisation (all :class:`~tfp_flows.layers.base.DataInitialized`)."""
+        layers = [layer for layer in self.flow_layers if layer.needs_data_init]
+        if self.context_standardization is not None:
+            layers.append(self.context_standardization)
+        return layers
+
     @property
     def needs_data_init(self):
         """Whether something still waits for :meth:`initialize_from_data`."""
-        standardization = self.context_standardization
-        return any(layer.needs_data_init and not layer.is_initialized
-                   for layer in self.flow_layers) or (
-            standardization is not None and not standardization.is_initialized)
+        return any(not layer.is_initialized for layer in self._data_initialized())
 
     def initialize_from_data(self, x, context=None):
         """Runs data-dependent initialisation on data ``x`` (and, for a conditional flow, its
         contexts ``[n, K]``), layer by layer from the data side (Glow's ActNorm; the builders'
         standardisation; the context's standardisation). This is the one place that drives
-        it: ``fit`` calls it with the first ``INIT_ROWS`` training rows (4,096; of a
-        ``tf.data.Dataset``, its first batches up to that many rows, or ``INIT_IMAGES``
-        images); a layer that is already initialised (e.g. after loading) is left
-        alone."""
-        context = self._check_context(context)
-        h = self._cast(x)
+        it: ``fit`` calls it with the first ``INIT_ROWS`` training rows (4,096; 512 images;
+        of a ``tf.data.Dataset``, its first batches up to as many rows); a layer that is
+        already initialised (e.g. after loading) is left alone."""
+        context = check_context(context, self.context_size, self.flow_dtype, self.name)
+        h = self._as_data(x)
         if not bool(tf.reduce_all(tf.math.is_finite(h))):
             row = int(tf.argmin(tf.cast(tf.reduce_all(tf.math.is_finite(
                 tf.reshape(h, (tf.shape(h)[0], -1))), axis=1), tf.int32)))
@@ -146,12 +152,10 @@ class MaximumLikelihood:
                 f"data-dependent initialisation got a NaN or infinite value in row {row} of "
                 "its data (the first rows given to fit): nothing was initialised or "
                 "trained")
-        if context is not None:
-            if self.context_standardization is not None and \
-                    not self.context_standardization.is_initialized:
-                self.context_standardization.initialize(context)
-            context = tf.reshape(self._standardized(context), [-1, self.context_size])
-        initialize_layers(self.flow_layers, h, context)
+        standardization = self.context_standardization
+        if standardization is not None and not standardization.is_initialized:
+            standardization.initialize(context)
+        initialize_layers(self.flow_layers, h, self._standardized_rows(context))
 
     def _unpack(self, data):
         """A batch as ``(x, context, sample_weight)``: the context rides in Keras's ``y``
@@ -187,8 +191,9 @@ class MaximumLikelihood:
             limit = np.sqrt(np.finfo(norm.dtype.as_numpy_dtype).max) / 10.0
             finite = tf.logical_and(finite, norm < tf.constant(limit, norm.dtype))
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1 and tf.distribute.get_replica_context() is not None:
-            # Every replica must call apply (it all-reduces): zero a bad replica's gradients.
+        if tf.distribute.has_strategy() and tf.distribute.get_replica_context() is not None:
+            # Under a strategy (one replica too) apply all-reduces through merge_call, which
+            # cannot run inside tf.cond: every replica applies, a bad step's gradients zeroed.
             grads = [None if g is None else tf.where(finite, g, tf.zeros_like(g)) for g in grads]
             self.optimizer.apply(grads, weights)
         else:
@@ -224,7 +229,7 @@ class MaximumLikelihood:
             if y is not None:
                 raise ValueError("FlowModel.evaluate takes no targets y; pass a conditional "
                                  "flow's context as context=")
-            y = self._check_context(context)
+            y = check_context(context, self.context_size, self.flow_dtype, self.name)
         return super().evaluate(x, y, **kwargs)
 
     def predict_step(self, data):
@@ -238,7 +243,7 @@ class MaximumLikelihood:
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, validation_split=0.0,
             validation_data=None, shuffle=True, sample_weight=None, callbacks=None,
-            context=None, **kwargs):
+            context=None, input_noise=None, **kwargs):
         """``keras.Model.fit`` on data ``x`` (no targets needed).
 
         Args:
@@ -249,8 +254,11 @@ class MaximumLikelihood:
           batch_size: rows per step (default 32), a positive integer.
           epochs: passes over the data.
           validation_split: fraction in ``[0, 1)`` of the rows (the last ones, taken before
-            shuffling, as in Keras) held out for ``val_loss``.
-          validation_data: held-out data (a bare array, or what Keras accepts).
+            shuffling, as in Keras) held out for ``val_loss``; arrays only (with a
+            ``tf.data.Dataset`` pass ``validation_data``). Ignored when ``validation_data``
+            is given (Keras's rule).
+          validation_data: held-out data: rows, ``(x_val, context_val)`` for a conditional
+            flow, or a ``tf.data.Dataset``.
           shuffle: reshuffle the training rows each epoch.
           sample_weight: one finite, non-negative weight per row of ``x``; the loss is then
             ``mean(w_i * -log p(x_i))`` over each batch (Keras's convention). Split like
@@ -259,16 +267,24 @@ class MaximumLikelihood:
           context: for a conditional flow (and only then), one context row per row of
             ``x``, shape ``[n, K]``: the flow fits ``p(x | context)``. Split like ``x`` by
             ``validation_split``; ``validation_data`` is then a pair ``(x_val, context_val)``.
+          input_noise: ``None``, or ``s >= 0`` (vector flows): every training batch gets
+            fresh Gaussian noise ``N(0, (s std_d)^2)`` on each dimension ``d``, a regulariser
+            for small data sets; validation and initialisation see clean rows.
           **kwargs: any other ``keras.Model.fit`` argument (``verbose``, ``initial_epoch``...).
 
-        NumPy input is checked first (shape, finite values in the model's dtype) and fed
-        through ``tf.data`` (Keras's per-epoch cost for NumPy arrays and ``validation_split``
-        is several times a small data set's training time). Layers that initialise from data
-        (ActNorm, the standardisations) see the first 4,096 training rows (of a dataset:
-        its first batches up to as many rows; 512 images) before training starts. Training
-        stops at the first batch whose loss is not finite, with a ``RuntimeWarning`` that
-        says where; that step is not applied, so the weights stay those of the last finite
-        step.
+        All data is checked before any work, by one adapter
+        (:func:`tfp_flows.fit_data.adapt_fit_data`): shapes, finite values in the model's
+        dtype; for vector data, no constant column (a point mass has no density) and no
+        column whose spread overflows the dtype; for an image flow, integer pixels in
+        ``[0, K)`` (dequantised afresh every epoch) or dequantised float pixels, never
+        integer pixels stored as floats or pixels scaled to ``[0, 1]`` (refused, naming the
+        fix); for a conditional flow, one finite context row per data row (an unconditional
+        flow refuses a context, in a dataset too). Arrays are fed through ``tf.data``.
+        Layers that initialise from data (ActNorm, the standardisations) see the first
+        4,096 training rows (512 images; of a dataset, its first batches up to as many)
+        before training starts. Training stops at the first batch whose loss is not
+        finite, with a ``RuntimeWarning`` that says where; that step is not applied, so the
+        weights stay those of the last finite step.
 
         Returns:
           Keras's ``History``.
@@ -276,21 +292,18 @@ class MaximumLikelihood:
         if y is not None:
             raise ValueError("FlowModel.fit takes data x only: a flow has no targets y" + (
                 "; pass a conditional flow's context as context=" if self.context_size else ""))
-        fit_kwargs, first = prepare_fit_data(
-            x, event_shape=self.event_shape, dtype=self.flow_dtype,
-            num_levels=self.num_levels, batch_size=batch_size,
+        data = adapt_fit_data(
+            self, x, context=context, sample_weight=sample_weight, batch_size=batch_size,
             validation_split=validation_split, validation_data=validation_data,
-            shuffle=shuffle, sample_weight=sample_weight, context=context,
-            context_size=self.context_size, init_rows=None if self.needs_data_init else 0)
-        if first is not None and self.needs_data_init:
-            if self.context_size is None:
-                self.initialize_from_data(first)
-            else:
-                self.initialize_from_data(*first)
+            shuffle=shuffle, input_noise=input_noise,
+            init_rows=None if self.needs_data_init else 0)
+        if self.needs_data_init:
+            self.initialize_from_data(*data.init)
         if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
             # Keras would create the optimizer's slots inside the first traced step, which
             # lifts every variable out of the graph and traces the step twice: build it now.
             with self.distribute_strategy.scope():
                 self.optimizer.build(self.trainable_variables)
         callbacks = list(callbacks or []) + [_StopOnNonFinite()]
-        return super().fit(epochs=epochs, callbacks=callbacks, **fit_kwargs, **kwargs)
+        return super().fit(data.train, epochs=epochs, callbacks=callbacks,
+                           validation_data=data.validation, shuffle=False, **kwargs)

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tfp_flows.validation import check_event_shape
 
-__all__ = ["DataInitializedLayer", "FlowLayer", "chain_latent_shape", "check_event_shape",
+__all__ = ["DataInitialized", "DataInitializedLayer", "FlowLayer", "chain_latent_shape", "check_event_shape",
            "initialize_layers", "layer_context"]
 
 
@@ -164,11 +164,12 @@ def initialize_layers(layers, y, context=None):
     return h
 
 
-class DataInitializedLayer(FlowLayer):
-    """A flow layer whose values come from data (ActNorm, batch norm's running statistics):
-    a saved ``initialized`` flag (create it with :meth:`add_initialized_flag`, after the
-    layer's other weights), :attr:`is_initialized`, and :meth:`initial_data` to check the data
-    :meth:`initialize` receives."""
+class DataInitialized:
+    """A mixin for Keras layers whose values come from data (ActNorm, batch norm's running
+    statistics, a context's standardisation): a saved ``initialized`` flag (create it with
+    :meth:`add_initialized_flag`, after the layer's other weights) and
+    :attr:`is_initialized`. :meth:`tfp_flows.FlowModel.initialize_from_data` drives every
+    such layer of a model."""
 
     needs_data_init = True
 
@@ -179,6 +180,11 @@ class DataInitializedLayer(FlowLayer):
     @property
     def is_initialized(self):
         return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
+
+
+class DataInitializedLayer(DataInitialized, FlowLayer):
+    """A flow layer whose values come from data (:class:`DataInitialized`), with
+    :meth:`initial_data` to check the data :meth:`initialize` receives."""
 
     def initial_data(self, y):
         """``y`` as a tensor of the compute dtype, after checking it is ``[n, *event_shape]``."""

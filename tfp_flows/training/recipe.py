@@ -11,10 +11,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfp_flows.fit_data import INIT_ROWS, as_dataset, check_context_rows, split_rows
+from tfp_flows.fit_data import check_input_noise, check_split
 from tfp_flows.model_training import trains_distributed
 from tfp_flows.training.averaging import AveragedWeights
-from tfp_flows.validation import check_data, check_positive_float, check_positive_int
+from tfp_flows.validation import check_fraction, check_positive_float, check_positive_int
 
 __all__ = ["SCHEDULES", "SMALL_DATA", "TimeBudget", "fit_flow"]
 
@@ -61,58 +61,14 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def _steps_per_epoch(x, batch_size, validation_split, validation_data):
-    n = len(x)
-    if validation_data is None:
-        n -= int(n * float(validation_split))
-    return max(1, math.ceil(n / batch_size))
-
-
-def _check_input_noise(input_noise):
-    if input_noise is None:
-        return None
-    if isinstance(input_noise, bool) or not isinstance(input_noise, (int, float, np.number)) \
-            or not 0 <= float(input_noise) < math.inf:
-        raise ValueError(f"input_noise must be None or a finite number >= 0 (a fraction of "
-                         f"each dimension's standard deviation), got {input_noise!r}")
-    return float(input_noise) or None
-
-
-def _noisy_training_data(model, x, context, input_noise, batch_size, validation_split,
-                         validation_data, shuffle):
-    """``(training batches, validation_data)`` for ``input_noise``: the held-out rows are
-    split off first and stay clean; the model's data-dependent initialisation (its
-    standardisation) sees clean training rows; every training batch then gets fresh
-    ``N(0, (input_noise * std_d)^2)`` noise on each dimension ``d``."""
+def _steps_per_epoch(x, batch_size, validation_split):
+    """Training steps per epoch: of arrays from their length, of a dataset from its
+    cardinality (``None`` when unknown)."""
     if isinstance(x, tf.data.Dataset):
-        raise ValueError("input_noise needs the data as an array (fit_flow adds the noise to "
-                         "its training rows); with a tf.data.Dataset, add the noise in the "
-                         "pipeline instead")
-    if getattr(model, "num_levels", None) is not None:
-        raise ValueError("input_noise is for vector flows: an image flow's training images "
-                         "are dequantised with fresh uniform noise already")
-    dtype = getattr(model, "flow_dtype", "float32")
-    x = check_data(x, tuple(model.event_shape), dtype=dtype)
-    context = check_context_rows(context, model.context_size, len(x), dtype)
-    if validation_data is None:
-        (x, context), held = split_rows([x, context], validation_split)
-        if held is not None:
-            validation_data = held[0] if context is None else tuple(held)
-    if model.needs_data_init:
-        model.initialize_from_data(x[:INIT_ROWS],
-                                   None if context is None else context[:INIT_ROWS])
-    scale = tf.constant(input_noise * x.std(axis=0), dtype=x.dtype)
-    # A generator whose state advances batch after batch (op-level random ops would repeat
-    # their noise every epoch once a global seed is set), seeded from NumPy's global state so
-    # that keras.utils.set_random_seed makes the run reproducible.
-    generator = tf.random.Generator.from_seed(int(np.random.randint(2**31 - 1)))
-
-    def add_noise(batch, *rest):
-        noisy = batch + scale * generator.normal(tf.shape(batch), dtype=batch.dtype)
-        return (noisy, *rest) if rest else noisy
-
-    data = as_dataset(x, batch_size, bool(shuffle), context=context)
-    return data.map(add_noise), validation_data
+        steps = int(x.cardinality())
+        return steps if steps > 0 else None
+    n = len(x)
+    return max(1, math.ceil((n - int(n * validation_split)) / batch_size))
 
 
 def _averaging_callback(model):
@@ -123,29 +79,54 @@ def _averaging_callback(model):
     return AveragedWeights()
 
 
+#: Adam's learning rate for a model that ``fit_flow`` compiles itself.
+DEFAULT_LEARNING_RATE = 1e-3
+#: The fraction of array data ``fit_flow`` holds out when not told otherwise.
+DEFAULT_VALIDATION_SPLIT = 0.1
+
+
+def _check_compiled(optimizer, schedule, learning_rate, ema_momentum):
+    """A compiled model keeps its optimizer and its state (a loaded model resumes): an
+    option that would need another optimizer is refused, never silently ignored."""
+    fresh = "build a fresh model, or compile it yourself with what you want"
+    if ema_momentum is not None and not getattr(optimizer, "use_ema", False):
+        raise ValueError("ema_momentum needs an optimizer that keeps a moving average, but "
+                         f"the model is compiled already with use_ema=False; {fresh}")
+    if schedule == "cosine":
+        raise ValueError("schedule='cosine' builds its own optimizer, but the model is "
+                         "compiled already; use schedule='plateau' or 'constant' to keep its "
+                         f"optimizer, or {fresh}")
+    follows_schedule = isinstance(getattr(optimizer, "_learning_rate", None),
+                                  keras.optimizers.schedules.LearningRateSchedule)
+    if schedule == "plateau" and follows_schedule:
+        raise ValueError("schedule='plateau' changes the learning rate, but the model's "
+                         "optimizer follows a LearningRateSchedule; use schedule='constant' "
+                         "to keep that schedule")
+    if learning_rate is not None:
+        current = None if follows_schedule else float(
+            keras.ops.convert_to_numpy(optimizer.learning_rate))
+        if current is None or not np.isclose(current, learning_rate, rtol=1e-6, atol=0):
+            raise ValueError(
+                f"learning_rate={learning_rate:g}, but the model is compiled already with "
+                f"learning rate {'a schedule' if current is None else f'{current:.6g}'}, and "
+                "fit_flow keeps a compiled model's optimizer and its state; pass "
+                "learning_rate=None to keep it, set model.optimizer.learning_rate first, "
+                f"or {fresh}")
+
+
 def _compile(model, schedule, learning_rate, steps, ema_momentum=None):
     """Compiles ``model`` with Adam unless it is compiled already (then its optimizer and
     its state are kept: a loaded model resumes where it stopped)."""
     if getattr(model, "optimizer", None) is not None:
-        if ema_momentum is not None and not getattr(model.optimizer, "use_ema", False):
-            raise ValueError("ema_momentum needs an optimizer that keeps a moving average, "
-                             "but the model is compiled already with use_ema=False; build a "
-                             "fresh model or compile it with use_ema=True")
-        if schedule == "cosine":
-            raise ValueError("schedule='cosine' builds its own optimizer, but the model is "
-                             "compiled already; use schedule='plateau' or 'constant' to keep "
-                             "its optimizer, or build a fresh model")
-        if schedule == "plateau" and isinstance(
-                getattr(model.optimizer, "_learning_rate", None),
-                keras.optimizers.schedules.LearningRateSchedule):
-            raise ValueError("schedule='plateau' changes the learning rate, but the model's "
-                             "optimizer follows a LearningRateSchedule; use "
-                             "schedule='constant' to keep that schedule")
+        _check_compiled(model.optimizer, schedule, learning_rate, ema_momentum)
         return
-    rate = learning_rate
+    rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
     if schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps,
-                                                      alpha=0.01)
+        if steps is None:
+            raise ValueError("schedule='cosine' needs the number of steps per epoch, but the "
+                             "dataset's length is unknown; use schedule='plateau', or "
+                             "give the dataset a length (tf.data.experimental.assert_cardinality)")
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps, alpha=0.01)
     if ema_momentum is None:
         model.compile(optimizer=keras.optimizers.Adam(rate))
     else:
@@ -153,8 +134,8 @@ def _compile(model, schedule, learning_rate, steps, ema_momentum=None):
                                                       ema_momentum=ema_momentum))
 
 
-def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="plateau",
-             validation_split=0.1, validation_data=None, patience=30, lr_patience=10,
+def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=None, schedule="plateau",
+             validation_split=None, validation_data=None, patience=30, lr_patience=10,
              lr_factor=0.5, min_learning_rate=1e-5, time_budget=None, verbose=0,
              callbacks=None, shuffle=True, ema_momentum=None, input_noise=None, context=None):
     """Fits a flow by maximum likelihood with the package's default recipe.
@@ -188,7 +169,8 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
 
     With ``input_noise`` (a regulariser for small data sets, as in Gaussian data
     augmentation): every training batch gets fresh Gaussian noise of standard deviation
-    ``input_noise`` times each dimension's standard deviation (over the training rows); the
+    ``input_noise`` times each dimension's standard deviation (over the first 4,096 training
+    rows); the
     validation rows stay clean, and data-dependent initialisation (the builders'
     standardisation) sees clean rows. The model then fits the data smoothed by that noise, a
     bias that grows like ``input_noise**2``, so keep it small: on 1,000 two-moons points
@@ -207,12 +189,19 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
     Args:
       model: a :class:`~tfp_flows.FlowModel` (anything whose ``fit`` takes data alone).
       x: training data ``[n, *event_shape]``, in the data's own units (a builder's model
-        standardises inside itself).
+        standardises inside itself), or a ``tf.data.Dataset`` of batches (as
+        :meth:`FlowModel.fit <tfp_flows.FlowModel.fit>` takes).
       epochs: the most epochs to run.
       batch_size: rows per step.
-      learning_rate: Adam's (initial) learning rate.
+      learning_rate: Adam's (initial) learning rate for a model that ``fit_flow``
+        compiles; ``None`` (default): :data:`DEFAULT_LEARNING_RATE` (``1e-3``). A compiled
+        model keeps its optimizer: ``None`` keeps its rate, and a number that differs from
+        it is refused (as ``ema_momentum`` and ``schedule="cosine"`` are), never ignored.
       schedule: ``"plateau"``, ``"cosine"`` or ``"constant"`` (see above).
       validation_split: fraction in ``[0, 1)`` of ``x`` held out for ``val_loss``.
+        ``None`` (default): :data:`DEFAULT_VALIDATION_SPLIT` (0.1) of array data, and none
+        of a ``tf.data.Dataset`` (Keras cannot split one: pass ``validation_data``) or when
+        ``validation_data`` is given.
       validation_data: held-out rows; takes precedence over ``validation_split``.
       patience: early-stopping patience in epochs, or ``None`` for no early stop.
       lr_patience, lr_factor, min_learning_rate: the ``"plateau"`` schedule's settings.
@@ -223,8 +212,7 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
       ema_momentum: ``None`` (no averaging) or ``m`` in ``(0, 1)``: evaluate and keep the
         moving average of the weights (e.g. 0.995, an average over about 200 steps).
       input_noise: ``None`` (no noise) or ``s >= 0``: add ``N(0, (s std_d)^2)`` noise to
-        the training rows, fresh every batch (see above). Needs array data, not a
-        ``tf.data.Dataset``; not for image flows.
+        the training rows, fresh every batch (see above); not for image flows.
       context: for a conditional flow, one context row per row of ``x`` (``[n, K]``), split
         with ``x``; ``validation_data`` is then a pair ``(x_val, context_val)``.
 
@@ -253,31 +241,36 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
     """
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
-    learning_rate = check_positive_float(learning_rate, "learning_rate")
+    if learning_rate is not None:
+        learning_rate = check_positive_float(learning_rate, "learning_rate")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     patience = None if patience is None else check_positive_int(patience, "patience")
     lr_patience = check_positive_int(lr_patience, "lr_patience")
-    if not 0 < float(lr_factor) < 1:
-        raise ValueError(f"lr_factor must be in (0, 1), got {lr_factor!r}")
+    lr_factor = check_fraction(lr_factor, "lr_factor")
     min_learning_rate = check_positive_float(min_learning_rate, "min_learning_rate")
-    if not 0.0 <= float(validation_split) < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    dataset = isinstance(x, tf.data.Dataset)
+    if validation_split is None:
+        validation_split = 0.0 if dataset or validation_data is not None else \
+            DEFAULT_VALIDATION_SPLIT
+    validation_split = check_split(validation_split)
     budget = None if time_budget is None else TimeBudget(time_budget)
-    if ema_momentum is not None and (isinstance(ema_momentum, bool) or not isinstance(
-            ema_momentum, (int, float)) or not 0.0 < float(ema_momentum) < 1.0):
-        raise ValueError(f"ema_momentum must be None or a number in (0, 1), got "
-                         f"{ema_momentum!r}")
-    input_noise = _check_input_noise(input_noise)
+    if ema_momentum is not None:
+        ema_momentum = check_fraction(ema_momentum, "ema_momentum")
+    input_noise = check_input_noise(input_noise)
 
     if validation_data is not None and hasattr(validation_data, "__len__") \
             and len(validation_data) == 0:
         validation_data = None   # e.g. a split that left no rows: monitor the training loss
-    has_validation = validation_data is not None or int(len(x) * float(validation_split)) > 0
+    if validation_data is not None:
+        validation_split = 0.0
+    has_validation = validation_data is not None or (
+        not dataset and int(len(x) * validation_split) > 0)
     monitor = "val_loss" if has_validation else "loss"
 
-    steps = _steps_per_epoch(x, batch_size, validation_split, validation_data)
-    _compile(model, schedule, learning_rate, steps * epochs, ema_momentum)
+    steps = _steps_per_epoch(x, batch_size, validation_split)
+    _compile(model, schedule, learning_rate, None if steps is None else steps * epochs,
+             ema_momentum)
     stopper = keras.callbacks.EarlyStopping(
         monitor=monitor, patience=epochs + 1 if patience is None else patience,
         restore_best_weights=True)
@@ -290,15 +283,12 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=1e-3, schedule="
             min_lr=min_learning_rate))
     if budget is not None:
         recipe.append(budget)
-    if input_noise is not None:
-        x, validation_data = _noisy_training_data(model, x, context, input_noise, batch_size,
-                                                  validation_split, validation_data, shuffle)
-        context = None   # it rides in the batches now
-        validation_split = 0.0   # the held-out rows were split off already
-    if validation_data is not None:
-        validation_split = 0.0
     start = time.perf_counter()
     extra = {} if context is None else {"context": context}
+    if input_noise is not None:
+        extra["input_noise"] = input_noise
+    if dataset:
+        batch_size = None   # the dataset batches itself
     history = model.fit(x, batch_size=batch_size, epochs=epochs, **extra,
                         validation_split=validation_split, validation_data=validation_data,
                         shuffle=shuffle, verbose=verbose,
