@@ -15,6 +15,7 @@ from tfp_flows.datasets import (
     ImageDataset,
     check_images,
     check_labels,
+    check_pixels,
     load_cifar10,
     load_idx,
     load_images_npy,
@@ -91,15 +92,21 @@ def test_check_images_shapes_and_dtypes():
     "x, num_levels, match",
     [
         (np.array([[[0, 300]]] * 13), 256,
-         r"images: pixels must be integers in \[0, 256\), got values up to 300 in image 0$"),
+         r"^images: pixels must be integers in \[0, 256\), got values up to 300 in image 0 "
+         r"\(values found in \[0, 300\]\)$"),
         (np.concatenate([np.zeros((12, 2, 2), int), [[[0, 300], [1, 2]]]]), 256,
-         r"got values up to 300 in image 12$"),
-        (np.array([[[0, 1]], [[-3, 1]]]), 256, r"got values down to -3 in image 1$"),
+         r"got values up to 300 in image 12 \(values found in \[0, 300\]\)$"),
+        (np.array([[[0, 1]], [[-3, 1]]]), 256, r"got values down to -3 in image 1 \(values "
+                                               r"found in \[-3, 1\]\)$"),
         (np.array([[[0, 16]], [[17, 0]]]), 17, r"in \[0, 17\), got values up to 17 in image 1"),
         (np.full((2, 2, 2), 0.5), 256, r"dtype float64; values in \[0, 1\] look like scaled "
-                                       r"pixels: store the integers, e.g. np.rint\(x \* 255\)"),
-        (np.full((2, 2, 2), 3.0), 256, r"got an array of dtype float64; convert them with "
-                                       r"\.astype\(np.uint8\)"),
+                                       r"pixels .*: pass the integers np.rint\(x \* 255\)"),
+        (np.full((2, 2, 2), 3.0), 256, r"got an array of dtype float64 whose values are all whole "
+                                       r"numbers \(in \[3, 3\]\).*x\.astype\(np.uint8\)"),
+        (np.full((2, 2, 2), 3.5), 256, r"got dequantised float pixels \(dtype float64\); "
+                                       r"np\.floor\(x\)"),
+        (np.full((2, 2, 2), 300.5), 256, r"float pixels must be dequantised pixels in "
+                                         r"\[0, 256\), got values up to 300\.5 in image 0"),
         (np.zeros((2, 2, 2), bool), 256, r"boolean array; .*num_levels=2"),
         (np.array([[["a"]]]), 256, r"got an array of dtype <U1"),
         (np.zeros((5, 784), np.uint8), 256,
@@ -114,6 +121,54 @@ def test_check_images_shapes_and_dtypes():
 def test_check_images_errors(x, num_levels, match):
     with pytest.raises(ValueError, match=match):
         check_images(x, num_levels=num_levels)
+
+
+@pytest.mark.parametrize("x, is_integer", [
+    (np.array([[0, 16], [3, 4]], np.uint8), True),
+    (np.array([[0, 16], [3, 4]], np.int64), True),
+    (np.array([[0.0, 16.99], [3.5, 4.0]]), False),           # dequantised: some whole, not all
+    (np.array([[0.1, 0.7]], np.float32), None),               # all in [0, 1]: scaled, K = 17
+    (np.zeros((0, 2), np.float32), False),                    # nothing to check
+])
+def test_check_pixels_tells_integer_from_dequantised_pixels(x, is_integer):
+    if is_integer is None:
+        with pytest.raises(ValueError, match=r"fit's images: float pixels of dtype float32; "
+                                             r"values in \[0, 1\] look like scaled pixels"):
+            check_pixels(x, 17, what="fit's images")
+        return
+    out, integer = check_pixels(x, 17, what="fit's images")
+    assert out is x and integer is is_integer  # returned as it came
+    assert check_pixels(np.array([[0.1, 0.7]]), 2)[1] is False  # [0, 1] is all of K = 2
+
+
+@pytest.mark.parametrize("x, match", [
+    (np.array([[0.0, 16.0]], np.float32), r"got an array of dtype float32 whose values are all "
+                                          r"whole numbers \(in \[0, 16\]\): integer pixels "
+                                          r"stored as floats; pass them as integers, "
+                                          r"x\.astype\(\"int32\"\)"),
+    (np.array([[0.5, 17.0]]), r"float pixels must be dequantised pixels in \[0, 17\), got "
+                              r"values up to 17 in image 0 \(values found in \[0\.5, 17\]\)"),
+    (np.array([[0.5, 2.0], [-0.5, 3.0]]), r"got values down to -0\.5 in image 1"),
+    (np.array([[0.5, np.nan]]), r"must be finite numbers in \[0, 17\), got a NaN or infinite "
+                                r"value in image 0"),
+    (np.array([[3, 17]]), r"pixels must be integers in \[0, 17\), got values up to 17 in "
+                          r"image 0 \(values found in \[3, 17\]\)"),
+    (np.array([[True]]), r"boolean array"),
+    (np.array([["a"]]), r"expected integer or float pixels in \[0, 17\), got an array of "
+                        r"dtype <U1"),
+])
+def test_check_pixels_refuses_with_the_range_found_and_the_fix(x, match):
+    with pytest.raises(ValueError, match=r"^images: .*" + match):
+        check_pixels(x, 17)
+
+
+def test_dequantize_follows_the_pixel_rule():
+    with pytest.raises(ValueError, match=r"whole numbers .*x\.astype\(\"int32\"\)"):
+        datasets.dequantize(np.array([0.0, 5.0]), num_levels=17)
+    with pytest.raises(ValueError, match=r"already dequantised \(values in \[0\.5, 5\.5\]\)"):
+        datasets.dequantize(np.array([0.5, 5.5]), num_levels=17)
+    with pytest.raises(ValueError, match=r"got values up to 17 in image 1"):
+        datasets.dequantize(np.array([0, 17]), num_levels=17)
 
 
 def test_check_labels():
@@ -387,6 +442,7 @@ def test_load_images_npy_errors(tmp_path):
 
 
 def test_exports():
-    for name in ("mnist5k", "check_images", "check_labels", "split_images", "load_mnist_npz",
+    for name in ("mnist5k", "check_images", "check_labels", "check_pixels", "split_images",
+                 "dequantize", "load_mnist_npz",
                  "load_cifar10", "load_idx", "load_images_npy"):
         assert name in datasets.__all__ and callable(getattr(datasets, name))

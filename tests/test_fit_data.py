@@ -199,3 +199,23 @@ def test_adapt_fit_data_reads_no_dataset_row_when_told_none(image_flow):
         PIXELS.astype("float32") + 0.5).batch(16)
     fit = adapt_fit_data(image_flow, data, init_rows=0)
     assert fit.init == (None, None) and fit.train is data
+
+
+@pytest.mark.parametrize("pixels, says", [
+    (PIXELS.astype("float32"), r"whole numbers.*x.astype\(\"int32\"\)"),
+    (PIXELS / 4.0, r"scaled pixels.*np.rint\(x \* 4\)"),
+    (PIXELS + 0.5 + 1.0, r"\[0, 5\)"),
+])
+def test_float_images_follow_one_rule_in_fit(pixels, says):
+    """Integer pixels stored as floats, or scaled to [0, 1], were fitted as they were (loss
+    143 -> -103 in one epoch, issue 19): now refused before any work, naming the fix."""
+    flow = tfp_flows.real_nvp(**IMAGE)
+    flow.compile("adam")
+    with pytest.raises(ValueError, match=says):
+        flow.fit(pixels, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=says):
+        fit_flow(flow, pixels, epochs=1)
+    assert flow.needs_data_init   # nothing initialised, nothing trained
+    data = tf.data.Dataset.from_tensor_slices(pixels.astype("float32")).batch(16)
+    with pytest.raises(ValueError, match=says):
+        flow.fit(data, epochs=1, verbose=0)

@@ -155,7 +155,7 @@ def test_fit_refuses_bad_pixels_before_training(digits):
         flow.fit(bad, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"shape \[n, 8, 8, 1\]"):
         flow.fit(np.zeros((4, 4, 4, 1), "int32"), epochs=1, verbose=0)
-    with pytest.raises(ValueError, match=r"dequantised pixels in \[0, 17\).*from -0\.5"):
+    with pytest.raises(ValueError, match=r"dequantised pixels in \[0, 17\).*down to -0\.5"):
         flow.fit(digits[0].astype("float32") - 0.5, epochs=1, verbose=0)  # centred pixels
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, flow.weights))
 

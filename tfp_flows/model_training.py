@@ -90,8 +90,8 @@ class MaximumLikelihood:
         ``steps_per_execution``: batches run per call of the compiled training function
         (Keras's option). ``None`` (default) picks :data:`VECTOR_STEPS_PER_EXECUTION` for
         vector flows, whose steps take milliseconds, so that Keras's per-step work in
-        Python (callbacks, logs) is paid once per 16 steps (1.2-1.3x more steps per
-        CPU-second at batch 100, BENCHMARKS.md, section 1), and 1 for image flows, whose
+        Python (callbacks, logs) is paid once per 16 steps (BENCHMARKS.md, section 1), and
+        1 for image flows, whose
         steps are long, and under a ``tf.distribute`` strategy.
         Callbacks' batch hooks then run after every 16 steps: a time budget or a non-finite
         loss stops training within 16 steps (a non-finite step is never applied)."""

@@ -7,8 +7,9 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["check_data", "check_sample_weight", "check_event_shape", "check_float_dtype", "check_dtype_policy", "check_hidden_units",
-           "check_positive_float", "check_positive_int", "check_seed"]
+__all__ = ["FLOW_DTYPES", "MIXED_POLICIES", "check_data", "check_dtype_policy",
+           "check_event_shape", "check_float_dtype", "check_fraction", "check_hidden_units",
+           "check_positive_float", "check_positive_int", "check_sample_weight", "check_seed"]
 
 
 def check_positive_int(value, name, minimum=1):
@@ -47,6 +48,38 @@ def check_positive_float(value, name):
             math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
+
+
+def check_fraction(value, name, low=0.0, high=1.0, low_open=True, high_open=True):
+    """Returns ``value`` as a ``float`` if it is a real number in the interval from ``low``
+    to ``high``: Python and NumPy scalars alike (``np.float32(0.9)``), never ``bool``,
+    strings or NaN.
+
+    Args:
+      value: the argument to check.
+      name: the argument's name, for the message.
+      low, high: the ends of the interval (default ``(0, 1)``).
+      low_open, high_open: exclude that end (default both, the open interval).
+
+    Example:
+        >>> check_fraction(np.float32(0.5), "ema_momentum")
+        0.5
+        >>> check_fraction(0.0, "validation_split", high_open=True, low_open=False)
+        0.0
+        >>> check_fraction(0.5, "alpha", high=0.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: alpha must be a number in (0, 0.5), got 0.5
+    """
+    interval = (f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    number = float(value)
+    above = number > low if low_open else number >= low
+    below = number < high if high_open else number <= high
+    if not (above and below):
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return number
 
 
 def check_hidden_units(value, name="hidden_units", allow_empty=False):
@@ -104,32 +137,55 @@ def check_seed(seed):
                      f"seed), got {seed!r}")
 
 
+#: Keras mixed-precision policies a flow accepts as its ``dtype``: the conditioner
+#: networks compute in 16 bits, the flow itself (weights, log-dets, base) in float32.
 MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
+#: Floating-point dtypes a flow computes in. float16 and bfloat16 are refused: TensorFlow
+#: lacks kernels flows need in them (``MatrixTriangularSolve``, ``Lgamma``) and their
+#: precision cannot hold a log-density; the mixed policies above give 16-bit networks.
+FLOW_DTYPES = ("float32", "float64")
 
 
 def check_dtype_policy(dtype, name="dtype"):
     """Returns a flow's dtype: ``None`` (Keras's global policy, ``keras.config.dtype_policy()``),
-    a floating-point dtype name (``"float32"``, ``"float64"``), or a mixed-precision policy
-    name (``"mixed_float16"``, ``"mixed_bfloat16"``); a ``keras.DTypePolicy`` gives its name.
+    ``"float32"``, ``"float64"``, or a mixed-precision policy name (``"mixed_float16"``,
+    ``"mixed_bfloat16"``); a ``keras.DTypePolicy`` gives its name. ``"float16"`` and
+    ``"bfloat16"`` (as a dtype or as Keras's global policy) are refused, pointing to the mixed
+    policies (see :func:`check_float_dtype`).
+
+    Args:
+      dtype: ``None``, a dtype name, ``tf.DType``, NumPy dtype or ``keras.DTypePolicy``.
+      name: the argument's name, for the message.
 
     Example:
         >>> check_dtype_policy("mixed_bfloat16"), check_dtype_policy(None) is None
         ('mixed_bfloat16', True)
+        >>> check_dtype_policy("float16")
+        Traceback (most recent call last):
+        ...
+        ValueError: dtype 'float16' is not supported by flows: ... use 'mixed_float16' ...
     """
     if dtype is None:
+        import keras  # the global policy; imported here, as nothing else here needs Keras
+
+        policy = keras.config.dtype_policy().name
+        if policy not in MIXED_POLICIES:
+            check_float_dtype(policy, "Keras's global dtype policy")
         return None
     dtype = getattr(dtype, "name", dtype) if not isinstance(dtype, (str, tf.DType)) else dtype
     if isinstance(dtype, str) and dtype in MIXED_POLICIES:
         return dtype
-    try:
-        return check_float_dtype(dtype, name)
-    except ValueError as error:
-        raise ValueError(f"{error} (a mixed-precision policy {MIXED_POLICIES} or None, "
-                         "Keras's global policy, also work)") from None
+    return check_float_dtype(dtype, name)
 
 
 def check_float_dtype(dtype, name="dtype"):
-    """Returns the name of a floating-point dtype (``"float32"``, ``"float64"``...).
+    """Returns the name of a dtype a flow computes in: ``"float32"`` or ``"float64"``.
+
+    Any other dtype is refused up front (rather than deep inside TensorFlow): for
+    ``float16`` / ``bfloat16`` the message points to the mixed-precision policy
+    (``"mixed_float16"`` / ``"mixed_bfloat16"``), where the networks compute in 16 bits and
+    the flow in float32.
 
     Args:
       dtype: a dtype name, ``tf.DType`` or NumPy dtype.
@@ -138,16 +194,27 @@ def check_float_dtype(dtype, name="dtype"):
     Example:
         >>> check_float_dtype("float64")
         'float64'
+        >>> check_float_dtype("bfloat16")
+        Traceback (most recent call last):
+        ...
+        ValueError: dtype 'bfloat16' is not supported by flows: ... use 'mixed_bfloat16' ...
     """
     try:
         as_tf = tf.as_dtype(dtype)
     except TypeError:
-        raise ValueError(f"{name} must be a floating-point dtype such as 'float32', "
-                         f"got {dtype!r}") from None
-    if not as_tf.is_floating:
-        raise ValueError(f"{name} must be a floating-point dtype such as 'float32', "
-                         f"got {as_tf.name!r}")
-    return as_tf.name
+        as_tf = None
+    if as_tf is not None and as_tf.name in FLOW_DTYPES:
+        return as_tf.name
+    if as_tf is not None and as_tf.name in ("float16", "bfloat16"):
+        raise ValueError(
+            f"{name} {as_tf.name!r} is not supported by flows: TensorFlow lacks kernels they "
+            f"need in it (MatrixTriangularSolve, Lgamma) and it cannot hold a log-density; "
+            f"use 'mixed_{as_tf.name}' (networks compute in {as_tf.name}, the flow in "
+            "float32), or 'float32' / 'float64'")
+    got = repr(as_tf.name) if as_tf is not None else repr(dtype)
+    raise ValueError(f"{name} must be a floating-point dtype such as 'float32', got {got} "
+                     f"(flows compute in {' or '.join(map(repr, FLOW_DTYPES))}; a mixed-precision "
+                     f"policy {MIXED_POLICIES} or None, Keras's global policy, also work)")
 
 
 def check_event_shape(event_shape):

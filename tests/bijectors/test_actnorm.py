@@ -92,3 +92,37 @@ def test_plain_arrays_give_constant_parameters():
     np.testing.assert_allclose(bij.forward_log_det_jacobian(x, 1), [0.0], atol=1e-12)
     np.testing.assert_allclose(bij.forward_log_det_jacobian(x, 2), 0.0, atol=1e-12)
     assert bij.is_constant_jacobian
+
+
+@pytest.mark.parametrize("dtype, scale", [
+    ("float32", 1.0), ("float32", 1e-4), ("float32", 1e-10), ("float32", 1e-30),
+    ("float64", 1e-200), ("float64", 1e150),
+])
+def test_statistics_are_scale_free(dtype, scale):
+    """actnorm_statistics(s * x) = (s * loc, log_scale + log s): no absolute epsilon floors
+    the standard deviation of data at a small scale (it used to, at 1e-3)."""
+    x = np.random.default_rng(3).normal(size=(300, 3)) * [1.0, 0.01, 5.0] + [0.5, -2.0, 0.0]
+    loc, log_scale = fb.actnorm_statistics(tf.constant(x, dtype))
+    loc_s, log_scale_s = fb.actnorm_statistics(tf.constant(scale * x, dtype))
+    assert loc_s.dtype == log_scale_s.dtype == dtype
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(log_scale_s.numpy() - np.log(scale), log_scale.numpy(),
+                               rtol=0, atol=tol)
+    np.testing.assert_allclose(loc_s.numpy() / scale, loc.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(np.exp(log_scale.numpy()), x.std(0), rtol=1e-5)
+
+
+def test_variance_floor_is_relative_to_each_feature():
+    # a constant feature: sqrt(1e-6) of its value; an all-zero one: of the largest feature's
+    # root mean square; features at different scales do not floor each other.
+    y = tf.constant([[5.0, 0.0, 1e-20], [5.0, 0.0, -1e-20], [5.0, 0.0, 3e-20]])
+    loc, log_scale = fb.actnorm_statistics(y)
+    rms = np.sqrt(np.mean(y.numpy().astype(np.float64) ** 2, axis=0))
+    std = y.numpy().astype(np.float64).std(0)
+    np.testing.assert_allclose(log_scale, np.log([1e-3 * 5.0, 1e-3 * 5.0, std[2]]), rtol=1e-5)
+    np.testing.assert_allclose(loc, [5.0, 0.0, 1e-20], rtol=1e-5)
+    assert rms[0] == pytest.approx(5.0)
+    _, all_zero = fb.actnorm_statistics(tf.zeros([4, 2], tf.float64))
+    np.testing.assert_allclose(all_zero, 0.5 * np.log(1e-6))
+    with pytest.raises(ValueError, match=r"epsilon must be a number in \(0, 1\), got 0"):
+        fb.actnorm_statistics(y, epsilon=0)

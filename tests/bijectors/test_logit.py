@@ -75,3 +75,23 @@ def test_logit_log_det_gives_pixel_space_density_for_bits_per_dim():
     edge = np.log((1 - a) / a)
     want = tfd.Normal(0.0, 1.0).cdf(edge) - tfd.Normal(0.0, 1.0).cdf(-edge)
     assert mass == pytest.approx(float(want), rel=1e-6)
+
+
+def test_num_levels_is_the_name_and_max_value_a_deprecated_alias():
+    x = tf.constant([0.0, 3.5, 17.0])
+    new = fb.Logit(num_levels=17, alpha=0.01)
+    with pytest.warns(DeprecationWarning, match=r"max_value=.*deprecated; pass num_levels"):
+        old = fb.Logit(max_value=17.0, alpha=0.01)
+    assert new.num_levels == old.num_levels == old.max_value == 17.0
+    np.testing.assert_array_equal(new.forward(x), old.forward(x))
+    assert old.parameters["num_levels"] == 17.0 and old.parameters["max_value"] is None
+    np.testing.assert_array_equal(fb.Logit(17, 0.01).forward(x), new.forward(x))  # positional
+
+
+def test_one_default_alpha_for_the_bijector_and_the_layer():
+    from tfp_flows.bijectors.logit import ALPHA
+    from tfp_flows.layers import LogitLayer
+
+    assert ALPHA == 1e-6
+    assert fb.Logit().alpha == LogitLayer().alpha == ALPHA
+    assert LogitLayer(num_levels=17).bijector().bijector.alpha == ALPHA

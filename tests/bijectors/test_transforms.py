@@ -190,7 +190,8 @@ def test_get_transform_round_trips_configs(transform):
 def test_get_transform_by_name_gives_the_defaults():
     assert fb.get_transform("affine") == fb.Affine(log_scale_bound=5.0)
     assert fb.get_transform("additive") == fb.Additive()
-    assert fb.get_transform("rational_quadratic") == fb.RationalQuadratic(num_bins=8, bound=4.0)
+    assert fb.get_transform("rational_quadratic") == fb.RationalQuadratic(num_bins=8, bound=6.0)
+    assert fb.RationalQuadratic().bound == fb.SPLINE_BOUND == 6.0  # one default, nsf's too
     assert fb.Affine(1.0) != fb.Affine(2.0) and fb.Affine() != fb.Additive()
     assert repr(fb.RationalQuadratic(4, 3.0)) == "RationalQuadratic(num_bins=4, bound=3.0)"
     assert repr(fb.Affine(log_scale_bound=None)) == "Affine(log_scale_bound=None)"

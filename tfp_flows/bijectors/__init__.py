@@ -12,6 +12,7 @@ from tfp_flows.bijectors.batch_norm import BatchNorm, batch_statistics
 from tfp_flows.bijectors.conditional import Conditional
 from tfp_flows.bijectors.coupling import Coupling
 from tfp_flows.bijectors.factor_out import FactorOut
+from tfp_flows.bijectors.fused import FusedBijector
 from tfp_flows.bijectors.invertible_linear import InvertibleLinear, random_lu_init
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.bijectors.logit import Logit
@@ -24,6 +25,7 @@ from tfp_flows.bijectors.squeeze import (
     unsqueezed_shape,
 )
 from tfp_flows.bijectors.transforms import (
+    SPLINE_BOUND,
     Additive,
     Affine,
     RationalQuadratic,
@@ -33,6 +35,7 @@ from tfp_flows.bijectors.transforms import (
 )
 
 __all__ = [
+    "SPLINE_BOUND",
     "SQUEEZE_ORDER",
     "ActNorm",
     "Additive",
@@ -41,6 +44,7 @@ __all__ = [
     "Conditional",
     "Coupling",
     "FactorOut",
+    "FusedBijector",
     "InvertibleLinear",
     "Logit",
     "MaskedAutoregressive",

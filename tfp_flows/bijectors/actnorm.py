@@ -1,33 +1,66 @@
 """Activation normalisation (Glow, Kingma & Dhariwal 2018)."""
+import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from tfp_flows.bijectors.per_feature import common_float_dtype, per_feature_log_det
-
-tfb = tfp.bijectors
+from tfp_flows.bijectors.per_feature import PerFeatureBijector, common_float_dtype
+from tfp_flows.validation import check_fraction
 
 __all__ = ["ActNorm", "actnorm_statistics"]
 
 
 def actnorm_statistics(y, epsilon=1e-6):
-    """Per-feature ``(mean, log std)`` of ``y`` over every axis but the last.
+    r"""Per-feature ``(mean, log std)`` of ``y`` over every axis but the last.
 
     These are the values that make ``(y - loc) * exp(-log_scale)`` zero-mean, unit-variance
-    on that batch (Glow's data-dependent initialisation).
+    on that batch (Glow's data-dependent initialisation). The statistics are scale-free:
+    ``actnorm_statistics(s * y)`` is ``(s * loc, log_scale + log s)`` for any ``s > 0``
+    the dtype holds (float32 data at 1e-30 as well as at 1), because each feature is
+    rescaled into ``[-1, 1]`` by its largest absolute value before its moments are taken.
+    A feature's variance is floored relative to its own mean square (never by an absolute
+    number, which would swamp data at a small scale):
+
+    .. math::
+        \log\mathrm{scale}_c = \tfrac12 \log \max\big(\sigma_c^2,\
+        \epsilon\, E[y_c^2]\big),
+
+    so a constant feature gets a standard deviation of ``sqrt(epsilon)`` times its value
+    instead of 0; an all-zero feature takes the root mean square of the largest feature
+    times ``sqrt(epsilon)`` (``sqrt(epsilon)`` when every feature is zero).
+
+    Args:
+      y: a batch ``[..., C]`` (float32 or float64) with at least one row; features on the
+        last axis.
+      epsilon: the relative variance floor, in ``(0, 1)``.
 
     Example:
         >>> import numpy as np
         >>> loc, log_scale = actnorm_statistics(tf.constant([[0.0, 1.0], [2.0, 5.0]]))
         >>> loc.numpy(), np.exp(log_scale.numpy()).round(4)
         (array([1., 3.], dtype=float32), array([1., 2.], dtype=float32))
+        >>> _, tiny = actnorm_statistics(tf.constant([[0.0, 1e-30], [2e-30, 5e-30]]))
+        >>> (tiny.numpy() - log_scale.numpy()).round(3)   # log(1e-30) = -69.078
+        array([-69.078, -69.078], dtype=float32)
     """
+    epsilon = check_fraction(epsilon, "epsilon")
     y = tf.convert_to_tensor(y)
     axes = list(range(y.shape.rank - 1))
-    mean, var = tf.nn.moments(y, axes=axes)
-    return mean, 0.5 * tf.math.log(var + tf.cast(epsilon, y.dtype))
+    size = tf.reduce_max(tf.abs(y), axis=axes)  # per feature
+    nonzero = size > 0
+    size = tf.where(nonzero, size, tf.ones_like(size))
+    mean, var = tf.nn.moments(y / size, axes=axes)  # of the feature rescaled into [-1, 1]
+    mean_square = tf.where(nonzero, tf.square(mean) + var, tf.ones_like(var))
+    log_rms = tf.math.log(size) + 0.5 * tf.math.log(mean_square)
+    largest = tf.reduce_max(tf.where(nonzero, log_rms, tf.fill(tf.shape(log_rms),
+                                                               tf.constant(-np.inf, y.dtype))))
+    # an all-zero feature borrows the largest feature's scale (1 when all are zero)
+    log_rms = tf.where(nonzero, log_rms,
+                       tf.where(tf.reduce_any(nonzero), largest, tf.zeros_like(largest)))
+    relative_var = tf.where(nonzero, var / mean_square, tf.zeros_like(var))
+    floor = tf.constant(epsilon, y.dtype)
+    return mean * size, log_rms + 0.5 * tf.math.log(tf.maximum(relative_var, floor))
 
 
-class ActNorm(tfb.Bijector):
+class ActNorm(PerFeatureBijector):
     r"""Per-feature affine map (Glow's activation normalisation).
 
     .. math::
@@ -69,16 +102,7 @@ class ActNorm(tfb.Bijector):
                              f"{tuple(log_scale.shape)}")
         self._loc = loc
         self._log_scale = log_scale
-        self._event_ndims = event_ndims
-        with tf.name_scope(name) as name:
-            super().__init__(
-                forward_min_event_ndims=event_ndims,
-                is_constant_jacobian=True,
-                validate_args=validate_args,
-                dtype=dtype,
-                parameters=parameters,
-                name=name,
-            )
+        super().__init__(event_ndims, dtype, validate_args, parameters, name)
 
     @property
     def loc(self):
@@ -88,10 +112,6 @@ class ActNorm(tfb.Bijector):
     def log_scale(self):
         return self._log_scale
 
-    @classmethod
-    def _parameter_properties(cls, dtype):
-        return dict()
-
     def _check_width(self, x):
         width = tf.compat.dimension_value(x.shape[-1]) if x.shape.rank else None
         features = tf.compat.dimension_value(self._loc.shape[0])
@@ -99,8 +119,8 @@ class ActNorm(tfb.Bijector):
             raise ValueError(f"{self.name}: expected inputs with {features} features on the "
                              f"last axis, got shape {tuple(x.shape)}")
 
-    def _log_det(self, x):
-        return per_feature_log_det(self._log_scale, x, self._event_ndims)
+    def _log_abs_values(self):
+        return self._log_scale
 
     def _forward(self, x):
         self._check_width(x)
@@ -109,16 +129,3 @@ class ActNorm(tfb.Bijector):
     def _inverse(self, y):
         self._check_width(y)
         return (y - self._loc) * tf.exp(-tf.convert_to_tensor(self._log_scale))
-
-    def _forward_log_det_jacobian(self, x):
-        return self._log_det(x)
-
-    def _inverse_log_det_jacobian(self, y):
-        return -self._log_det(y)
-
-    def _forward_and_fldj(self, x):
-        return self._forward(x), self._log_det(x)
-
-    def _inverse_and_ildj(self, y):
-        x = self._inverse(y)
-        return x, -self._log_det(y)

@@ -67,7 +67,6 @@ class MaskedAutoregressive(ConditionedBijector):
                 name=name,
             )
 
-
     def _event_size(self, x):
         reject_keras_tensor(x, self.name)
         size = tf.compat.dimension_value(x.shape[-1])
@@ -98,26 +97,17 @@ class MaskedAutoregressive(ConditionedBijector):
         return tf.while_loop(lambda y: True, lambda y: (step(y),), (y,),
                              maximum_iterations=passes)[0]
 
-    def _forward_and_fldj(self, z, **kwargs):
+    def _forward_and_log_det(self, z, **kwargs):
         # After D - 1 passes every parameter depends only on exact entries: the last pass
         # gives the exact output and its log-det together (D conditioner calls in all).
         y = self._solve_forward(z, self._event_size(z) - 1, **kwargs)
         y, ldj = self._elementwise(z, y, inverse=False, **kwargs)
         return y, tf.reduce_sum(ldj, axis=-1)
 
-    def _inverse_and_ildj(self, y, **kwargs):
+    def _inverse_and_log_det(self, y, **kwargs):
         x, ildj = self._elementwise(y, y, inverse=True, **kwargs)
         return x, tf.reduce_sum(ildj, axis=-1)
 
     def _forward(self, z, **kwargs):
+        # Sampling: the same D conditioner calls, without the log-det.
         return self._solve_forward(z, self._event_size(z), **kwargs)
-
-    def _inverse(self, y, **kwargs):
-        return self._inverse_and_ildj(y, **kwargs)[0]
-
-    def _forward_log_det_jacobian(self, z, **kwargs):
-        # TFP calls this with the forward *input*; recover y (sequential) to get the scales.
-        return self._forward_and_fldj(z, **kwargs)[1]
-
-    def _inverse_log_det_jacobian(self, y, **kwargs):
-        return self._inverse_and_ildj(y, **kwargs)[1]

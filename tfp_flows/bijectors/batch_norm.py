@@ -1,11 +1,9 @@
 """Batch normalisation as a bijector (Real NVP, Dinh et al. 2017), with the statistics as
 arguments: the batch's own (training) or running averages (inference)."""
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfp_flows.bijectors.fused import FusedBijector
 from tfp_flows.bijectors.per_feature import common_float_dtype, per_feature_log_det
-
-tfb = tfp.bijectors
 
 __all__ = ["BatchNorm", "batch_statistics"]
 
@@ -22,7 +20,7 @@ def batch_statistics(y):
     return tf.nn.moments(y, axes=list(range(y.shape.rank - 1)))
 
 
-class BatchNorm(tfb.Bijector):
+class BatchNorm(FusedBijector):
     r"""Per-feature normalisation by a mean and a variance, then a learned affine map.
 
     From the data side (the **inverse**, as in a flow's density evaluation):
@@ -81,13 +79,8 @@ class BatchNorm(tfb.Bijector):
         self._event_ndims = event_ndims
         self._on_batch_statistics = on_batch_statistics
         with tf.name_scope(name) as name:
-            super().__init__(forward_min_event_ndims=event_ndims, is_constant_jacobian=False,
-                             validate_args=validate_args, dtype=dtype, parameters=parameters,
-                             name=name)
-
-    @classmethod
-    def _parameter_properties(cls, dtype):
-        return dict()
+            super().__init__(forward_min_event_ndims=event_ndims, validate_args=validate_args,
+                             dtype=dtype, parameters=parameters, name=name)
 
     @property
     def uses_batch_statistics(self):
@@ -105,13 +98,13 @@ class BatchNorm(tfb.Bijector):
         """Per-feature log|dz/dy|."""
         return self._log_scale - 0.5 * tf.math.log(variance + self._epsilon)
 
-    def _inverse_and_ildj(self, y):
+    def _inverse_and_log_det(self, y):
         mean, variance = self._statistics(y)
         log_scales = self._log_scales(variance)
         z = (y - mean) * tf.exp(log_scales) + self._loc
         return z, per_feature_log_det(log_scales, y, self._event_ndims)
 
-    def _forward_and_fldj(self, z):
+    def _forward_and_log_det(self, z):
         if self._mean is None:
             raise ValueError(
                 f"{self.name}: the forward (sampling) direction needs running statistics, "
@@ -120,15 +113,3 @@ class BatchNorm(tfb.Bijector):
         log_scales = self._log_scales(self._variance)
         y = (z - self._loc) * tf.exp(-log_scales) + self._mean
         return y, -per_feature_log_det(log_scales, z, self._event_ndims)
-
-    def _forward(self, x):
-        return self._forward_and_fldj(x)[0]
-
-    def _inverse(self, y):
-        return self._inverse_and_ildj(y)[0]
-
-    def _forward_log_det_jacobian(self, x):
-        return self._forward_and_fldj(x)[1]
-
-    def _inverse_log_det_jacobian(self, y):
-        return self._inverse_and_ildj(y)[1]

@@ -9,7 +9,8 @@ tensor of ``out_shape`` (the shift), as TFP's ``shift_and_log_scale_fn`` returns
 import sys
 
 import tensorflow as tf
-import tensorflow_probability as tfp
+
+from tfp_flows.bijectors.fused import FusedBijector
 
 __all__ = ["ConditionedBijector", "check_conditioner", "conditioner_params",
            "reject_keras_tensor"]
@@ -88,7 +89,7 @@ def _check_dtype(value, dtype, name):
         "same dtype)")
 
 
-class ConditionedBijector(tfp.bijectors.Bijector):
+class ConditionedBijector(FusedBijector):
     """What :class:`~tfp_flows.bijectors.Coupling` and
     :class:`~tfp_flows.bijectors.MaskedAutoregressive` share: a ``conditioner`` that gives
     the parameters of an elementwise ``transform``. Holds no variables (the conditioner's
@@ -102,10 +103,6 @@ class ConditionedBijector(tfp.bijectors.Bijector):
     def transform(self):
         """The elementwise :class:`~tfp_flows.bijectors.Transform`."""
         return self._transform_fn
-
-    @classmethod
-    def _parameter_properties(cls, dtype):
-        return dict()
 
     def _conditioner_params(self, x_cond, out_shape=None, **kwargs):
         """``conditioner(x_cond, **kwargs)`` read as parameters of shape ``out_shape + [P]``

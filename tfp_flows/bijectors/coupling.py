@@ -133,22 +133,9 @@ class Coupling(ConditionedBijector):
         ldj = tf.where(keep, tf.zeros_like(ldj), ldj)
         return out, tf.reduce_sum(ldj, axis=list(range(-ndims, 0)))
 
-    # ------------------------------------------------------------ TFP contract
-    def _forward(self, x, **kwargs):
-        return self._couple(x, False, **kwargs)[0]
-
-    def _inverse(self, y, **kwargs):
-        return self._couple(y, True, **kwargs)[0]
-
-    def _forward_log_det_jacobian(self, x, **kwargs):
-        return self._couple(x, False, **kwargs)[1]
-
-    def _inverse_log_det_jacobian(self, y, **kwargs):
-        return self._couple(y, True, **kwargs)[1]
-
-    # One-pass paths used by tfp_flows.bijectors.log_det (one conditioner call).
-    def _forward_and_fldj(self, x, **kwargs):
+    # One pass gives the value and the log-det (FusedBijector defines TFP's four methods).
+    def _forward_and_log_det(self, x, **kwargs):
         return self._couple(x, False, **kwargs)
 
-    def _inverse_and_ildj(self, y, **kwargs):
+    def _inverse_and_log_det(self, y, **kwargs):
         return self._couple(y, True, **kwargs)

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows.bijectors.fused import FusedBijector
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 
 tfb = tfp.bijectors
@@ -22,7 +23,7 @@ def _shape_through(bijectors, shape, direction):
     return shapes
 
 
-class FactorOut(tfb.Bijector):
+class FactorOut(FusedBijector):
     r"""Splits an image's channels: the first ``num_kept`` continue through ``inner`` (the
     rest of the flow), the others are latent already; the latent is one flat vector.
 
@@ -91,10 +92,6 @@ class FactorOut(tfb.Bijector):
                              validate_args=validate_args, parameters=parameters,
                              dtype=dtypes.pop() if len(dtypes) == 1 else None, name=name)
 
-    @classmethod
-    def _parameter_properties(cls, dtype):
-        return dict()
-
     @property
     def inner(self):
         return list(self._inner)
@@ -125,7 +122,7 @@ class FactorOut(tfb.Bijector):
             raise ValueError(f"{self.name}: expected images of shape [..., "
                              f"{', '.join(map(str, self._event_shape))}], got {tuple(y.shape)}")
 
-    def _inverse_and_ildj(self, y, **kwargs):
+    def _inverse_and_log_det(self, y, **kwargs):
         self._check_image(y)
         batch = tf.shape(y)[:-3]
         kept, factored = y[..., :self._num_kept], y[..., self._num_kept:]
@@ -137,7 +134,7 @@ class FactorOut(tfb.Bijector):
         flat = lambda t: tf.reshape(t, tf.concat([batch, [-1]], 0))  # noqa: E731
         return tf.concat([flat(factored), flat(h)], axis=-1), total
 
-    def _forward_and_fldj(self, z, **kwargs):
+    def _forward_and_log_det(self, z, **kwargs):
         self._check_flat(z)
         batch = tf.shape(z)[:-1]
         factored, h = self.split_latent(z)
@@ -146,18 +143,6 @@ class FactorOut(tfb.Bijector):
             h, fldj = forward_and_log_det(bijector, h, len(shape), **kwargs)
             total += fldj
         return tf.concat([h, factored], axis=-1), total
-
-    def _forward(self, z, **kwargs):
-        return self._forward_and_fldj(z, **kwargs)[0]
-
-    def _inverse(self, y, **kwargs):
-        return self._inverse_and_ildj(y, **kwargs)[0]
-
-    def _forward_log_det_jacobian(self, z, **kwargs):
-        return self._forward_and_fldj(z, **kwargs)[1]
-
-    def _inverse_log_det_jacobian(self, y, **kwargs):
-        return self._inverse_and_ildj(y, **kwargs)[1]
 
     def _forward_event_shape(self, input_shape):
         return tf.TensorShape(tuple(input_shape)[:-1]).concatenate(self._event_shape)

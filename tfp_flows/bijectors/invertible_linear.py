@@ -2,12 +2,9 @@
 import numpy as np
 import scipy.linalg
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-from tfp_flows.bijectors.per_feature import common_float_dtype, per_feature_log_det
+from tfp_flows.bijectors.per_feature import PerFeatureBijector, common_float_dtype
 from tfp_flows.validation import check_positive_int
-
-tfb = tfp.bijectors
 
 __all__ = ["InvertibleLinear", "random_lu_init"]
 
@@ -45,7 +42,7 @@ def random_lu_init(event_size, seed=None, dtype="float32"):
     )
 
 
-class InvertibleLinear(tfb.Bijector):
+class InvertibleLinear(PerFeatureBijector):
     r"""``y = W x`` on the last axis, with :math:`W = P L U`.
 
     :math:`P` is a fixed permutation, :math:`L` unit lower-triangular, and
@@ -103,21 +100,8 @@ class InvertibleLinear(tfb.Bijector):
         self._permutation = permutation
         self._inverse_permutation = np.argsort(permutation).astype(np.int32)
         self._lower, self._upper, self._log_diag = lower, upper, log_diag
-        self._event_ndims = event_ndims
         self._size = size
-        with tf.name_scope(name) as name:
-            super().__init__(
-                forward_min_event_ndims=event_ndims,
-                is_constant_jacobian=True,
-                validate_args=validate_args,
-                dtype=dtype,
-                parameters=parameters,
-                name=name,
-            )
-
-    @classmethod
-    def _parameter_properties(cls, dtype):
-        return dict()
+        super().__init__(event_ndims, dtype, validate_args, parameters, name)
 
     @property
     def permutation(self):
@@ -158,17 +142,5 @@ class InvertibleLinear(tfb.Bijector):
         cols = tf.linalg.triangular_solve(upper, cols, lower=False)
         return tf.reshape(tf.transpose(cols), shape)
 
-    def _log_det(self, x):
-        return per_feature_log_det(self._log_diag, x, self._event_ndims)
-
-    def _forward_log_det_jacobian(self, x):
-        return self._log_det(x)
-
-    def _inverse_log_det_jacobian(self, y):
-        return -self._log_det(y)
-
-    def _forward_and_fldj(self, x):
-        return self._forward(x), self._log_det(x)
-
-    def _inverse_and_ildj(self, y):
-        return self._inverse(y), -self._log_det(y)
+    def _log_abs_values(self):
+        return self._log_diag

@@ -2,9 +2,10 @@
 
 TFP computes ``inverse(y)`` and ``inverse_log_det_jacobian(y)`` in two calls, so a coupling
 or autoregressive bijector evaluates its neural network twice per ``log_prob``. The bijectors
-of this package implement ``_forward_and_fldj(x, **kw)`` / ``_inverse_and_ildj(y, **kw)``
+of this package implement ``_forward_and_log_det(x, **kw)`` / ``_inverse_and_log_det(y, **kw)``
 returning the transformed value and the *unreduced* log-det (per minimal event), so one
-network evaluation serves both. :func:`inverse_and_log_det` and :func:`forward_and_log_det`
+network evaluation serves both (:class:`~tfp_flows.bijectors.FusedBijector` defines TFP's
+methods from them). :func:`inverse_and_log_det` and :func:`forward_and_log_det`
 use that fast path when a bijector has it and fall back to the two TFP calls otherwise,
 so they work on any ``tfb.Bijector``; ``tfb.Invert`` of a fused bijector is fused too.
 """
@@ -44,7 +45,14 @@ def _static_min_ndims(bijector, direction):
 def inverse_and_log_det(bijector, y, event_ndims, **kwargs):
     """Returns ``(bijector.inverse(y), bijector.inverse_log_det_jacobian(y, event_ndims))``.
 
-    Uses the bijector's fused ``_inverse_and_ildj`` when it has one (one network call).
+    Uses the bijector's fused ``_inverse_and_log_det`` when it has one (one network call).
+
+    Args:
+      bijector: any ``tfb.Bijector``.
+      y: the bijector's output, with ``event_ndims`` event axes.
+      event_ndims: how many trailing axes of ``y`` form one event (the log-det is summed
+        over them), at least the bijector's ``inverse_min_event_ndims``.
+      **kwargs: passed to the bijector (e.g. a context for a conditioner).
 
     Example:
         >>> import tensorflow_probability as tfp
@@ -54,19 +62,19 @@ def inverse_and_log_det(bijector, y, event_ndims, **kwargs):
         >>> x.numpy().tolist(), ildj.numpy().tolist()
         ([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], [-0.0, -0.0, -0.0])
     """
-    if isinstance(bijector, _INVERT_CLASSES):
-        return forward_and_log_det(bijector.bijector, y, event_ndims, **kwargs)
-    fused = getattr(bijector, "_inverse_and_ildj", None)
-    if fused is None:
-        x = bijector.inverse(y, **kwargs)
-        return x, bijector.inverse_log_det_jacobian(y, event_ndims=event_ndims, **kwargs)
-    x, ildj = fused(tf.convert_to_tensor(y, dtype_hint=bijector.dtype), **kwargs)
-    return x, _reduce(ildj, bijector, event_ndims, "inverse")
+    return _one_pass(bijector, y, event_ndims, "inverse", **kwargs)
 
 
 def forward_and_log_det(bijector, x, event_ndims, **kwargs):
     """Returns ``(bijector.forward(x), bijector.forward_log_det_jacobian(x, event_ndims))``,
     fused when the bijector supports it (see :func:`inverse_and_log_det`).
+
+    Args:
+      bijector: any ``tfb.Bijector``.
+      x: the bijector's input, with ``event_ndims`` event axes.
+      event_ndims: how many trailing axes of ``x`` form one event, at least the
+        bijector's ``forward_min_event_ndims``.
+      **kwargs: passed to the bijector.
 
     Example:
         >>> import tensorflow_probability as tfp
@@ -74,11 +82,19 @@ def forward_and_log_det(bijector, x, event_ndims, **kwargs):
         >>> round(float(fldj), 4)     # stock TFP returns the constant log-det unbroadcast
         1.3863
     """
+    return _one_pass(bijector, x, event_ndims, "forward", **kwargs)
+
+
+def _one_pass(bijector, value, event_ndims, direction, **kwargs):
+    """``(value mapped in direction, its log-det)``: the fused map when the bijector has one
+    (through ``tfb.Invert`` too), else TFP's two calls."""
     if isinstance(bijector, _INVERT_CLASSES):
-        return inverse_and_log_det(bijector.bijector, x, event_ndims, **kwargs)
-    fused = getattr(bijector, "_forward_and_fldj", None)
+        other = "forward" if direction == "inverse" else "inverse"
+        return _one_pass(bijector.bijector, value, event_ndims, other, **kwargs)
+    fused = getattr(bijector, f"_{direction}_and_log_det", None)
     if fused is None:
-        y = bijector.forward(x, **kwargs)
-        return y, bijector.forward_log_det_jacobian(x, event_ndims=event_ndims, **kwargs)
-    y, fldj = fused(tf.convert_to_tensor(x, dtype_hint=bijector.dtype), **kwargs)
-    return y, _reduce(fldj, bijector, event_ndims, "forward")
+        out = getattr(bijector, direction)(value, **kwargs)
+        log_det = getattr(bijector, f"{direction}_log_det_jacobian")
+        return out, log_det(value, event_ndims=event_ndims, **kwargs)
+    out, log_det = fused(tf.convert_to_tensor(value, dtype_hint=bijector.dtype), **kwargs)
+    return out, _reduce(log_det, bijector, event_ndims, direction)

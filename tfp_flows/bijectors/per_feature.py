@@ -1,10 +1,10 @@
 """What the per-feature (channel-wise) bijectors share: the log-det of a map applied at every
-position, and the dtype of their parameters."""
+position, the dtype of their parameters, and :class:`PerFeatureBijector`."""
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-__all__ = ["common_float_dtype", "per_feature_log_det"]
+__all__ = ["PerFeatureBijector", "common_float_dtype", "per_feature_log_det"]
 
 
 def per_feature_log_det(log_abs_values, x, event_ndims):
@@ -33,3 +33,41 @@ def common_float_dtype(*values, name):
     if not dtype.is_floating:
         raise ValueError(f"{name}: parameters must be floating-point, got {dtype.name}")
     return dtype
+
+
+class PerFeatureBijector(tfp.bijectors.Bijector):
+    """Base of :class:`~tfp_flows.bijectors.ActNorm` and
+    :class:`~tfp_flows.bijectors.InvertibleLinear`: a map of the last axis, the same at every
+    position, whose constant log-det is the sum of per-feature ``log|scale|`` terms
+    (:meth:`_log_abs_values`, which a subclass defines with ``_forward`` and ``_inverse``),
+    times ``H W`` for images (``event_ndims=3``). The log-dets and the one-pass pairs that
+    :func:`~tfp_flows.bijectors.forward_and_log_det` uses are defined here."""
+
+    def __init__(self, event_ndims, dtype, validate_args, parameters, name):
+        self._event_ndims = event_ndims
+        with tf.name_scope(name) as name:
+            super().__init__(forward_min_event_ndims=event_ndims, is_constant_jacobian=True,
+                             validate_args=validate_args, dtype=dtype, parameters=parameters,
+                             name=name)
+
+    @classmethod
+    def _parameter_properties(cls, dtype):
+        return dict()
+
+    def _log_abs_values(self):
+        raise NotImplementedError(f"{type(self).__name__} must define _log_abs_values")
+
+    def _log_det(self, x):
+        return per_feature_log_det(self._log_abs_values(), x, self._event_ndims)
+
+    def _forward_log_det_jacobian(self, x):
+        return self._log_det(x)
+
+    def _inverse_log_det_jacobian(self, y):
+        return -self._log_det(y)
+
+    def _forward_and_log_det(self, x):
+        return self._forward(x), self._log_det(x)
+
+    def _inverse_and_log_det(self, y):
+        return self._inverse(y), -self._log_det(y)

@@ -137,8 +137,8 @@ class PReLU(tfb.Bijector):
     def _inverse_log_det_jacobian(self, y):
         return -self._forward_log_det_jacobian(y)  # sign of x equals sign of y
 
-    def _forward_and_fldj(self, x):
+    def _forward_and_log_det(self, x):
         return self._forward(x), self._forward_log_det_jacobian(x)
 
-    def _inverse_and_ildj(self, y):
+    def _inverse_and_log_det(self, y):
         return self._inverse(y), self._inverse_log_det_jacobian(y)

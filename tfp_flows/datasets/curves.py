@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from tfp_flows.datasets.toy2d import ToyDistribution, _check_positive
+from tfp_flows.datasets.toy_base import ToyDistribution, _check_positive
 
 __all__ = ["Circles", "CurveMixture", "TwoMoons", "TwoSpirals"]
 

@@ -9,7 +9,7 @@
 - :func:`load_images_npy`: a ``.npy`` of integer images.
 
 Every loader returns integer images [N, H, W, C] (uint8 for 8-bit data) checked by
-:func:`~tfp_flows.datasets.images.check_images`: integer dtype (floats are refused, see
+:func:`~tfp_flows.datasets.pixels.check_images`: integer dtype (floats are refused, see
 there), rank 3 or 4, pixels in ``[0, num_levels)``. Problems raise ``ValueError`` naming the
 file, what was expected and what came; a missing file raises ``FileNotFoundError``.
 """
@@ -20,7 +20,8 @@ import zipfile
 
 import numpy as np
 
-from tfp_flows.datasets.images import ImageDataset, check_images, check_labels
+from tfp_flows.datasets.images import ImageDataset, check_labels
+from tfp_flows.datasets.pixels import check_images
 
 __all__ = ["CIFAR10_FILES", "load_cifar10", "load_idx", "load_images_npy", "load_mnist_npz"]
 
@@ -267,7 +268,7 @@ def load_images_npy(path, num_levels=256):
     Raises:
         FileNotFoundError: no such file.
         ValueError: not a ``.npy`` file, or a float dtype, wrong rank, or pixels outside
-            ``[0, num_levels)`` (see :func:`~tfp_flows.datasets.images.check_images`).
+            ``[0, num_levels)`` (see :func:`~tfp_flows.datasets.pixels.check_images`).
 
     Example:
         >>> import os, tempfile

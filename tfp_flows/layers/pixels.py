@@ -1,11 +1,9 @@
 """Pixel preprocessing inside a flow: dequantised intensities to logits, log-det included."""
-import numbers
-
 import keras
 import tensorflow_probability as tfp
 
-from tfp_flows.bijectors.logit import Logit
-from tfp_flows.validation import check_positive_int
+from tfp_flows.bijectors.logit import ALPHA, Logit
+from tfp_flows.validation import check_fraction, check_positive_int
 
 from tfp_flows.layers.base import FlowLayer
 
@@ -30,7 +28,8 @@ class LogitLayer(FlowLayer):
     Args:
       num_levels: ``K``, the number of pixel levels (256 for 8-bit images, 17 for digits).
       alpha: the logit acts on ``alpha + (1 - 2 alpha) x / K``, in ``(0, 0.5)``, which keeps
-        it finite at ``0`` and ``K``.
+        it finite at ``0`` and ``K`` (default :data:`tfp_flows.bijectors.logit.ALPHA`,
+        1e-6).
       **kwargs: ``keras.layers.Layer`` arguments (``name``, ``dtype``).
 
     Example:
@@ -40,18 +39,15 @@ class LogitLayer(FlowLayer):
         array([[0.]], dtype=float32)
     """
 
-    def __init__(self, num_levels=256, alpha=1e-6, **kwargs):
+    def __init__(self, num_levels=256, alpha=ALPHA, **kwargs):
         super().__init__(**kwargs)
         self.num_levels = check_positive_int(num_levels, "num_levels", minimum=2)
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or \
-                not 0.0 < float(alpha) < 0.5:
-            raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_fraction(alpha, "alpha", high=0.5)
         self.built = True
 
     def bijector(self, context=None, training=False):
         self.check_context(context)
-        return tfb.Invert(Logit(max_value=float(self.num_levels), alpha=self.alpha,
+        return tfb.Invert(Logit(num_levels=self.num_levels, alpha=self.alpha,
                                 name=self.name))
 
     def get_config(self):

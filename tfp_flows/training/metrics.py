@@ -202,8 +202,11 @@ def bits_per_dim(model, images, num_levels, num_draws=4, seed=0,
     the discrete model's :math:`-\log_2 P(x) / D` from above.
 
     Args:
-      model: a flow (or anything with ``log_prob``) over images of ``images.shape[1:]``.
-      images: integers in ``[0, num_levels)``, shape ``[n, *event_shape]``.
+      model: a flow (or anything with ``log_prob``) over images of ``images.shape[1:]``;
+        a model with a ``num_levels`` attribute (an image flow) must have this one.
+      images: integers in ``[0, num_levels)``, shape ``[n, *event_shape]`` (checked by
+        :func:`tfp_flows.datasets.check_pixels`: floats, even whole-number ones, and pixels
+        outside the range are a ``ValueError``).
       num_levels: ``K``, the number of pixel levels (256 for 8-bit images).
       num_draws: dequantisation draws per image.
       seed: seed of the uniform noise (anything :func:`numpy.random.default_rng` takes).
@@ -213,6 +216,10 @@ def bits_per_dim(model, images, num_levels, num_draws=4, seed=0,
     Returns:
       :class:`Estimate` ``(value, std_error)`` in bits per dimension.
 
+    Raises:
+      ValueError: ``num_levels`` other than the model's own, or images that are not
+        integer pixels in ``[0, num_levels)`` (the message names the range found).
+
     Example:
         >>> import tensorflow_probability as tfp
         >>> tfd = tfp.distributions
@@ -220,6 +227,12 @@ def bits_per_dim(model, images, num_levels, num_draws=4, seed=0,
         >>> images = np.array([[0, 1, 3], [2, 2, 0]])
         >>> bits_per_dim(uniform, images, num_levels=4).value   # log2(4)
         2.0
+        >>> class Digits:   # stands for an image flow built for 17 levels
+        ...     num_levels = 17
+        >>> bits_per_dim(Digits(), images, num_levels=256)
+        Traceback (most recent call last):
+        ...
+        ValueError: num_levels=256 does not match the model's own num_levels=17 (the pixel levels it was built for)
     """
     return _estimate(bits_per_image(model, images, num_levels, num_draws, seed, batch_size,
                                     context))
@@ -241,15 +254,24 @@ def bits_per_image(model, images, num_levels, num_draws=4, seed=0,
         >>> bits_per_image(uniform, np.array([[0, 7], [3, 3]]), num_levels=8)
         array([3., 3.])
     """
-    from tfp_flows.datasets import dequantize
+    from tfp_flows.datasets import check_pixels, dequantize
 
     if isinstance(num_draws, bool) or not isinstance(num_draws, (int, np.integer)) \
             or num_draws < 1:
         raise ValueError(f"num_draws must be a positive integer, got {num_draws!r}")
+    model_levels = getattr(model, "num_levels", None)
+    if model_levels is not None and model_levels != num_levels:
+        raise ValueError(f"num_levels={num_levels!r} does not match the model's own "
+                         f"num_levels={model_levels} (the pixel levels it was built for)")
     images = np.asarray(images)
     if images.ndim < 2 or len(images) == 0:
         raise ValueError(f"expected images of shape [n, *event_shape] with n >= 1, got "
                          f"shape {images.shape}")
+    what = (f"bits_per_dim's images (integer pixel values in [0, {num_levels}), dequantised "
+            "here)")
+    images, is_integer = check_pixels(images, num_levels, what)
+    if not is_integer:
+        raise ValueError(f"{what}: got float pixels that are already dequantised")
     dims = int(np.prod(images.shape[1:]))
     rng = np.random.default_rng(seed)
     nll = np.mean([negative_log_likelihoods(model, dequantize(images, rng, num_levels),

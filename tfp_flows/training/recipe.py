@@ -23,11 +23,9 @@ SCHEDULES = ("plateau", "cosine", "constant")
 
 #: :func:`fit_flow` settings for small vector data sets (about a thousand rows), where the
 #: error is variance (the training NLL falls below the truth's entropy): a larger rate, a
-#: moving average of the weights and 3 % Gaussian input noise. On 1,000 two-moons points in
-#: 60 s they took ``nsf``'s KL to the truth from 0.135 to 0.055 nats with
-#: ``nsf(base_distribution="normal", bound=6)`` (BENCHMARKS.md, "Small data"). Use them as
-#: ``fit_flow(flow, x, epochs=..., **SMALL_DATA)``; not the defaults, because the noise
-#: smooths the density (a bias that large data sets do not need to pay).
+#: moving average of the weights and 3 % Gaussian input noise (measured: BENCHMARKS.md,
+#: "Small data"). Use them as ``fit_flow(flow, x, epochs=..., **SMALL_DATA)``; not the
+#: defaults, because the noise smooths the density (a bias large data sets need not pay).
 SMALL_DATA = dict(learning_rate=3e-3, ema_momentum=0.99, input_noise=0.03)
 
 
@@ -170,11 +168,10 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=None, schedule="
     With ``input_noise`` (a regulariser for small data sets, as in Gaussian data
     augmentation): every training batch gets fresh Gaussian noise of standard deviation
     ``input_noise`` times each dimension's standard deviation (over the first 4,096 training
-    rows); the
-    validation rows stay clean, and data-dependent initialisation (the builders'
+    rows); the validation rows stay clean, and data-dependent initialisation (the builders'
     standardisation) sees clean rows. The model then fits the data smoothed by that noise, a
-    bias that grows like ``input_noise**2``, so keep it small: on 1,000 two-moons points
-    ``input_noise=0.03`` lowered the KL to the truth (BENCHMARKS.md, "Small data").
+    bias that grows like ``input_noise**2``, so keep it small (BENCHMARKS.md, "Small
+    data").
 
     With no validation rows (``validation_split=0`` and no ``validation_data``) the training
     loss is monitored instead. ``FlowModel.fit`` itself stops at a non-finite loss with a
