@@ -10,11 +10,9 @@ context far above the same rows given the other group."""
 import contextlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -25,30 +23,11 @@ from tfp_flows_cli.files import ERROR_PREFIX
 
 HEADER = ["x1", "group", "x2", "t"]
 FIT_VECTOR = ["fit", "--data", "data.csv", "--flow", "maf", "--context-columns", "group,t",
-              "--epochs", "15", "--layers", "2", "--hidden", "16", "--lr", "5e-3",
+              "--epochs", "15", "--num-layers", "2", "--hidden-units", "16", "--learning-rate", "5e-3",
               "--batch-size", "64", "-q", "--out", "vec"]
 FIT_LABELS = ["fit", "--data", "digits", "--flow", "glow", "--condition-on-labels",
               "--epochs", "1", "--hidden-channels", "4", "--num-steps", "1", "--batch-size",
               "100", "--n-train", "200", "-q", "--out", "dig"]
-
-#: Runs ``main`` for each command of a JSON dict, in this fresh process; prints, per
-#: command, its exit status, stderr and whether TensorFlow was imported by then.
-RUNNER = textwrap.dedent("""
-    import contextlib, io, json, sys
-    from tfp_flows_cli import main
-    results = {}
-    for key, argv in json.loads(sys.argv[1]).items():
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            status = main(argv)
-        results[key] = [status, err.getvalue(), "tensorflow" in sys.modules]
-    print(json.dumps(results))
-""")
-
-
-def _env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-
 
 def _toy_rows(n=600, seed=0):
     rng = np.random.default_rng(seed)
@@ -71,15 +50,8 @@ def _read_csv(path):
                                           for line in lines[1:]])
 
 
-def _run_commands(folder, commands):
-    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(commands)], cwd=folder,
-                          capture_output=True, text=True, timeout=300, env=_env())
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def fitted(tmp_path_factory, cli_env):
     """A folder with the toy data and two models fitted by ``python -m tfp_flows_cli fit``
     (two processes at once): ``vec/`` (p(x1, x2 | group, t)) and ``dig/`` (p(digit |
     label))."""
@@ -88,7 +60,7 @@ def fitted(tmp_path_factory):
     _write_csv(folder / "data.csv", rows, HEADER)
     np.save(folder / "data.npy", rows)
     runs = [subprocess.Popen([sys.executable, "-m", "tfp_flows_cli", *argv], cwd=folder,
-                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True) for argv in (FIT_VECTOR, FIT_LABELS)]
     for run in runs:
         out, err = run.communicate(timeout=300)
@@ -99,7 +71,7 @@ def fitted(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def used(fitted):
+def used(fitted, run_cli):
     """``sample`` and ``log-prob`` with the saved models, all in one fresh process (not the
     one that fitted them); returns ``{command: [status, stderr, tf_imported]}``."""
     folder = fitted
@@ -154,7 +126,7 @@ def used(fitted):
         "img_true": ["log-prob", dig, "images.npy", "--context-file", "labels.npy", "--out",
                      "b_true.csv"],
     }
-    return _run_commands(folder, commands)
+    return run_cli(folder, commands)
 
 
 def _ok(used, key):
@@ -290,7 +262,7 @@ def test_label_conditional_digits(used, fitted):
     assert not np.any(np.isclose(true[~threes, 0], by_label[~threes, 0], rtol=1e-5, atol=0))
 
 
-def test_mistakes_are_reported_before_tensorflow_is_imported(fitted, used, tmp_path):
+def test_mistakes_are_reported_before_tensorflow_is_imported(fitted, used, tmp_path, run_cli):
     """Each case in a fresh process: one error line naming the problem, exit status 1 (2
     for a malformed command line), TensorFlow not imported, nothing written."""
     import tfp_flows
@@ -339,7 +311,7 @@ def test_mistakes_are_reported_before_tensorflow_is_imported(fitted, used, tmp_p
     }
     usage = {"expected finite numbers", "not allowed with argument", "got a mix"}
     before = sorted(p.name for p in fitted.iterdir())
-    for key, (status, err, tf_imported) in _run_commands(fitted, cases).items():
+    for key, (status, err, tf_imported) in run_cli(fitted, cases).items():
         assert not tf_imported, key
         assert status == (2 if key in usage else 1), (key, status, err)
         lines = err.strip().splitlines()

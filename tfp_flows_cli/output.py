@@ -1,12 +1,13 @@
-"""All-or-nothing output of the ``tfp-flows`` command: a directory (:class:`OutputDir`) or a
-file (:func:`write_text_atomically`, :func:`write_bytes_atomically`) appears only when
-complete, with the usual permissions, and never over what another process wrote meanwhile.
-No TensorFlow needed.
-"""
+"""All-or-nothing output (no TensorFlow needed): a directory (:class:`OutputDir`, filled by
+:func:`write_run`, the one writer of ``fit``) or a file (:func:`write_text_atomically`)
+appears only when complete, with the usual permissions, never over what another process
+wrote meanwhile; a run killed at any point leaves at most a hidden temporary entry."""
 import io
+import json
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,7 @@ def _is_inside(path, directory):
 
 def _make_unique_dir(parent, prefix):
     """Creates ``parent/prefix<random>`` with the usual permissions (``0o777`` less the
-    umask, i.e. 0755 under umask 022), unlike ``tempfile.mkdtemp``, whose 0700 would end up
-    on the output directory that is renamed from it."""
+    umask; ``tempfile.mkdtemp``'s 0700 would end up on the output directory)."""
     for _ in range(100):
         path = Path(parent) / f"{prefix}{secrets.token_hex(4)}"
         try:
@@ -46,22 +46,14 @@ def _identity(path):
 
 
 class OutputDir:
-    """All-or-nothing output directory.
-
-    On construction ``final`` is checked (refused if it is a file, or a non-empty directory
-    without ``overwrite``, or a directory holding one of ``protect``); this needs no
-    TensorFlow. Inside ``with``, files go into :attr:`path`, a fresh hidden directory next
-    to ``final`` (created with the usual permissions, honouring the umask); :meth:`commit`
-    renames it into place. Leaving the ``with`` block without a commit removes the
-    temporary directory and any parent directories this object created, so a failed run
-    leaves nothing behind.
-
-    The commit never replaces what another process wrote meanwhile: without ``overwrite``
-    it is one ``rename``, which POSIX refuses when ``final`` is a non-empty directory; with
-    ``overwrite`` only the very directory seen at the start (same inode) is replaced. When
-    another run got there first, :meth:`commit` raises :class:`CLIError` and this run's
-    results are discarded.
-    """
+    """All-or-nothing output directory. Constructing it checks ``final`` (not a file, not a
+    non-empty directory without ``overwrite``, holding none of ``protect``). Inside
+    ``with``, files go into :attr:`path`, a fresh hidden directory next to ``final``;
+    :meth:`commit` renames it into place, and leaving without a commit removes it (and the
+    parent directories this object created). The commit never replaces what another process
+    wrote meanwhile: without ``overwrite`` it is one ``rename``, which POSIX refuses onto a
+    non-empty directory; with ``overwrite`` only the directory seen at the start (same
+    inode) is replaced; else :meth:`commit` raises :class:`CLIError`."""
 
     def __init__(self, final, overwrite=False, protect=()):
         self.final = Path(final)
@@ -160,6 +152,29 @@ class OutputDir:
         return False
 
 
+def write_run(out, model, metrics, figures, start):
+    """Writes a run record into ``out`` (an :class:`OutputDir` checked at the start):
+    ``model.keras``, the ``figures`` (``{file name: matplotlib figure}``) and
+    ``metrics.json`` (with ``files`` and ``wall_time_s`` since ``start``), then puts the
+    directory in place at once; returns ``metrics``."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with out:
+            model.save(out.path / "model.keras")
+            for name, fig in figures.items():
+                fig.savefig(out.path / name, dpi=110, bbox_inches="tight")
+            metrics["files"] = ["model.keras", "metrics.json", *figures]
+            metrics["wall_time_s"] = round(time.perf_counter() - start, 3)
+            text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
+            (out.path / "metrics.json").write_text(text)
+            out.commit()
+    finally:
+        for fig in figures.values():
+            plt.close(fig)
+    return metrics
+
+
 def check_output_file(out, overwrite, protect=()):
     """Refuses an output file that exists (without ``overwrite``), is a directory, sits in a
     missing directory, or is one of the inputs ``protect``."""
@@ -178,31 +193,17 @@ def check_output_file(out, overwrite, protect=()):
                        "does not exist")
 
 
-def write_text_atomically(out, text, overwrite=False):
-    """Writes ``text`` to a temporary file next to ``out`` (permissions ``0o666`` less the
-    umask), then puts it in place: with ``overwrite`` by ``os.replace``; otherwise by a hard
-    link, which fails if another process created ``out`` meanwhile (where links are not
-    supported, by a last check and a rename)."""
-    _write_atomically(out, text, overwrite)
-
-
-def write_bytes_atomically(out, data, overwrite=False):
-    """:func:`write_text_atomically` for ``bytes`` (e.g. a ``.npy`` file's contents)."""
-    _write_atomically(out, bytes(data), overwrite)
-
-
-def npy_bytes(array):
-    """The contents of a ``.npy`` file holding ``array`` (no pickles)."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _write_atomically(out, data, overwrite):
+def write_text_atomically(out, data, overwrite=False):
+    """Writes ``data`` (text or bytes) to a temporary file next to ``out`` (permissions
+    ``0o666`` less the umask), then puts it in place: with ``overwrite`` by ``os.replace``;
+    otherwise by a hard link, which fails if another process created ``out`` meanwhile
+    (where links are not supported, by a last check and a rename)."""
     out = Path(out)
-    parent = out.absolute().parent
+    data = data.encode() if isinstance(data, str) else bytes(data)
+    taken = CLIError(f"--out {out} was written by another process while this run was "
+                     "working; it was left as it is")
     for _ in range(100):
-        tmp = parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
+        tmp = out.absolute().parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             break
@@ -211,27 +212,28 @@ def _write_atomically(out, data, overwrite):
         except OSError as err:
             raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
     try:
-        if isinstance(data, bytes):
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        else:
-            with os.fdopen(fd, "w", newline="") as f:
-                f.write(data)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         if overwrite:
             os.replace(tmp, out)
         else:
             try:
                 os.link(tmp, out)
             except FileExistsError:
-                raise CLIError(f"--out {out} was written by another process while this run "
-                               "was working; it was left as it is") from None
+                raise taken from None
             except OSError:   # no hard links on this file system
                 if out.exists():
-                    raise CLIError(f"--out {out} was written by another process while this "
-                                   "run was working; it was left as it is") from None
+                    raise taken from None
                 os.replace(tmp, out)
     except OSError as err:
         raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def npy_bytes(array):
+    """The contents of a ``.npy`` file holding ``array`` (no pickles)."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()

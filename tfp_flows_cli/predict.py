@@ -1,52 +1,8 @@
-"""``tfp-flows sample`` and ``tfp-flows log-prob``: use a model written by ``fit``.
-
-A model written by ``fit`` holds its own standardisation (a fixed layer set from the
-training rows), so the model file alone is enough: ``sample`` writes samples in the units of
-the data the model was fitted to, and ``log-prob`` reads rows in those units and gives the
-log-density in those units.
-
-``log-prob`` and values that are not finite: a row far outside the data the model was
-fitted to can have a density below the float32 range; its log-density is printed as
-``-inf`` (a true statement: numerically zero density), a warning line on stderr counts such
-rows, and the exit status stays 0. A ``nan`` log-density means the model failed on a row:
-that is an error (exit status 1, nothing written).
-
-Image models (``fit`` on digits, mnist5k or a ``.npy`` of integer images; their
-``config.json`` has ``num_levels`` K) are densities over dequantised pixels ``x + u`` in
-``[0, K)``:
-
-- ``sample`` writes integer images [N, H, W, C] to ``--out FILE.npy`` (required: CSV and
-  standard output are for vector models), the samples floored to ``0 .. K-1``, uint8 for
-  ``K <= 256`` (uint16 up to 65536);
-- ``log-prob`` reads a ``.npy`` of integer images [N, H, W] or [N, H, W, C] and gives each
-  image's bits per dimension, ``-log p(x + u) / (D ln 2)`` averaged over ``--draws`` draws
-  of ``u ~ U[0, 1)^D`` (default 4, noise seeded by ``--seed``, default 0; the same numbers
-  as :func:`tfp_flows.training.bits_per_dim`, whose value is their mean). Float images are
-  refused: scoring already dequantised inputs is ``model.log_prob`` in Python. A ``+inf``
-  (zero density) gets the warning line described above, a ``nan`` is an error.
-
-Conditional models (``fit --context-columns`` or ``--condition-on-labels``; their
-``config.json`` has ``context_size`` K) take contexts from ``--context``, ``--context-file``
-or ``--label`` (:mod:`tfp_flows_cli.context`); models without a context refuse them.
-
-- ``sample`` draws N samples for each context, context by context. Vector rows hold every
-  column of the data the model was fitted to, in its order and under its header, the context
-  columns holding the context (the layout recorded in the ``metrics.json`` next to the
-  model; without it the context columns come first, ``c1..cK``, then ``x1..xD``), so that
-  ``log-prob`` reads them back; ``.npy`` output is the same table as float64. Image models
-  write ``[N * contexts, H, W, C]``.
-- ``log-prob`` gives ``log p(x | c)``: the data file holds the context columns too (named by
-  ``--context-columns``, or recorded at fit time: found by name in the file's header, else
-  by position), or holds ``x`` (found by the recorded names in its header if it has more
-  columns) and the contexts come from ``--context`` (one for all rows) or
-  ``--context-file`` (one per row, or one for all). Image models: ``--label L``, or
-  ``--context-file`` with one integer label (or one context row) per image.
-
-The model file, the data file, the contexts and ``--out`` are checked before TensorFlow is
-imported (an image model's kind, shape and levels and a model's ``context_size`` are read
-from its ``config.json``, a ``.npy`` file's dtype and shape from its header, a CSV's
-columns from its first line).
-"""
+"""``tfp-flows sample`` and ``log-prob`` with a model written by ``fit`` (in the data's units;
+images as integer pixels and bits/dim; conditional models with contexts from
+:mod:`tfp_flows_cli.context`). Files and contexts are checked before TensorFlow is imported.
+A ``-inf`` log-density (``inf`` bits/dim) gets a warning line; a ``nan`` is an error."""
+import itertools
 import sys
 from pathlib import Path
 
@@ -62,24 +18,20 @@ from tfp_flows_cli.context import (
     peek_columns,
     recorded_layout,
 )
+from tfp_flows_cli.errors import CLIError, warning_line
 from tfp_flows_cli.files import (
-    CLIError,
     check_data_file,
     check_model_file,
-    check_output_file,
     event_size,
     format_rows,
     load_flow_model,
-    npy_bytes,
     peek_model_config,
     peek_npy,
     quiet_tensorflow_startup,
     shape_text,
     to_pixels,
-    warning_line,
-    write_bytes_atomically,
-    write_text_atomically,
 )
+from tfp_flows_cli.output import check_output_file, npy_bytes, write_text_atomically
 
 _CHUNK = 65536
 #: Images per ``sample`` / ``log_prob`` call for image models.
@@ -101,31 +53,31 @@ def _is_npy(path):
     return path is not None and Path(path).suffix.lower() == ".npy"
 
 
-def _emit(text, out, quiet, what, overwrite):
-    if out is None:
-        sys.stdout.write(text)
-        return
-    write_text_atomically(out, text, overwrite=overwrite)
-    if not quiet:
-        print(f"wrote {what} to {out}")
+def _emit(values, header, args, what):
+    """Writes ``values`` to ``--out`` (a ``.npy`` array, or CSV text with ``header``) or
+    prints them as CSV (``log-prob``: one value a line, no header); returns 0."""
+    if args.out is None:
+        sys.stdout.write(format_rows(values, header if args.command == "sample" else None))
+        return 0
+    data = npy_bytes(values) if _is_npy(args.out) else format_rows(values, header)
+    write_text_atomically(args.out, data, overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"wrote {what} to {args.out}")
+    return 0
 
 
 def _draw(model, n, seed, temperature, chunk, contexts=None):
     """``n`` samples, about ``chunk`` at a time, as float64 [n, *event_shape]; with
     ``contexts`` ``[m, K]``, ``n`` for each: [m, n, *event_shape]."""
-    blocks = [None] if contexts is None else [
-        contexts[i:i + max(1, chunk // n)] for i in range(0, len(contexts), max(1, chunk // n))]
-    out, step = [], 0
+    per = max(1, chunk // n)
+    blocks = [None] if contexts is None else [contexts[i:i + per]
+                                              for i in range(0, len(contexts), per)]
+    seeds, out = itertools.count(seed), []
     for block in blocks:
         given = {} if block is None else {"context": block}
-        chunks, left = [], n
-        while left > 0:
-            k = min(left, chunk)
-            chunks.append(np.asarray(model.sample(k, seed=seed + step, temperature=temperature,
-                                                  **given), dtype=np.float64))
-            left -= k
-            step += 1
-        draws = np.concatenate(chunks)
+        draws = np.concatenate([np.asarray(model.sample(
+            min(chunk, n - i), seed=next(seeds), temperature=temperature, **given), np.float64)
+            for i in range(0, n, chunk)])
         out.append(draws if block is None else np.swapaxes(draws, 0, 1))
     return np.concatenate(out)
 
@@ -160,33 +112,9 @@ def _missing_context(args, request):
                     f"({request.describe()}): pass {how}")
 
 
-def _for_each(request, n, contexts):
-    """`` (3 for each of 2 contexts)``, `` (given label 3)``, ... for ``sample``'s report."""
-    if contexts is None:
-        return ""
-    labels = request.labels
-    if labels is not None:
-        if len(labels) == 1:
-            return f" (given label {labels[0]})"
-        return f" ({n} for each of labels {', '.join(map(str, labels))})"
-    if len(contexts) == 1:
-        return " (given the context)"
-    return f" ({n} for each of {len(contexts)} contexts)"
-
-
-def _check_loaded(model, args, request):
-    """The loaded model agrees with what its config.json said (it could not be read)."""
-    k = getattr(model, "context_size", None)
-    if (k is None) != (request is None) or (request is not None and k != request.k):
-        raise CLIError(f"{args.model}: its config.json could not be read before loading; "
-                       f"the model takes {'no context' if k is None else f'contexts of {k}'}"
-                       ": run the command again with the matching options")
-
-
 def run_sample(args):
-    """``tfp-flows sample MODEL.keras -n N [--out FILE.csv|FILE.npy] [--seed S]
-    [--temperature T]``."""
-    inputs = [args.model] + [f for f in [getattr(args, "context_file", None)] if f]
+    """``tfp-flows sample``."""
+    inputs = [args.model] + [f for f in [args.context_file] if f]
     check_output_file(args.out, args.overwrite, protect=inputs)
     check_model_file(args.model)
     image = _image_model(args.model)
@@ -200,47 +128,39 @@ def run_sample(args):
         raise _missing_context(args, request)
     quiet_tensorflow_startup()
     model = load_flow_model(args.model)
-    _check_loaded(model, args, request)
     import tensorflow as tf
 
     tf.random.set_seed(args.seed)
-    temperature = getattr(args, "temperature", 1.0)
     contexts = None if request is None else request.load()
     n = args.num_samples
-    levels = getattr(model, "num_levels", None)
-    if levels is not None:
-        if not _is_npy(args.out):   # a config.json the peek could not read
-            raise CLIError(f"{args.model} is an image model: write its samples with --out "
-                           "FILE.npy")
-        samples = _draw(model, n, args.seed, temperature, _IMAGE_CHUNK, contexts)
-        if not np.all(np.isfinite(samples)):
-            raise CLIError(f"{args.model} produced non-finite samples; is the model diverged?")
-        images = to_pixels(samples.reshape((-1,) + tuple(model.event_shape)), levels)
-        write_bytes_atomically(args.out, npy_bytes(images), overwrite=args.overwrite)
-        if not args.quiet:
-            each = _for_each(request, n, contexts)
-            print(f"wrote {len(images)} images [{', '.join(map(str, images.shape))}] "
-                  f"({images.dtype.name}, pixel values 0 to {levels - 1}){each} to {args.out}")
-        return 0
+    samples = _draw(model, n, args.seed, args.temperature,
+                    _CHUNK if image is None else _IMAGE_CHUNK, contexts)
+    _check_samples(samples, args)
+    each = "" if contexts is None else f" ({n} for each of {len(contexts)} contexts)"
+    if image is not None:
+        data = to_pixels(samples.reshape((-1,) + image[0]), image[1])
+        what = f"{len(data)} images [{', '.join(map(str, data.shape))}] ({data.dtype.name}, " \
+               f"pixel values 0 to {image[1] - 1}){each}"
+        return _emit(data, None, args, what)
     width = event_size(model)
-    samples = _draw(model, n, args.seed, temperature, _CHUNK, contexts)
-    if not np.all(np.isfinite(samples)):
-        raise CLIError(f"{args.model} produced non-finite samples; is the model diverged?")
     if contexts is None:
-        rows, header = samples.reshape(n, width), [f"x{i + 1}" for i in range(width)]
-        what = f"{n} samples"
+        data, header = samples.reshape(n, width), [f"x{i + 1}" for i in range(width)]
     else:
         layout = request.recorded or Layout.context_first(request.k, width)
-        rows, header = layout.rows(contexts, samples.reshape(len(contexts), n, width)), \
-            layout.header()
-        what = f"{len(rows)} samples{_for_each(request, n, contexts)}"
-    if _is_npy(args.out):
-        write_bytes_atomically(args.out, npy_bytes(rows), overwrite=args.overwrite)
-        if not args.quiet:
-            print(f"wrote {what} [{', '.join(map(str, rows.shape))}] (float64) to {args.out}")
-        return 0
-    _emit(format_rows(rows, header), args.out, args.quiet, what, args.overwrite)
-    return 0
+        data = layout.rows(contexts, samples.reshape(len(contexts), n, width))
+        header = layout.header()
+    shape = f" [{', '.join(map(str, data.shape))}] (float64)" if _is_npy(args.out) else ""
+    return _emit(data, header, args, f"{len(data)} samples{each}{shape}")
+
+
+def _check_samples(samples, args):
+    if np.all(np.isfinite(samples)):
+        return
+    if args.temperature > 1:
+        raise CLIError(f"--temperature {args.temperature:g} gave samples beyond the float32 "
+                       "range: the base samples are scaled by it, and huge temperatures "
+                       "overflow; use a temperature near 1 (T < 1 for cleaner samples)")
+    raise CLIError(f"{args.model} produced non-finite samples; is the model diverged?")
 
 
 def _check_images_file(args, shape, levels):
@@ -253,10 +173,7 @@ def _check_images_file(args, shape, levels):
              f"and scores {want} with pixels in [0, {levels})")
     if not _is_npy(args.data):
         raise CLIError(f"{intro}; got {args.data}")
-    peek = peek_npy(args.data)
-    if peek is None:
-        raise CLIError(f"{intro}; {args.data} is not a readable .npy array")
-    got, dtype = peek
+    got, dtype = peek_npy(args.data)
     if dtype.kind not in "iu":
         hint = ("; already dequantised float images are scored by model.log_prob in Python"
                 if dtype.kind == "f" else "")
@@ -275,10 +192,7 @@ def _image_bits(model, args, levels, contexts=None):
         images = load_images_npy(args.data, num_levels=levels)
     except (ValueError, OSError) as err:
         raise CLIError(f"{err} (the model {args.model} has {levels} pixel levels)") from None
-    if images.shape[1:] != tuple(model.event_shape):
-        raise CLIError(f"{args.data}: expected images [N, "
-                       f"{', '.join(map(str, model.event_shape))}], got {images.shape}")
-    draws = DEFAULT_DRAWS if args.draws is None else args.draws
+    draws = DEFAULT_DRAWS if args.num_draws is None else args.num_draws
     seed = 0 if args.seed is None else args.seed
     context = None if contexts is None else _per_row(contexts, len(images), args)
     return bits_per_image(model, images, levels, draws, seed, batch_size=_IMAGE_CHUNK,
@@ -332,7 +246,7 @@ def run_log_prob(args):
     if image is not None:
         _check_images_file(args, *image)
     else:
-        given = [opt for opt, value in (("--draws", getattr(args, "draws", None)),
+        given = [opt for opt, value in (("--num-draws", args.num_draws),
                                         ("--seed", getattr(args, "seed", None)))
                  if value is not None]
         if given:
@@ -343,19 +257,12 @@ def run_log_prob(args):
     from tfp_flows.datasets import load_array
 
     model = load_flow_model(args.model)
-    _check_loaded(model, args, request)
     contexts = request.load() if request is not None and request.given else None
-    levels = getattr(model, "num_levels", None)
-    if levels is not None:
-        if image is None:   # a config.json the peek could not read
-            _check_images_file(args, tuple(model.event_shape), levels)
-        values, draws = _image_bits(model, args, levels, contexts)
+    if image is not None:
+        values, draws = _image_bits(model, args, image[1], contexts)
         _check_finite(values, args, what="bits/dim", bad="inf")
-        header = ["bits_per_dim"] if args.out is not None else None
-        _emit(format_rows(values, header), args.out, args.quiet,
-              f"bits/dim of {len(values)} images ({draws} dequantisation draws each)",
-              args.overwrite)
-        return 0
+        return _emit(values, ["bits_per_dim"], args,
+                     f"bits/dim of {len(values)} images ({draws} dequantisation draws each)")
     width = event_size(model)
     in_file = request is not None and contexts is None   # the file holds the contexts
     expected = (layout.width if layout is not None else None) if in_file else width
@@ -384,10 +291,7 @@ def run_log_prob(args):
     x = x.reshape((len(x),) + tuple(model.event_shape))
     values = -negative_log_likelihoods(model, x, batch_size=_CHUNK, context=context)
     _check_finite(values, args)
-    header = ["log_prob"] if args.out is not None else None
-    _emit(format_rows(values, header), args.out, args.quiet,
-          f"{len(values)} log-densities (nats)", args.overwrite)
-    return 0
+    return _emit(values, ["log_prob"], args, f"{len(values)} log-densities (nats)")
 
 
 def _rows(index, shown=5):

@@ -1,7 +1,6 @@
 """What ``tfp-flows fit`` prints and records besides the numbers: progress lines with the
-time left, durations, package versions, JSON-safe floats, and the summary printed at the end
-of a run (from its metrics dict). No TensorFlow needed (Keras is passed in where a callback
-is made).
+time left, package versions, JSON-safe floats, and the summary printed at the end of a run
+(from its metrics dict). No TensorFlow needed (Keras is passed in for the callback).
 """
 import math
 import platform
@@ -82,73 +81,45 @@ def fmt(value, digits=4):
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def vector_summary(metrics, out):
-    """What ``tfp-flows fit`` (and ``demo``) print at the end of a vector run."""
-    s = metrics["settings"]
-    hidden = ",".join(str(h) for h in s["hidden_units"])
-    best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
-    lines = [
-        f"fitted {s['flow']} ({s['layers']} layers, hidden {hidden}) to {metrics['data']}: "
-        f"{metrics['epochs_run']} epochs{best}, {metrics['wall_time_s']:.1f} s",
-        f"NLL (nats per point, data units): train {fmt(metrics['train_nll_nats'])}"
-        f"  validation {fmt(metrics['validation_nll_nats'])}"
-        f"  test {fmt(metrics['test_nll_nats'])}",
-    ]
-    if "kl_to_truth_nats" in metrics:
-        lines.append(f"KL to the true density: {fmt(metrics['kl_to_truth_nats'])} nats "
-                     f"(test NLL {fmt(metrics['test_nll_nats'])} - true entropy "
-                     f"{fmt(metrics['true_entropy_nats'])})")
-    if metrics["stopped_on_nan"]:
-        lines.append("warning: the loss became NaN; the best weights before that were kept")
-    lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))
-    return "\n".join(lines)
-
-
-def image_summary(metrics, out):
-    """What ``tfp-flows fit`` prints at the end of an image run."""
-    n = metrics["n_images"]
-    best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
-    shape = "x".join(str(int(s)) for s in metrics["event_shape"])
-    lines = [
-        (f"fitted {metrics['flow']} to {metrics['data']} ({shape} images, "
-         f"{metrics['num_levels']} levels; {n['train']} train, {n['validation']} validation, "
-         f"{n['test']} test): {metrics['epochs_run']} epochs{best}, "
-         f"{metrics['wall_time_s']:.1f} s"),
-        (f"bits/dim ({metrics['bits_per_dim_num_draws']} dequantisation draws): train "
-         f"{fmt(metrics['train_bits_per_dim'])}  validation "
-         f"{fmt(metrics['validation_bits_per_dim'])}  test "
-         f"{fmt(metrics['test_bits_per_dim'])} +/- "
-         f"{fmt(metrics['test_bits_per_dim_std_error'])}  (uniform "
-         f"{fmt(metrics['uniform_bits_per_dim'])})"),
-    ]
-    if metrics.get("condition_on_labels"):
-        lines.append(f"conditional on the label ({metrics['num_classes']} classes): test "
-                     f"bits/dim given the true labels {fmt(metrics['test_bits_per_dim'])}, "
-                     f"given shuffled labels "
-                     f"{fmt(metrics['test_bits_per_dim_shuffled_labels'])}")
-    if metrics["stopped_on_nan"]:
-        lines.append("warning: the loss became NaN; the best weights before that were kept")
-    lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))
-    return "\n".join(lines)
-
-
-def conditional_summary(metrics, out):
-    """What ``tfp-flows fit --context-columns`` prints at the end."""
+def summary(metrics, out):
+    """What ``tfp-flows fit`` (and ``demo``) print at the end of a run."""
     s = metrics["settings"]
     best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
+    took = f"{metrics['epochs_run']} epochs{best}, {metrics['wall_time_s']:.1f} s"
+    m = {k: fmt(v) if isinstance(v, float) or v is None else v for k, v in metrics.items()}
+    if metrics["data_kind"] == "images":
+        n = metrics["n_images"]
+        shape = "x".join(str(int(v)) for v in metrics["event_shape"])
+        lines = [f"fitted {s['flow']} to {m['data']} ({shape} images, {m['num_levels']} "
+                 f"levels; {n['train']} train, {n['validation']} validation, {n['test']} "
+                 f"test): {took}",
+                 f"bits/dim ({m['bits_per_dim_num_draws']} dequantisation draws): train "
+                 f"{m['train_bits_per_dim']}  validation {m['validation_bits_per_dim']}  "
+                 f"test {m['test_bits_per_dim']} +/- {m['test_bits_per_dim_std_error']}  "
+                 f"(uniform {m['uniform_bits_per_dim']})"]
+        if metrics.get("condition_on_labels"):
+            lines.append(f"conditional on the label ({m['num_classes']} classes): test "
+                         f"bits/dim given shuffled labels "
+                         f"{m['test_bits_per_dim_shuffled_labels']}")
+    else:
+        what = f"{s['flow']} ({s['num_layers']} layers, hidden " \
+               f"{','.join(map(str, s['hidden_units']))})"
+        given = ""
+        if "context_columns" in metrics:
+            def shown(columns):
+                return ", ".join(map(str, columns["names"] or columns["indices"]))
 
-    def shown(columns):
-        return ", ".join(map(str, columns["names"] or columns["indices"]))
-
-    lines = [
-        f"fitted a conditional {s['flow']} ({s['layers']} layers) to {metrics['data']}: "
-        f"p({shown(metrics['x_columns'])} | {shown(metrics['context_columns'])}), "
-        f"{metrics['epochs_run']} epochs{best}, {metrics['wall_time_s']:.1f} s",
-        f"NLL -log p(x | c) (nats per row, data units): train "
-        f"{fmt(metrics['train_nll_nats'])}  validation {fmt(metrics['validation_nll_nats'])}"
-        f"  test {fmt(metrics['test_nll_nats'])}  (test with shuffled contexts "
-        f"{fmt(metrics['test_nll_shuffled_context_nats'])})",
-    ]
+            what = f"a conditional {what}"
+            given = f" p({shown(metrics['x_columns'])} | {shown(metrics['context_columns'])})"
+        lines = [f"fitted {what} to {m['data']}{given}: {took}",
+                 f"NLL (nats per point, data units): train {m['train_nll_nats']}  validation "
+                 f"{m['validation_nll_nats']}  test {m['test_nll_nats']}"]
+        if "test_nll_shuffled_context_nats" in metrics:
+            lines[-1] += f"  (test with shuffled contexts " \
+                         f"{m['test_nll_shuffled_context_nats']})"
+        if "kl_to_truth_nats" in metrics:
+            lines.append(f"KL to the true density: {m['kl_to_truth_nats']} nats (test NLL "
+                         f"{m['test_nll_nats']} - true entropy {m['true_entropy_nats']})")
     if metrics["stopped_on_nan"]:
         lines.append("warning: the loss became NaN; the best weights before that were kept")
     lines.append(f"wrote {out}/: " + ", ".join(metrics["files"]))
