@@ -11,7 +11,8 @@ from tfp_flows.contexts import check_context
 from tfp_flows.fit_data import adapt_fit_data
 from tfp_flows.layers.base import initialize_layers
 
-__all__ = ["MaximumLikelihood", "VECTOR_STEPS_PER_EXECUTION", "trains_distributed"]
+__all__ = ["MaximumLikelihood", "StopOnNonFinite", "VECTOR_STEPS_PER_EXECUTION", "apply_if_finite",
+           "step_logs", "trains_distributed"]
 
 #: Default ``steps_per_execution`` of a vector flow's ``compile`` (see
 #: :meth:`MaximumLikelihood.compile`).
@@ -23,7 +24,7 @@ def _replica_scaled(loss):
     return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
 
 
-class _StopOnNonFinite(keras.callbacks.Callback):
+class StopOnNonFinite(keras.callbacks.Callback):
     """Stops ``fit`` at the first batch whose loss is not finite (that step applied no
     update, see :meth:`FlowModel.train_step`) and says what happened."""
 
@@ -65,7 +66,44 @@ def _multi_worker(strategy):
         strategy.extended._in_multi_worker_mode()
 
 
-def _step_logs(metrics):
+def apply_if_finite(optimizer, tape, loss, weights):
+    """The update of one training step, applied only if it is safe: a step whose ``loss`` is
+    not finite, or whose gradients are not finite or so large that the optimizer's update
+    would overflow (global norm above ``sqrt(max float) / 10``: Adam squares them), changes
+    no weight. Returns the loss to report: ``loss``, or NaN for a refused step (so that
+    :class:`StopOnNonFinite` stops ``fit``). The check costs one fused reduction per
+    variable (``tf.linalg.global_norm``).
+
+    Args:
+      optimizer: the compiled Keras optimizer.
+      tape: the ``tf.GradientTape`` that recorded ``loss``.
+      loss: the scalar loss of this replica's batch (already divided by the number of
+        replicas).
+      weights: the trainable weights to update.
+    """
+    grads = tape.gradient(optimizer.scale_loss(loss), weights)
+    present = [g for g in grads if g is not None]
+    finite = tf.math.is_finite(loss)
+    # With loss scaling (mixed_float16) the optimizer itself skips steps whose gradients
+    # overflow and lowers the scale: only the loss is checked here.
+    if present and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        norm = tf.linalg.global_norm(present)
+        limit = np.sqrt(np.finfo(norm.dtype.as_numpy_dtype).max) / 10.0
+        finite = tf.logical_and(finite, norm < tf.constant(limit, norm.dtype))
+    if tf.distribute.has_strategy() and tf.distribute.get_replica_context() is not None:
+        # Under a strategy (one replica too) apply all-reduces through merge_call, which
+        # cannot run inside tf.cond: every replica applies, a bad step's gradients zeroed.
+        grads = [None if g is None else tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+        optimizer.apply(grads, weights)
+    else:
+        def apply():
+            optimizer.apply(grads, weights)
+            return tf.constant(True)
+        tf.cond(finite, apply, lambda: tf.constant(False))
+    return tf.where(finite, loss, tf.constant(np.nan, loss.dtype))
+
+
+def step_logs(metrics):
     """What a train or test step returns: each metric's result. Across workers, Keras 3
     reduces them with ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars
     ("Invalid reduction dimension 0 for input with 0 dimensions", keras-team/keras#20585):
@@ -179,34 +217,12 @@ class MaximumLikelihood:
         with tf.GradientTape() as tape:
             y_pred = self(x, context=context, training=True)
             loss = self.compute_loss(x=x, y_pred=y_pred, sample_weight=sample_weight)
-            scaled = self.optimizer.scale_loss(loss)
-        weights = self.trainable_weights
-        grads = tape.gradient(scaled, weights)
-        present = [g for g in grads if g is not None]
-        finite = tf.math.is_finite(loss)
-        # With loss scaling (mixed_float16) the optimizer itself skips steps whose gradients
-        # overflow and lowers the scale: only the loss is checked here.
-        if present and not isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            norm = tf.linalg.global_norm(present)
-            limit = np.sqrt(np.finfo(norm.dtype.as_numpy_dtype).max) / 10.0
-            finite = tf.logical_and(finite, norm < tf.constant(limit, norm.dtype))
+        reported = apply_if_finite(self.optimizer, tape, loss, self.trainable_weights)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if tf.distribute.has_strategy() and tf.distribute.get_replica_context() is not None:
-            # Under a strategy (one replica too) apply all-reduces through merge_call, which
-            # cannot run inside tf.cond: every replica applies, a bad step's gradients zeroed.
-            grads = [None if g is None else tf.where(finite, g, tf.zeros_like(g)) for g in grads]
-            self.optimizer.apply(grads, weights)
-        else:
-            tf.cond(finite, lambda: self._apply(grads, weights), lambda: tf.constant(False))
-        reported = tf.where(finite, loss, tf.constant(np.nan, loss.dtype)) * replicas
         for metric in self.metrics:
             if metric.name == "loss":
-                metric.update_state(reported, sample_weight=tf.shape(x)[0])
-        return _step_logs(self.metrics)
-
-    def _apply(self, grads, weights):
-        self.optimizer.apply(grads, weights)
-        return tf.constant(True)
+                metric.update_state(reported * replicas, sample_weight=tf.shape(x)[0])
+        return step_logs(self.metrics)
 
     def test_step(self, data):
         """Keras's ``evaluate`` step: the mean negative log-likelihood of a batch (of
@@ -219,7 +235,7 @@ class MaximumLikelihood:
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(loss * replicas, sample_weight=tf.shape(x)[0])
-        return _step_logs(self.metrics)
+        return step_logs(self.metrics)
 
     def evaluate(self, x=None, y=None, context=None, **kwargs):
         """``keras.Model.evaluate``: the mean negative log-likelihood of ``x`` (given
@@ -304,6 +320,6 @@ class MaximumLikelihood:
             # lifts every variable out of the graph and traces the step twice: build it now.
             with self.distribute_strategy.scope():
                 self.optimizer.build(self.trainable_variables)
-        callbacks = list(callbacks or []) + [_StopOnNonFinite()]
+        callbacks = list(callbacks or []) + [StopOnNonFinite()]
         return super().fit(data.train, epochs=epochs, callbacks=callbacks,
                            validation_data=data.validation, shuffle=False, **kwargs)

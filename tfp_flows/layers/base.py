@@ -52,9 +52,13 @@ class FlowLayer(keras.layers.Layer):
         super().__init__(**kwargs)
 
     def add_weight(self, *args, **kwargs):
-        """``keras.layers.Layer.add_weight``, except that the weight is never autocast: a
-        flow's own numbers stay in the variable dtype under a mixed-precision policy."""
+        """``keras.layers.Layer.add_weight``, except that the weight is never autocast (a
+        flow's own numbers stay in the variable dtype under a mixed-precision policy) and a
+        layer built ``trainable=False`` makes weights that TensorFlow sees as fixed too (so
+        plain TFP code, ``tfp.vi`` included, does not train them)."""
         kwargs["autocast"] = False
+        if not self.trainable:
+            kwargs["trainable"] = False
         return super().add_weight(*args, **kwargs)
 
     @property

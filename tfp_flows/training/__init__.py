@@ -10,6 +10,12 @@
   each an :class:`Estimate` ``(value, std_error)``; :func:`bits_per_image` per image; each
   takes ``context=`` for conditional flows. :func:`conditional_kl`: mean KL to an exact
   conditional density over contexts.
+- :func:`fit_to_target`: variational inference, the reverse KL from the flow to an
+  unnormalised density (a function, a TFP distribution, or a pinned joint distribution
+  through :class:`JointTarget`); :class:`ReverseKL` is its trainer.
+- :func:`importance_log_weights`, :func:`importance_diagnostics`: importance weights of a
+  flow's draws against a target, and from them Kish's ESS, the Pareto k-hat, ``log Z`` with
+  its standard error and the ELBO (:class:`ImportanceDiagnostics`); :func:`pareto_khat`.
 - :func:`dequantized_dataset`: integer images as a ``tf.data`` pipeline with fresh uniform
   dequantisation every epoch (what ``FlowModel.fit`` does with integer images).
 
@@ -34,8 +40,26 @@ from tfp_flows.training.metrics import (
     mean_nll,
     negative_log_likelihoods,
 )
-from tfp_flows.training.recipe import SCHEDULES, SMALL_DATA, TimeBudget, fit_flow
+from tfp_flows.training.diagnostics import (
+    ImportanceDiagnostics,
+    importance_diagnostics,
+    importance_log_weights,
+    pareto_khat,
+)
+from tfp_flows.training.joint import JointTarget
+from tfp_flows.training.callbacks import DEFAULT_LEARNING_RATE
+from tfp_flows.training.recipe import (
+    DEFAULT_VALIDATION_SPLIT,
+    SCHEDULES,
+    SMALL_DATA,
+    TimeBudget,
+    fit_flow,
+)
+from tfp_flows.training.target import ReverseKL, check_target, fit_to_target
 
-__all__ = ["SCHEDULES", "SMALL_DATA", "AveragedWeights", "Estimate", "TimeBudget",
+__all__ = ["DEFAULT_LEARNING_RATE", "DEFAULT_VALIDATION_SPLIT", "SCHEDULES", "SMALL_DATA", "AveragedWeights", "Estimate", "JointTarget", "ReverseKL",
+           "TimeBudget", "check_target", "fit_to_target",
+           "ImportanceDiagnostics", "importance_diagnostics", "importance_log_weights",
+           "pareto_khat",
            "bits_per_dim", "bits_per_image", "conditional_kl", "dequantized_dataset", "fit_flow",
            "kl_to_truth", "mean_nll", "negative_log_likelihoods"]

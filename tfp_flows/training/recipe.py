@@ -5,21 +5,25 @@ validation loss with the best weights restored, and an optional wall-clock budge
 ``FlowModel.fit`` plus the callbacks every careful run of maximum likelihood wants.
 """
 import math
-import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tfp_flows.fit_data import check_input_noise, check_split
-from tfp_flows.model_training import trains_distributed
-from tfp_flows.training.averaging import AveragedWeights
-from tfp_flows.validation import check_fraction, check_positive_float, check_positive_int
+from tfp_flows.training.callbacks import (  # noqa: F401 (SCHEDULES, TimeBudget: public here)
+    DEFAULT_LEARNING_RATE,
+    SCHEDULES,
+    Recipe,
+    TimeBudget,
+    check_recipe,
+    compile_with_adam,
+)
+from tfp_flows.validation import check_positive_int
 
-__all__ = ["SCHEDULES", "SMALL_DATA", "TimeBudget", "fit_flow"]
+__all__ = ["DEFAULT_VALIDATION_SPLIT", "SCHEDULES", "SMALL_DATA", "TimeBudget", "fit_flow"]
 
-#: Learning-rate schedules :func:`fit_flow` knows (see its docstring).
-SCHEDULES = ("plateau", "cosine", "constant")
+#: The fraction of array data ``fit_flow`` holds out when not told otherwise.
+DEFAULT_VALIDATION_SPLIT = 0.1
 
 #: :func:`fit_flow` settings for small vector data sets (about a thousand rows), where the
 #: error is variance (the training NLL falls below the truth's entropy): a larger rate, a
@@ -27,36 +31,6 @@ SCHEDULES = ("plateau", "cosine", "constant")
 #: "Small data"). Use them as ``fit_flow(flow, x, epochs=..., **SMALL_DATA)``; not the
 #: defaults, because the noise smooths the density (a bias large data sets need not pay).
 SMALL_DATA = dict(learning_rate=3e-3, ema_momentum=0.99, input_noise=0.03)
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Ends ``fit`` once ``seconds`` of wall time have passed since training began (checked
-    after every batch, or every ``steps_per_execution`` batches, so a run overshoots by at
-    most that many steps and one validation pass).
-
-    Example:
-        >>> TimeBudget(60).seconds
-        60.0
-    """
-
-    def __init__(self, seconds):
-        super().__init__()
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.number)) \
-                or not 0 < seconds < math.inf:
-            raise ValueError(f"time_budget must be a positive number of seconds, got "
-                             f"{seconds!r}")
-        self.seconds = float(seconds)
-        self.start = None
-        self.stopped = False
-
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-        self.stopped = False
-
-    def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() - self.start > self.seconds:
-            self.stopped = True
-            self.model.stop_training = True
 
 
 def _steps_per_epoch(x, batch_size, validation_split):
@@ -67,69 +41,6 @@ def _steps_per_epoch(x, batch_size, validation_split):
         return steps if steps > 0 else None
     n = len(x)
     return max(1, math.ceil((n - int(n * validation_split)) / batch_size))
-
-
-def _averaging_callback(model):
-    """Validation and early stopping on the averaged weights: one compiled swap per switch
-    (:class:`AveragedWeights`), or Keras's variable-by-variable swap under ``tf.distribute``."""
-    if trains_distributed(model):
-        return keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
-    return AveragedWeights()
-
-
-#: Adam's learning rate for a model that ``fit_flow`` compiles itself.
-DEFAULT_LEARNING_RATE = 1e-3
-#: The fraction of array data ``fit_flow`` holds out when not told otherwise.
-DEFAULT_VALIDATION_SPLIT = 0.1
-
-
-def _check_compiled(optimizer, schedule, learning_rate, ema_momentum):
-    """A compiled model keeps its optimizer and its state (a loaded model resumes): an
-    option that would need another optimizer is refused, never silently ignored."""
-    fresh = "build a fresh model, or compile it yourself with what you want"
-    if ema_momentum is not None and not getattr(optimizer, "use_ema", False):
-        raise ValueError("ema_momentum needs an optimizer that keeps a moving average, but "
-                         f"the model is compiled already with use_ema=False; {fresh}")
-    if schedule == "cosine":
-        raise ValueError("schedule='cosine' builds its own optimizer, but the model is "
-                         "compiled already; use schedule='plateau' or 'constant' to keep its "
-                         f"optimizer, or {fresh}")
-    follows_schedule = isinstance(getattr(optimizer, "_learning_rate", None),
-                                  keras.optimizers.schedules.LearningRateSchedule)
-    if schedule == "plateau" and follows_schedule:
-        raise ValueError("schedule='plateau' changes the learning rate, but the model's "
-                         "optimizer follows a LearningRateSchedule; use schedule='constant' "
-                         "to keep that schedule")
-    if learning_rate is not None:
-        current = None if follows_schedule else float(
-            keras.ops.convert_to_numpy(optimizer.learning_rate))
-        if current is None or not np.isclose(current, learning_rate, rtol=1e-6, atol=0):
-            raise ValueError(
-                f"learning_rate={learning_rate:g}, but the model is compiled already with "
-                f"learning rate {'a schedule' if current is None else f'{current:.6g}'}, and "
-                "fit_flow keeps a compiled model's optimizer and its state; pass "
-                "learning_rate=None to keep it, set model.optimizer.learning_rate first, "
-                f"or {fresh}")
-
-
-def _compile(model, schedule, learning_rate, steps, ema_momentum=None):
-    """Compiles ``model`` with Adam unless it is compiled already (then its optimizer and
-    its state are kept: a loaded model resumes where it stopped)."""
-    if getattr(model, "optimizer", None) is not None:
-        _check_compiled(model.optimizer, schedule, learning_rate, ema_momentum)
-        return
-    rate = DEFAULT_LEARNING_RATE if learning_rate is None else learning_rate
-    if schedule == "cosine":
-        if steps is None:
-            raise ValueError("schedule='cosine' needs the number of steps per epoch, but the "
-                             "dataset's length is unknown; use schedule='plateau', or "
-                             "give the dataset a length (tf.data.experimental.assert_cardinality)")
-        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps, alpha=0.01)
-    if ema_momentum is None:
-        model.compile(optimizer=keras.optimizers.Adam(rate))
-    else:
-        model.compile(optimizer=keras.optimizers.Adam(rate, use_ema=True,
-                                                      ema_momentum=ema_momentum))
 
 
 def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=None, schedule="plateau",
@@ -236,26 +147,16 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=None, schedule="
         >>> history.best_epoch in (1, 2)
         True
     """
-    epochs = check_positive_int(epochs, "epochs")
+    settings = check_recipe(epochs=epochs, schedule=schedule, learning_rate=learning_rate,
+                            patience=patience, lr_patience=lr_patience, lr_factor=lr_factor,
+                            min_learning_rate=min_learning_rate, ema_momentum=ema_momentum)
     batch_size = check_positive_int(batch_size, "batch_size")
-    if learning_rate is not None:
-        learning_rate = check_positive_float(learning_rate, "learning_rate")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    patience = None if patience is None else check_positive_int(patience, "patience")
-    lr_patience = check_positive_int(lr_patience, "lr_patience")
-    lr_factor = check_fraction(lr_factor, "lr_factor")
-    min_learning_rate = check_positive_float(min_learning_rate, "min_learning_rate")
     dataset = isinstance(x, tf.data.Dataset)
     if validation_split is None:
         validation_split = 0.0 if dataset or validation_data is not None else \
             DEFAULT_VALIDATION_SPLIT
     validation_split = check_split(validation_split)
-    budget = None if time_budget is None else TimeBudget(time_budget)
-    if ema_momentum is not None:
-        ema_momentum = check_fraction(ema_momentum, "ema_momentum")
     input_noise = check_input_noise(input_noise)
-
     if validation_data is not None and hasattr(validation_data, "__len__") \
             and len(validation_data) == 0:
         validation_data = None   # e.g. a split that left no rows: monitor the training loss
@@ -263,42 +164,22 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=None, schedule="
         validation_split = 0.0
     has_validation = validation_data is not None or (
         not dataset and int(len(x) * validation_split) > 0)
-    monitor = "val_loss" if has_validation else "loss"
 
     steps = _steps_per_epoch(x, batch_size, validation_split)
-    _compile(model, schedule, learning_rate, None if steps is None else steps * epochs,
-             ema_momentum)
-    stopper = keras.callbacks.EarlyStopping(
-        monitor=monitor, patience=epochs + 1 if patience is None else patience,
-        restore_best_weights=True)
-    # First, so that validation and the weights early stopping keeps are the averaged ones.
-    recipe = [] if ema_momentum is None else [_averaging_callback(model)]
-    recipe.append(stopper)
-    if schedule == "plateau":
-        recipe.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, factor=float(lr_factor), patience=lr_patience,
-            min_lr=min_learning_rate))
-    if budget is not None:
-        recipe.append(budget)
-    start = time.perf_counter()
+    compile_with_adam(model, schedule, settings["learning_rate"],
+                      None if steps is None else steps * settings["epochs"],
+                      settings["ema_momentum"])
+    recipe = Recipe(model, "val_loss" if has_validation else "loss",
+                    epochs=settings["epochs"], patience=settings["patience"], schedule=schedule,
+                    lr_patience=settings["lr_patience"], lr_factor=settings["lr_factor"],
+                    min_learning_rate=settings["min_learning_rate"], time_budget=time_budget,
+                    ema_momentum=settings["ema_momentum"])
     extra = {} if context is None else {"context": context}
     if input_noise is not None:
         extra["input_noise"] = input_noise
-    if dataset:
-        batch_size = None   # the dataset batches itself
-    history = model.fit(x, batch_size=batch_size, epochs=epochs, **extra,
+    history = model.fit(x, batch_size=None if dataset else batch_size,
+                        epochs=settings["epochs"], **extra,
                         validation_split=validation_split, validation_data=validation_data,
                         shuffle=shuffle, verbose=verbose,
-                        callbacks=recipe + list(callbacks or []))
-    history.seconds = time.perf_counter() - start
-    history.best_epoch = None if stopper.best_weights is None else stopper.best_epoch + 1
-    losses = history.history.get("loss", [])
-    if losses and not math.isfinite(losses[-1]):
-        history.stopped_by = "non_finite_loss"
-    elif stopper.stopped_epoch > 0:
-        history.stopped_by = "early_stopping"
-    elif budget is not None and budget.stopped:
-        history.stopped_by = "time_budget"
-    else:
-        history.stopped_by = "epochs"
-    return history
+                        callbacks=recipe.callbacks + list(callbacks or []))
+    return recipe.finish(history)
