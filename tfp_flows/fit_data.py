@@ -9,16 +9,24 @@ finite values in the model's dtype, pixels (integer images, or dequantised float
 Gaussian input noise are steps on the training pipeline (fresh noise every epoch).
 """
 import dataclasses
+import types
 import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from tfp_flows.contexts import check_context_rows
+from tfp_flows.data_pipeline import (  # noqa: F401 (dequantized_dataset: public here too)
+    dequantize_step,
+    dequantized_dataset,
+    gaussian_step,
+    noise_generator,
+    pipeline,
+)
 from tfp_flows.validation import check_data, check_positive_int, check_sample_weight
 
 __all__ = ["FitData", "INIT_IMAGES", "INIT_ROWS", "adapt_fit_data", "check_input_noise",
-           "check_spread", "check_split",
+           "as_dataset", "check_spread", "check_split", "prepare_fit_data",
            "dequantized_dataset", "split_rows"]
 
 #: Rows of the training data that data-dependent initialisation sees (ActNorm, standardise).
@@ -85,91 +93,6 @@ def check_input_noise(input_noise):
         raise ValueError(f"input_noise must be None or a finite number >= 0 (a fraction of "
                          f"each dimension's standard deviation), got {input_noise!r}")
     return float(input_noise) or None
-
-
-def _noise_generator(seed):
-    """A generator whose state advances batch after batch, so noise is fresh every epoch
-    (op-level random ops repeat once a global seed is set). ``seed=None`` draws the seed from
-    NumPy's global state, so that ``keras.utils.set_random_seed`` makes a run reproducible."""
-    return tf.random.Generator.from_seed(
-        int(np.random.randint(2**31 - 1)) if seed is None else seed)
-
-
-def _dequantize_step(generator):
-    ceiling = np.float32(np.nextafter(np.float32(1.0), np.float32(0.0)))
-
-    def step(batch, *rest):
-        noisy = tf.cast(batch, tf.float32) + generator.uniform(tf.shape(batch), maxval=ceiling)
-        return (noisy, *rest) if rest else noisy
-    return step
-
-
-def _gaussian_step(generator, scale):
-    def step(batch, *rest):
-        noisy = batch + tf.cast(scale, batch.dtype) * generator.normal(tf.shape(batch),
-                                                                        dtype=batch.dtype)
-        return (noisy, *rest) if rest else noisy
-    return step
-
-
-def dequantized_dataset(images, num_levels, batch_size=64, shuffle=True, seed=None,
-                        context=None):
-    r"""Batches of dequantised images :math:`x + u`, :math:`u \sim U[0, 1)^D`, with fresh noise
-    (and a fresh order, with ``shuffle``) every time the dataset is iterated, i.e. every epoch
-    of ``Model.fit``. The same pipeline ``fit`` builds for integer images.
-
-    A flow fitted to one fixed draw of ``u`` can learn that draw; fresh noise each epoch makes
-    it fit the density of dequantised pixels, whose ``-log p(x + u) / (D ln 2)`` is the
-    bits/dim bound (:func:`tfp_flows.training.bits_per_dim`).
-
-    Args:
-      images: integer images ``[n, H, W, C]`` (or ``[n, H, W]``) in ``[0, num_levels)``,
-        checked by :func:`~tfp_flows.datasets.check_images`.
-      num_levels: ``K``, the number of pixel levels.
-      batch_size: images per batch (a positive integer).
-      shuffle: reshuffle the images each epoch.
-      seed: ``None`` or an int for the shuffle order and the noise.
-      context: ``None``, or one context row per image (``[n, K]``, e.g. one-hot labels) for
-        a conditional flow: the elements are then pairs ``(x + u, context)``.
-
-    Returns:
-      A ``tf.data.Dataset`` of float32 batches ``[b, H, W, C]`` with values in ``[0, K)``
-      (or pairs of such a batch and its contexts).
-
-    Example:
-        >>> data = dequantized_dataset(np.zeros((10, 2, 2), "uint8"), num_levels=4,
-        ...                            batch_size=5)
-        >>> batch = next(iter(data))
-        >>> batch.shape, bool((batch.numpy() >= 0).all() and (batch.numpy() < 1).all())
-        (TensorShape([5, 2, 2, 1]), True)
-    """
-    from tfp_flows.datasets import check_images
-
-    x = check_images(images, num_levels=num_levels)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    if seed is not None:
-        seed = check_positive_int(seed, "seed", minimum=0)
-    if context is not None:
-        context = np.asarray(context)
-        if context.ndim != 2 or len(context) != len(x):
-            raise ValueError(f"expected one context row per image, shape [{len(x)}, K], got "
-                             f"{context.shape}")
-    generator = (tf.random.Generator.from_non_deterministic_state() if seed is None
-                 else tf.random.Generator.from_seed(seed))
-    return _pipeline((x,) if context is None else (x, context), batch_size, shuffle,
-                     _dequantize_step(generator), seed=seed)
-
-
-def _pipeline(parts, batch_size, shuffle, step=None, seed=None):
-    """Rows ``parts`` (a tuple of arrays) as batches: shuffled each epoch if asked (cached
-    otherwise), then ``step`` (dequantisation or noise) applied to each batch."""
-    data = tf.data.Dataset.from_tensor_slices(parts if len(parts) > 1 else parts[0])
-    if shuffle:
-        data = data.shuffle(len(parts[0]), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-    if step is None:
-        return data.prefetch(tf.data.AUTOTUNE) if shuffle else data.cache()
-    return data.map(step).prefetch(tf.data.AUTOTUNE)
 
 
 def _elements(x, context, weight):
@@ -413,17 +336,17 @@ def adapt_fit_data(model, x, *, context=None, sample_weight=None, batch_size=Non
             from tfp_flows.datasets import dequantize
 
             init_x = dequantize(init_x, seed=0, num_levels=model.num_levels)
-            step = _dequantize_step(_noise_generator(None))
+            step = dequantize_step(noise_generator(None))
         train = _elements(x, context, weight)
         if held is not None:
-            validation = _pipeline(_elements(*held), batch_size, False, step)
+            validation = pipeline(_elements(*held), batch_size, False, step)
         else:
             validation = _validation(model, validation_data, batch_size)
     if input_noise:
-        step = _gaussian_step(_noise_generator(None),
+        step = gaussian_step(noise_generator(None),
                               input_noise * np.asarray(init_x, np.float64).std(axis=0))
     if not isinstance(train, tf.data.Dataset):
-        train = _pipeline(train, batch_size, bool(shuffle), step)
+        train = pipeline(train, batch_size, bool(shuffle), step)
     elif step is not None:
         train = train.map(step)
     return FitData(train, validation, (init_x, init_context))
@@ -436,5 +359,34 @@ def _validation(model, validation_data, batch_size):
         return validation_data
     x, context, integer = _validation_arrays(model, validation_data)
     parts = _elements(x, context, None)
-    step = _dequantize_step(_noise_generator(None)) if integer else None
-    return _pipeline(parts, batch_size, False, step)
+    step = dequantize_step(noise_generator(None)) if integer else None
+    return pipeline(parts, batch_size, False, step)
+
+
+def prepare_fit_data(x, *, event_shape, dtype, num_levels=None, batch_size=None,
+                     validation_split=0.0, validation_data=None, shuffle=True,
+                     sample_weight=None, context=None, context_size=None, init_rows=None):
+    """Deprecated: use :func:`adapt_fit_data` (which takes the model). Returns the old
+    ``(fit_kwargs, first)`` pair: Keras ``fit`` arguments and the initialisation rows."""
+    warnings.warn("prepare_fit_data is deprecated and will be removed: use "
+                  "tfp_flows.fit_data.adapt_fit_data(model, x, ...)", DeprecationWarning,
+                  stacklevel=2)
+    spec = types.SimpleNamespace(event_shape=tuple(event_shape), flow_dtype=dtype,
+                                 num_levels=num_levels, context_size=context_size)
+    data = adapt_fit_data(spec, x, context=context, sample_weight=sample_weight,
+                          batch_size=batch_size, validation_split=validation_split,
+                          validation_data=validation_data, shuffle=shuffle,
+                          init_rows=init_rows)
+    first = None if data.init[0] is None else (
+        data.init[0] if context_size is None else data.init)
+    return dict(x=data.train, batch_size=None, validation_split=0.0,
+                validation_data=data.validation, shuffle=False, sample_weight=None), first
+
+
+def as_dataset(x, batch_size, shuffle, weight=None, context=None):
+    """Deprecated: rows as ``fit`` batches them (:func:`adapt_fit_data` builds the
+    pipelines now)."""
+    warnings.warn("as_dataset is deprecated and will be removed: use "
+                  "tfp_flows.fit_data.adapt_fit_data(model, x, ...)", DeprecationWarning,
+                  stacklevel=2)
+    return pipeline(_elements(np.asarray(x), context, weight), batch_size, shuffle)

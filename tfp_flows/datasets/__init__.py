@@ -1,4 +1,5 @@
-"""Data sets for fitting and measuring flows (NumPy, SciPy and scikit-learn only).
+"""Data sets for fitting and measuring flows (NumPy, SciPy and scikit-learn; the target
+densities of :mod:`~tfp_flows.datasets.targets` evaluate in TensorFlow).
 
 - :mod:`~tfp_flows.datasets.toy2d` and :mod:`~tfp_flows.datasets.curves`: 2-D toy
   distributions with exact ``log_prob`` and ``entropy`` (so ``KL = test NLL - entropy`` is
@@ -15,6 +16,14 @@
 - :mod:`~tfp_flows.datasets.image_files`: loaders for image files already on disk (Keras's
   ``mnist.npz``, CIFAR-10 python batches, IDX, ``.npy``).
 - :mod:`~tfp_flows.datasets.files`: :func:`load_array` for a user's ``.csv`` / ``.npy``.
+- :mod:`~tfp_flows.datasets.targets`: target densities for fitting a flow to a density,
+  with known normalisers (:class:`FunnelTarget`, :class:`BananaTarget`,
+  :class:`MixtureTarget`; :class:`ToyTarget` and :func:`load_target` by name in
+  :mod:`~tfp_flows.datasets.toy_targets`); their
+  ``log_prob`` is TensorFlow (imported when first called).
+- :mod:`~tfp_flows.datasets.posteriors`: :class:`LogisticRegressionTarget` (breast-cancer
+  data, no known normaliser) and its cached NUTS reference,
+  :func:`logistic_regression_reference`.
 
 Example:
     >>> from tfp_flows import datasets
@@ -38,6 +47,13 @@ from tfp_flows.datasets.image_files import (
 )
 from tfp_flows.datasets.images import ImageDataset, check_labels, digits, mnist5k, split_images
 from tfp_flows.datasets.pixels import check_images, check_pixels, dequantize
+from tfp_flows.datasets.posteriors import (
+    LogisticRegressionTarget,
+    PosteriorReference,
+    logistic_regression_reference,
+)
+from tfp_flows.datasets.targets import BananaTarget, FunnelTarget, MixtureTarget, Target
+from tfp_flows.datasets.toy_targets import TARGET_NAMES, ToyTarget, load_target
 from tfp_flows.datasets.toy2d import (
     TOY_NAMES,
     Banana,
@@ -48,9 +64,11 @@ from tfp_flows.datasets.toy2d import (
 )
 
 __all__ = [
-    "TOY_NAMES",
     "SUPPORTED_EXTENSIONS",
+    "TARGET_NAMES",
+    "TOY_NAMES",
     "Banana",
+    "BananaTarget",
     "Checkerboard",
     "Circles",
     "ConditionalBanana",
@@ -58,9 +76,15 @@ __all__ = [
     "ConditionalProblem",
     "CurveMixture",
     "EightGaussians",
+    "FunnelTarget",
     "ImageDataset",
     "LinearGaussian",
+    "LogisticRegressionTarget",
+    "MixtureTarget",
+    "PosteriorReference",
+    "Target",
     "ToyDistribution",
+    "ToyTarget",
     "TwoMoons",
     "TwoSpirals",
     "check_images",
@@ -73,7 +97,9 @@ __all__ = [
     "load_idx",
     "load_images_npy",
     "load_mnist_npz",
+    "load_target",
     "load_toy",
+    "logistic_regression_reference",
     "mnist5k",
     "split_images",
 ]

@@ -18,6 +18,8 @@ Functions:
 - :func:`plot_latent_lines`: lines from latent points to their images.
 - :func:`plot_loss`, :func:`plot_nll_parts`: training curves.
 - :func:`plot_latent_qq`, :func:`normal_qq`: are the latents standard Normal?
+- :func:`plot_target_fit`, :func:`plot_log_weights`: a flow fitted to a target density,
+  the two densities on one colour scale; its importance log-weights with ESS and k-hat.
 
 Conditional flows ``p(x | c)`` (``log_prob(x, context=c)``, ``sample(n, context=c)``):
 
@@ -41,6 +43,7 @@ from tfp_flows.plotting.images import (
     plot_samples_vs_data,
     plot_temperature_grid,
 )
+from tfp_flows.plotting.importance import plot_log_weights, plot_target_fit
 from tfp_flows.plotting.latent import normal_qq, plot_latent_qq
 from tfp_flows.plotting.samples import plot_latent_lines, plot_layer_grid, plot_samples
 from tfp_flows.plotting.scales import plot_scale_latents, split_scales
@@ -58,11 +61,13 @@ __all__ = [
     "plot_latent_lines",
     "plot_latent_qq",
     "plot_layer_grid",
+    "plot_log_weights",
     "plot_loss",
     "plot_nll_parts",
     "plot_samples",
     "plot_samples_vs_data",
     "plot_scale_latents",
+    "plot_target_fit",
     "plot_temperature_grid",
     "split_scales",
 ]

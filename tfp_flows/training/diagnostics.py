@@ -52,7 +52,12 @@ class ImportanceDiagnostics:
     elbo_std_error: float
 
     def summary(self):
-        """One line: ``ESS``, ``k-hat`` and ``log Z``, for titles and logs."""
+        """One line: ``ESS``, ``k-hat`` and ``log Z``, for titles and logs.
+
+        Example:
+            >>> importance_diagnostics(np.zeros(100)).summary()
+            'ESS 100 / 100 (100.0%), k-hat -inf, log Z 0.000 ± 0.000'
+        """
         return (f"ESS {self.ess:.0f} / {self.num_samples} ({100 * self.ess_fraction:.1f}%), "
                 f"k-hat {self.khat:.2f}, log Z {self.log_z:.3f} ± {self.log_z_std_error:.3f}")
 
@@ -66,7 +71,9 @@ def _gpd_fit(x):
     b = 1.0 - np.sqrt(m / (np.arange(1, m + 1) - 0.5))
     b = b / (3.0 * x[int(n / 4.0 + 0.5) - 1]) + 1.0 / x[-1]
     k = np.mean(np.log1p(-b[:, None] * x), axis=1)  # [m]; the shape given each b
-    log_lik = n * (np.log(-b / k) - k - 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_lik = n * (np.log(-b / k) - k - 1.0)  # profile log-likelihood of each b
+    log_lik = np.where(np.isfinite(log_lik), log_lik, -np.inf)
     weights = np.exp(log_lik - logsumexp(log_lik))
     b_post = np.sum(b * weights)
     k_post = np.mean(np.log1p(-b_post * x))
@@ -149,8 +156,7 @@ def importance_diagnostics(log_weights):
     n = lw.size
     top = lw.max()
     w = np.exp(lw - top)  # in (0, 1], the largest is 1
-    ess = float(np.exp(2.0 * logsumexp(lw) - logsumexp(2.0 * lw)))
-    ess = min(max(ess, 1.0), float(n))
+    ess = min(max(float(np.sum(w) ** 2 / np.sum(w**2)), 1.0), float(n))
     mean_w = w.mean()
     finite = np.isfinite(lw)
     elbo = float(lw.mean()) if finite.all() else float("-inf")
@@ -161,20 +167,6 @@ def importance_diagnostics(log_weights):
         log_z=float(top + math.log(mean_w)),
         log_z_std_error=float(w.std(ddof=1) / (math.sqrt(n) * mean_w)),
         elbo=elbo, elbo_std_error=elbo_se)
-
-
-def _target_fn(target):
-    """A callable log-density: the target itself when callable and not a TFP
-    distribution, else its ``log_prob``."""
-    import tensorflow_probability as tfp
-
-    if callable(target) and not isinstance(target, tfp.distributions.Distribution):
-        return target
-    method = getattr(target, "log_prob", None)
-    if not callable(method):
-        raise TypeError(f"expected a callable log-density or an object with .log_prob, got "
-                        f"{type(target).__name__}")
-    return method
 
 
 def importance_log_weights(flow, target, num_samples=10000, seed=None, batch_size=10000):
@@ -204,7 +196,9 @@ def importance_log_weights(flow, target, num_samples=10000, seed=None, batch_siz
     """
     import tensorflow as tf
 
-    fn = _target_fn(target)
+    from tfp_flows.training.target import resolve_target
+
+    fn = resolve_target(target, tuple(flow.event_shape))
     n = int(num_samples)
     if n < 1 or int(batch_size) < 1:
         raise ValueError(f"expected positive num_samples and batch_size, got {num_samples!r}, "

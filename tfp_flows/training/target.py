@@ -33,14 +33,25 @@ from tfp_flows.training.callbacks import Recipe, check_recipe, compile_with_adam
 from tfp_flows.training.joint import JointTarget, is_joint_distribution
 from tfp_flows.validation import check_positive_int, check_seed
 
-__all__ = ["ReverseKL", "check_target", "fit_to_target"]
+__all__ = ["ReverseKL", "check_target", "fit_to_target", "resolve_target"]
 
 
-def _log_prob_fn(target, flow):
-    """The target's log-density function: a callable as it is, a distribution's
-    ``log_prob`` (a pinned joint distribution through :class:`JointTarget`)."""
-    if isinstance(target, JointTarget):
-        return target.log_prob
+def resolve_target(target, event_shape):
+    """A target's log-density function: a callable as it is (the package's targets, a
+    :class:`JointTarget`, a plain function), a TFP distribution's ``log_prob`` after checking
+    its event shape; a joint distribution must come through :class:`JointTarget`.
+
+    Args:
+      target: what the user passed as the target.
+      event_shape: the flow's event shape.
+
+    Example:
+        >>> import tensorflow_probability as tfp
+        >>> fn = resolve_target(tfp.distributions.Normal([0.0, 0.0], 1.0), (2,))
+        Traceback (most recent call last):
+        ...
+        ValueError: the target distribution has event shape (), the flow (2,)
+    """
     if is_joint_distribution(target):
         raise ValueError("a joint distribution target goes through JointTarget, which maps "
                          "the flow's flat vectors to its structure: fit_to_target(flow, "
@@ -48,9 +59,9 @@ def _log_prob_fn(target, flow):
                          "JointTarget(pinned_model).event_size")
     if isinstance(target, tfp.distributions.Distribution):
         shape = tuple(target.event_shape)
-        if shape != tuple(flow.event_shape):
+        if shape != tuple(event_shape):
             raise ValueError(f"the target distribution has event shape {shape}, the flow "
-                             f"{tuple(flow.event_shape)}")
+                             f"{tuple(event_shape)}")
         return target.log_prob
     if not callable(target):
         raise ValueError("target must be a function of [n, *event_shape] draws returning "
@@ -82,7 +93,7 @@ def check_target(flow, target, num_draws=8, seed=0):
         ...
         ValueError: the target must return one log-density per draw, shape [8], got shape (8, 2) for draws of shape (8, 2)
     """
-    log_prob = _log_prob_fn(target, flow)
+    log_prob = resolve_target(target, flow.event_shape)
     x = flow.sample(num_draws, seed=seed)
     try:
         eager = tf.convert_to_tensor(log_prob(x))

@@ -144,8 +144,10 @@ def test_flows_in_tfp_vi_and_neutra_mcmc(fitted):
     kernel = tfp.mcmc.TransformedTransitionKernel(
         tfp.mcmc.HamiltonianMonteCarlo(GAUSS.log_prob, step_size=0.6, num_leapfrog_steps=3),
         bijector=flow.bijector)
-    draws = tfp.mcmc.sample_chain(300, current_state=tf.zeros(2), kernel=kernel,
-                                  num_burnin_steps=50, trace_fn=None, seed=(0, 2))
+    chain = tf.function(lambda: tfp.mcmc.sample_chain(
+        300, current_state=tf.zeros(2), kernel=kernel, num_burnin_steps=50, trace_fn=None,
+        seed=(0, 2)))
+    draws = chain()
     np.testing.assert_allclose(tf.reduce_mean(draws, 0), [1.0, -1.0], atol=0.35)
 
 
