@@ -15,7 +15,7 @@ quality.py's configuration of that builder or to the recipe:
     builder keys:  layers=4 hidden=64x64 act=tanh bins=8 bound=4 base=normal lsb=5
                    cfg=builder  start from the builder's own defaults, not quality.py's
                    df=30   degrees of freedom of the Student-t base (an experiment: patches
-                           tfp_flows.model.STUDENT_T_DF, 5, for the run)
+                           tfp_flows.base_distributions.STUDENT_T_DF, 5, for the run)
     recipe keys:   lr=1e-3 batch=100 val=0.1 patience=40 sched=plateau
                    wd=0.01     decoupled weight decay (AdamW: Adam(weight_decay=...))
                    ema=0.99    moving average of the weights (fit_flow's ema_momentum)
@@ -264,14 +264,14 @@ def run(setting, data, n_train, seed, budget, epochs):
     kind, build, recipe, text = parse_setting(setting)
     x, truth = load_toy(data, n_train=n_train, seed=seed)
     start = time.perf_counter()
-    default_df = tfp_flows.model.STUDENT_T_DF
+    default_df = tfp_flows.base_distributions.STUDENT_T_DF
     if recipe["df"] is not None:
-        tfp_flows.model.STUDENT_T_DF = recipe["df"]
+        tfp_flows.base_distributions.STUDENT_T_DF = recipe["df"]
     try:
         return _run(kind, build, recipe, text, x, truth, data, n_train, seed, budget, epochs,
                     start)
     finally:
-        tfp_flows.model.STUDENT_T_DF = default_df
+        tfp_flows.base_distributions.STUDENT_T_DF = default_df
 
 
 def _run(kind, build, recipe, text, x, truth, data, n_train, seed, budget, epochs, start):

@@ -330,9 +330,35 @@ def test_spline_arguments_fail_at_construction(bad, says):
 
 
 def test_every_builder_documents_every_argument():
+    """Shared keywords once in the module docstring, image keywords in the image functions'
+    docstrings, the rest in the builder's own (which points to the other two)."""
+    from tfp_flows import flows, image_flows
+
     for kind, builder in BUILDERS.items():
+        image = getattr(image_flows, f"{kind}_image", None)
+        assert "shared keywords of :mod:`tfp_flows.flows`" in builder.__doc__
         for parameter in inspect.signature(builder).parameters:
-            assert f"\n      {parameter}:" in builder.__doc__, (kind, parameter)
+            documented = [f"\n      {parameter}:" in builder.__doc__,
+                          parameter in COMMON and f"\n  {parameter}:" in flows.__doc__,
+                          image is not None and f"\n      {parameter}:" in image.__doc__]
+            assert any(documented), (kind, parameter)
+
+
+def test_every_default_has_one_owner():
+    """The builders' and FlowModel's base default is the one of tfp_flows.base_distributions;
+    the image functions have no defaults of their own for the shared keywords."""
+    from tfp_flows import base_distributions, image_flows
+
+    defaults = [inspect.signature(b).parameters["base_distribution"].default
+                for b in BUILDERS.values()]
+    defaults.append(inspect.signature(FlowModel).parameters["base_distribution"].default)
+    assert set(defaults) == {base_distributions.DEFAULT}
+    for function in (image_flows.real_nvp_image, image_flows.glow_image):
+        params = inspect.signature(function).parameters
+        shared = [p for p in params if p in COMMON]
+        assert shared and all(params[p].default is inspect.Parameter.empty for p in shared)
+    for kind, builder in BUILDERS.items():
+        assert builder(event_shape=2, num_layers=1, hidden_units=(4,)).name == kind
 
 
 @pytest.mark.parametrize("kind", sorted(BUILDERS))

@@ -172,7 +172,8 @@ def test_bits_per_dim_of_the_uniform_density_is_log2_k():
     k = 17
     uniform = FlowModel([BijectorLayer(tfb.NormalCDF()),
                          BijectorLayer(tfb.Scale(np.float64(k)), dtype="float64")],
-                        event_shape=(4, 4, 1), num_levels=k, dtype="float64")
+                        event_shape=(4, 4, 1), num_levels=k, dtype="float64",
+                        base_distribution="normal")
     images = np.random.default_rng(0).integers(0, k, size=(50, 4, 4, 1))
     value, error = bits_per_dim(uniform, images, num_levels=k, num_draws=3)
     assert value == pytest.approx(math.log2(k), abs=1e-9) and error < 1e-9
@@ -229,7 +230,12 @@ def test_float64_image_flow_trains(digits):
     ("real_nvp", dict(hidden_units=(8,)), "hidden_units applies to vector data"),
     ("glow", dict(num_layers=3), "num_layers applies to vector data"),
     ("real_nvp", dict(num_scales=5), "multiples of 16"),
-    ("real_nvp", dict(num_scales=4), "too small for a checkerboard"),
+    ("real_nvp", dict(num_scales=4), "too small for a checkerboard.*use num_scales <= 3"),
+    ("glow", dict(num_scales=4), "use num_scales <= 3"),
+    ("real_nvp", dict(event_shape=(1, 1, 1)),
+     r"event_shape \(1, 1, 1\) is too small for real_nvp.*the smallest image is 1x2 or 2x1"),
+    ("glow", dict(event_shape=(1, 1, 1)), "even height and width.*the smallest image is 2x2"),
+    ("glow", dict(event_shape=(2, 6, 1), num_scales=2), "multiples of 4.*num_scales <= 1"),
     ("glow", dict(num_scales=4), "multiples of 16"),
     ("real_nvp", dict(num_levels=1), "num_levels"),
     ("glow", dict(num_steps=0), "num_steps"),
@@ -240,6 +246,18 @@ def test_float64_image_flow_trains(digits):
 def test_bad_image_arguments(kind, bad, says):
     with pytest.raises(ValueError, match=says):
         tfp_flows.build_flow(kind, **{**TINY, **bad})
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 3, 2), (2, 2, 1), (3, 5, 1)])
+def test_shape_messages_never_ask_for_fewer_than_one_scale(shape):
+    for kind in ("real_nvp", "glow"):
+        try:
+            flow = tfp_flows.build_flow(kind, event_shape=shape, num_levels=4,
+                                        hidden_channels=2)
+        except ValueError as error:
+            assert "num_scales <= 0" not in str(error) and "smallest image" in str(error)
+        else:
+            assert flow.event_shape == shape
 
 
 def test_image_arguments_on_vectors_and_odd_images_are_refused():

@@ -1,4 +1,4 @@
-"""Flow builders. All share one keyword-only signature and return a :class:`FlowModel`.
+r"""Flow builders. All share one keyword-only signature and return a :class:`FlowModel`.
 
 ================  ===================================================================
 ``maf``           masked autoregressive flow: one-pass density, sequential sampling
@@ -9,18 +9,53 @@
 ``nsf``           neural spline flow: rational-quadratic splines, coupling or autoregressive
 ================  ===================================================================
 
-Shared keywords mean the same in every builder (each builder's docstring lists them).
+``real_nvp`` and ``glow`` with an image ``event_shape=(H, W, C)`` build the multiscale image
+flows of :mod:`tfp_flows.image_flows`; ``num_layers``, ``hidden_units``, ``permutation`` and
+``standardize`` are then refused (they are for vectors).
+
+Shared keywords (the same in every builder; the defaults are in the signatures):
+  event_shape: the shape of one data point: an int ``D`` or ``(D,)`` for vectors (and
+    ``(H, W, C)`` for the image flows of ``real_nvp`` and ``glow``).
+  num_layers: number of layers (MADE layers, couplings or Glow steps; an integer >= 1).
+  hidden_units: sizes of the conditioner networks' hidden layers, e.g. ``(64, 64)``.
+  activation: the hidden layers' activation, any name Keras knows (``"relu"``, ``"tanh"``...).
+  permutation: what sits between consecutive layers so that every dimension gets
+    transformed: ``"reverse"`` (reverse the order), ``"random"`` (a fixed random permutation
+    drawn from ``seed``), an explicit permutation of ``range(D)``, or ``None`` (nothing;
+    coupling flows then alternate which half is transformed).
+  base_distribution: the distribution of the latent ``z``: ``"normal"`` (the default:
+    standard Normals, the better fit in most short fits), ``"student_t"`` (Student-t with 5
+    degrees of freedom, whose heavy tails keep densities just outside the data sane: the
+    robust choice for deep affine flows on multimodal data) or a ``tfd.Distribution`` over
+    the latent shape, e.g. ``tfd.Sample(tfd.Laplace(0., 1.), [D])`` (:mod:`.base_distributions`).
+  seed: ``None`` or an integer >= 0 for the random initial weights, masks and permutations
+    (the same seed gives the same flow; every layer's seed derives from it by
+    :func:`tfp_flows.seeds.spawn_seeds`, so no two seeds share initial weights).
+  dtype: the dtype of weights and computation (``"float32"``, ``"float64"``), or a Keras
+    mixed-precision policy (``"mixed_bfloat16"``, ``"mixed_float16"``: the conditioner
+    networks compute in 16 bits, data, log-dets and log-densities stay float32). ``None``:
+    Keras's global policy, ``keras.config.dtype_policy()``.
+  log_scale_bound: bound ``b`` on each layer's log-scale ``s``, applied softly as
+    ``b * tanh(s / b)``; keeps one step from scaling by more than ``exp(b)`` (accepted but
+    unused by ``nice`` and ``nsf``, whose layers have no log-scale).
+  standardize: put a fixed per-dimension standardisation ``(x - mean) / std`` inside the
+    model, on the data side, set from the training data when ``fit`` starts: the model takes
+    and gives data in its own units, and data far from unit scale trains as well.
+  context_size: ``None``, or ``K`` for a conditional flow :math:`p(x \mid c)` with a context
+    of ``K`` numbers per row, which every conditioner network also takes (standardised inside
+    the model from the training contexts): ``fit(x, context=c)``, ``log_prob(x, context=c)``,
+    ``sample(n, context=c)``.
+  name: the model's name.
 """
+import dataclasses
+import inspect
+
 import keras
 
-from tfp_flows.bijectors.transforms import Additive, Affine, RationalQuadratic
-from tfp_flows.image_flows import (
-    IMAGE_ARGS,
-    glow_image,
-    image_defaults,
-    image_shape_or_none,
-    real_nvp_image,
-)
+from tfp_flows.base_distributions import DEFAULT as DEFAULT_BASE
+from tfp_flows.base_distributions import check_base_distribution
+from tfp_flows.bijectors.transforms import SPLINE_BOUND, Additive, Affine, RationalQuadratic
+from tfp_flows.image_flows import glow_image, real_nvp_image
 from tfp_flows.layers import (
     ActNormLayer,
     AutoregressiveLayer,
@@ -29,213 +64,173 @@ from tfp_flows.layers import (
     PermuteLayer,
     make_permutation,
 )
-from tfp_flows.layers.base import check_event_shape
-from tfp_flows.model import BASE_DISTRIBUTIONS, FlowModel
-from tfp_flows.validation import (
-    check_dtype_policy,
-    check_hidden_units,
-    check_positive_float,
-    check_positive_int,
-    check_seed,
-)
+from tfp_flows.model import FlowModel
+from tfp_flows.seeds import spawn_seeds
+from tfp_flows.validation import (check_dtype_policy, check_event_shape, check_hidden_units,
+                                  check_positive_float, check_positive_int, check_seed)
 
 __all__ = ["BUILDERS", "build_flow", "glow", "iaf", "maf", "nice", "nsf", "real_nvp"]
 
-
-_COMMON_ARGS = """
-    Args:
-      event_shape: the shape of one data point: an int ``D`` or ``(D,)`` for vectors.
-      num_layers: number of {unit}s (an integer >= 1).
-      hidden_units: sizes of the conditioner networks' hidden layers, e.g. ``(64, 64)``.
-      activation: the hidden layers' activation, any name Keras knows (``"relu"``,
-        ``"tanh"``...).
-      permutation: what sits between consecutive layers so that every dimension gets
-        transformed: ``"reverse"`` (reverse the order), ``"random"`` (a fixed random
-        permutation drawn from ``seed``), an explicit permutation of ``range(D)``, or ``None``
-        (nothing; coupling flows then alternate which half is transformed).
-      base_distribution: the distribution of the latent ``z``: ``"student_t"`` (independent
-        Student-t with 5 degrees of freedom: a point far outside the training data costs
-        about ``6 log|z|`` nats instead of ``|z|^2 / 2``, so densities stay sane just outside
-        the data; see BENCHMARKS.md, "Tails") or ``"normal"`` (standard Normal). ``None``
-        (default): ``"student_t"`` for vectors, ``"normal"`` for images.
-      seed: ``None`` or an integer >= 0 for the random initial weights, masks and
-        permutations (the same seed gives the same flow).
-      dtype: the floating-point dtype of weights and computation (``"float32"`` or
-        ``"float64"``), or a Keras mixed-precision policy (``"mixed_bfloat16"``,
-        ``"mixed_float16"``): the conditioner networks then compute in 16 bits while data,
-        log-dets and log-densities stay float32 (Keras's loss scaling expects a float32
-        loss). ``None`` (default): Keras's global policy, ``keras.config.dtype_policy()``
-        (float32 unless ``keras.mixed_precision.set_global_policy`` changed it).
-      log_scale_bound: bound ``b`` on each layer's log-scale ``s``, applied softly as
-        ``b * tanh(s / b)``; keeps one step from scaling by more than ``exp(b)``.
-      standardize: put a fixed per-dimension standardisation ``(x - mean) / std`` inside the
-        model, on the data side, set from the training data when ``fit`` starts. The model
-        then takes and gives data in its own units (a saved file needs no scaler beside it),
-        and data far from unit scale trains as well as standardised data.
-      context_size: ``None``, or ``K`` for a conditional flow :math:`p(x \mid c)` with a
-        context of ``K`` numbers per row: every conditioner network also takes the context
-        (MADE and the coupling MLPs as extra inputs, the image ResNets as a per-channel bias),
-        standardised inside the model from the training contexts. ``fit(x, context=c)``,
-        ``log_prob(x, context=c)``, ``sample(n, context=c)``. For conditionals close to
-        Gaussian (amortised posteriors) pass ``base_distribution="normal"``: affine layers
-        cannot turn the default Student-t base into a Gaussian (mean KL to a linear-Gaussian
-        posterior 0.080 against 0.010 nats, BENCHMARKS.md, "Conditional flows").
-      name: the model's name (default: the builder's name).
-"""
+#: The shared keywords the image flows take too, and those for vectors only.
+_IMAGE_SHARED = ("activation", "log_scale_bound", "base_distribution", "seed", "dtype",
+                 "context_size", "name")
+_VECTOR_ONLY = ("num_layers", "hidden_units", "permutation", "standardize")
+#: Keywords of each builder's image flow (``None``: the image function's default).
+_IMAGE_ONLY = {"real_nvp": ("num_scales", "num_levels", "hidden_channels", "num_blocks",
+                            "batch_norm", "alpha"),
+               "glow": ("num_scales", "num_steps", "num_levels", "hidden_channels",
+                        "num_blocks", "learned_prior", "alpha")}
 
 
-def _doc(unit, extra=""):
-    def decorate(builder):
-        builder.__doc__ = builder.__doc__.replace("{args}", _COMMON_ARGS.format(unit=unit)
-                                                  .rstrip() + extra)
-        return builder
-    return decorate
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """The shared keywords of one vector build, checked; ``seeds`` has one seed per layer
+    and then one per permutation, all spawned from ``seed``."""
+    size: int
+    num_layers: int
+    hidden_units: tuple
+    activation: str
+    permutation: object
+    base_distribution: object
+    seeds: tuple
+    dtype: object
+    log_scale_bound: float
+    standardize: bool
+    context_size: object
+    name: str
 
 
-def _image_flow(build, image, activation, base_distribution, seed, dtype, log_scale_bound,
-                context_size, name, image_args):
-    """An image builder of :mod:`tfp_flows.image_flows` after the shared keywords are checked
-    (the base defaults to ``"normal"`` for images)."""
-    base_distribution = "normal" if base_distribution is None else base_distribution
-    _check_common(1, (1,), activation, None, None, base_distribution, seed, dtype,
-                  log_scale_bound, context_size)
-    return build(image, activation=activation, log_scale_bound=log_scale_bound,
-                 base_distribution=base_distribution, seed=seed, dtype=dtype, name=name,
-                 context_size=context_size, **image_args)
+def _check_shared(args):
+    """Checks the shared keywords that vector and image flows both take."""
+    try:
+        keras.activations.get(args["activation"])
+    except (ValueError, TypeError):
+        raise ValueError(f"activation must be a Keras activation name such as 'relu' or "
+                         f"'tanh', got {args['activation']!r}") from None
+    check_base_distribution(args["base_distribution"])
+    check_seed(args["seed"])
+    check_dtype_policy(args["dtype"])
+    check_positive_float(args["log_scale_bound"], "log_scale_bound")
+    if args["context_size"] is not None:
+        check_positive_int(args["context_size"], "context_size")
 
 
-def _vector_base(base_distribution):
-    """``None`` means the vector builders' default base, Student-t."""
-    return "student_t" if base_distribution is None else base_distribution
+def _given(builder, args, names):
+    """Which of ``names`` differ from ``builder``'s signature defaults."""
+    defaults = inspect.signature(BUILDERS[builder]).parameters
+    return [name for name in names if args[name] is not defaults[name].default
+            and not (type(args[name]) is type(defaults[name].default)
+                     and args[name] == defaults[name].default)]
 
 
-def _vector_size(event_shape, min_size=1, what="this builder"):
-    shape = check_event_shape(event_shape)
+def _image_flow(builder, shape, args):
+    """The keyword arguments of ``builder``'s image function after the checks: the shared
+    keywords images take, and the image keywords given (the others keep their defaults)."""
+    vector = _given(builder, args, _VECTOR_ONLY)
+    if vector:
+        raise ValueError(
+            f"{builder}: {', '.join(vector)} applies to vector data, but event_shape {shape} "
+            f"is an image; image flows take {', '.join(_IMAGE_ONLY[builder])} (see the "
+            "docstring)")
+    _check_shared(args)
+    image = {k: args[k] for k in _IMAGE_ONLY[builder] if args[k] is not None}
+    return dict(event_shape=shape, **{k: args[k] for k in _IMAGE_SHARED}, **image)
+
+
+def _options(builder, args, shape, min_size=1):
+    """The checked shared keywords of a vector build (``shape`` checked already)."""
+    image = [k for k in _IMAGE_ONLY.get(builder, ()) if args[k] is not None]
+    if image:
+        raise ValueError(f"{builder}: {', '.join(image)} applies to images (event_shape (H, "
+                         f"W, C)), but event_shape is {shape}")
     if len(shape) != 1:
         images = "; for images use real_nvp or glow" if len(shape) == 3 else ""
-        raise ValueError(f"{what} is for vector data: event_shape must be (D,), got "
+        raise ValueError(f"{builder} is for vector data: event_shape must be (D,), got "
                          f"{shape}{images}")
     if shape[0] < min_size:
         raise ValueError(
-            f"{what} needs at least {min_size} dimensions (a coupling layer splits the vector "
-            f"in two parts), got event_shape {shape}; use maf or iaf for 1-D data")
-    return shape[0]
+            f"{builder} needs at least {min_size} dimensions (a coupling layer splits the "
+            f"vector in two parts), got event_shape {shape}; use maf or iaf for 1-D data")
+    num_layers = check_positive_int(args["num_layers"], "num_layers")
+    hidden_units = check_hidden_units(args["hidden_units"])
+    _check_shared(args)
+    if args["permutation"] is not None:
+        make_permutation(shape[0], args["permutation"])  # raises on a bad name or sequence
+    if not isinstance(args["standardize"], bool):
+        raise ValueError(f"standardize must be True or False, got {args['standardize']!r}")
+    return _Options(size=shape[0], num_layers=num_layers, hidden_units=hidden_units,
+                    activation=args["activation"], permutation=args["permutation"],
+                    base_distribution=args["base_distribution"],
+                    seeds=tuple(spawn_seeds(args["seed"], 2 * num_layers)),
+                    dtype=args["dtype"], log_scale_bound=args["log_scale_bound"],
+                    standardize=args["standardize"], context_size=args["context_size"],
+                    name=args["name"])
 
 
-def _check_common(num_layers, hidden_units, activation=None, permutation=None, size=None,
-                  base_distribution="student_t", seed=None, dtype=None, log_scale_bound=5.0,
-                  context_size=None):
-    """Checks the shared keywords before anything is built; returns the normalised ones."""
-    num_layers = check_positive_int(num_layers, "num_layers")
-    hidden = check_hidden_units(hidden_units)
-    if activation is not None:
-        try:
-            keras.activations.get(activation)
-        except (ValueError, TypeError):
-            raise ValueError(f"activation must be a Keras activation name such as 'relu' or "
-                             f"'tanh', got {activation!r}") from None
-    if permutation is not None and size is not None:
-        make_permutation(size, permutation, 0)  # raises on a bad name or sequence
-    if base_distribution not in BASE_DISTRIBUTIONS:
-        raise ValueError(
-            f"base_distribution must be one of {BASE_DISTRIBUTIONS}, got {base_distribution!r}")
-    check_seed(seed)
-    check_dtype_policy(dtype)
-    check_positive_float(log_scale_bound, "log_scale_bound")
-    if context_size is not None:
-        check_positive_int(context_size, "context_size")
-    return num_layers, hidden
+def _model(options, steps, last=()):
+    """The one helper that makes a vector flow: ``steps`` (layers, or lists of layers) with
+    permutations between them, then ``last``, then the standardisation, in a FlowModel."""
+    size, n = options.size, len(steps)
+    layers = []
+    for i, step in enumerate(steps):
+        layers += step if isinstance(step, list) else [step]
+        if i < n - 1 and options.permutation is not None and size > 1:
+            perm = make_permutation(size, options.permutation, options.seeds[n + i])
+            layers.append(PermuteLayer(perm.tolist(), dtype=options.dtype))
+    layers += list(last)
+    if options.standardize:
+        layers.append(ActNormLayer((size,), trainable=False, dtype=options.dtype,
+                                   name="standardize"))
+    return FlowModel(layers, event_shape=(size,), base_distribution=options.base_distribution,
+                     dtype=options.dtype, name=options.name, context_size=options.context_size)
 
 
-def _with_permutations(layers, size, permutation, seed, dtype):
-    """Interleaves PermuteLayers between ``layers`` (none after the last)."""
-    if permutation is None or size == 1:  # checked already; nothing to permute in 1-D
-        return list(layers)
-    out = []
-    for i, layer in enumerate(layers):
-        out.append(layer)
-        if i < len(layers) - 1:
-            layer_seed = None if seed is None else seed + 1000 + i
-            perm = make_permutation(size, permutation, layer_seed)
-            out.append(PermuteLayer(perm.tolist(), dtype=dtype))
-    return out
+def _autoregressive_layers(options, transform, inverse=False):
+    return [AutoregressiveLayer((options.size,), transform=transform,
+                                hidden_units=options.hidden_units,
+                                activation=options.activation, seed=options.seeds[i],
+                                inverse=inverse, context_size=options.context_size,
+                                dtype=options.dtype)
+            for i in range(options.num_layers)]
 
 
-def _model(layers, size, base_distribution, dtype, name, default, standardize=True,
-           context_size=None):
-    if not isinstance(standardize, bool):
-        raise ValueError(f"standardize must be True or False, got {standardize!r}")
-    if standardize:
-        layers = list(layers) + [ActNormLayer((size,), trainable=False, dtype=dtype,
-                                              name="standardize")]
-    return FlowModel(layers, event_shape=(size,), base_distribution=base_distribution,
-                     dtype=dtype, name=name or default, context_size=context_size)
+def _coupling_layers(options, transform):
+    return [CouplingLayer((options.size,), transform=transform,
+                          reverse_mask=options.permutation is None and i % 2 == 1,
+                          hidden_units=options.hidden_units, activation=options.activation,
+                          context_size=options.context_size, seed=options.seeds[i],
+                          dtype=options.dtype)
+            for i in range(options.num_layers)]
 
 
-def _checked(event_shape, num_layers, hidden_units, activation, permutation,
-             base_distribution, seed, dtype, log_scale_bound, min_size=1, what="this builder",
-             context_size=None):
-    size = _vector_size(event_shape, min_size, what)
-    num_layers, hidden = _check_common(num_layers, hidden_units, activation, permutation, size,
-                                       base_distribution, seed, dtype, log_scale_bound,
-                                       context_size)
-    return size, num_layers, hidden
-
-
-def _autoregressive(inverse, event_shape, num_layers, hidden_units, activation, permutation,
-                    base_distribution, seed, dtype, log_scale_bound, name, standardize,
-                    context_size):
-    base_distribution = _vector_base(base_distribution)
-    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
-                                        permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 1, "iaf" if inverse else "maf",
-                                        context_size)
-    layers = [
-        AutoregressiveLayer((size,), transform=Affine(log_scale_bound), hidden_units=hidden,
-                            activation=activation, seed=None if seed is None else seed + i,
-                            inverse=inverse, context_size=context_size, dtype=dtype)
-        for i in range(num_layers)
-    ]
-    layers = _with_permutations(layers, size, permutation, seed, dtype)
-    return _model(layers, size, base_distribution, dtype, name, "iaf" if inverse else "maf",
-                  standardize, context_size)
-
-
-@_doc("MADE-driven affine layer")
 def maf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution=None, seed=None, dtype=None,
-        log_scale_bound=5.0, standardize=True, context_size=None, name=None):
-    """Masked autoregressive flow (Papamakarios et al. 2017): MADE-driven affine layers,
-    ``x_i = z_i exp(s_i(x_{<i})) + t_i(x_{<i})``.
+        permutation="reverse", base_distribution=DEFAULT_BASE, seed=None, dtype=None,
+        log_scale_bound=5.0, standardize=True, context_size=None, name="maf"):
+    """Masked autoregressive flow (Papamakarios et al. 2017): ``num_layers`` MADE-driven
+    affine layers, ``x_i = z_i exp(s_i(x_{<i})) + t_i(x_{<i})``.
 
     Density in one pass per layer; sampling needs ``D`` passes per layer.
-{args}
 
-    Returns:
-      A :class:`~tfp_flows.FlowModel`.
+    Args: the shared keywords of :mod:`tfp_flows.flows`.
 
     Example:
         >>> flow = maf(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
         >>> flow.sample(3, seed=1).shape
         TensorShape([3, 2])
     """
-    return _autoregressive(False, event_shape, num_layers, hidden_units, activation,
-                           permutation, base_distribution, seed, dtype, log_scale_bound, name,
-                           standardize, context_size)
+    options = _options("maf", locals(), check_event_shape(event_shape))
+    return _model(options, _autoregressive_layers(options, Affine(options.log_scale_bound)))
 
 
-@_doc("inverse autoregressive layer")
 def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution=None, seed=None, dtype=None,
-        log_scale_bound=5.0, standardize=True, context_size=None, name=None):
+        permutation="reverse", base_distribution=DEFAULT_BASE, seed=None, dtype=None,
+        log_scale_bound=5.0, standardize=True, context_size=None, name="iaf"):
     """Inverse autoregressive flow (Kingma et al. 2016): the inverse of MAF's layers,
     ``x_i = z_i exp(s_i(z_{<i})) + t_i(z_{<i})``.
 
     Sampling in one pass per layer; density needs ``D`` passes per layer.
-{args}
 
-    Returns:
-      A :class:`~tfp_flows.FlowModel`.
+    Args: the shared keywords of :mod:`tfp_flows.flows`.
 
     Example:
         >>> import numpy as np
@@ -243,43 +238,28 @@ def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
         >>> flow.log_prob(np.zeros((4, 2), "float32")).shape
         TensorShape([4])
     """
-    return _autoregressive(True, event_shape, num_layers, hidden_units, activation,
-                           permutation, base_distribution, seed, dtype, log_scale_bound, name,
-                           standardize, context_size)
+    options = _options("iaf", locals(), check_event_shape(event_shape))
+    transform = Affine(options.log_scale_bound)
+    return _model(options, _autoregressive_layers(options, transform, inverse=True))
 
 
-def _coupling_layers(size, num_layers, hidden, activation, permutation, transform, dtype,
-                     context_size=None, seed=None):
-    return [
-        CouplingLayer((size,), transform=transform,
-                      reverse_mask=permutation is None and i % 2 == 1,
-                      hidden_units=hidden, activation=activation, context_size=context_size,
-                      seed=None if seed is None else seed + i, dtype=dtype)
-        for i in range(num_layers)
-    ]
-
-
-@_doc("affine coupling layer", IMAGE_ARGS)
 def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-             permutation="reverse", base_distribution=None, seed=None, dtype=None,
-             log_scale_bound=5.0, standardize=True, context_size=None, name=None,
-             num_scales=None, num_levels=None, hidden_channels=None, num_blocks=None, batch_norm=None,
-             alpha=None):
+             permutation="reverse", base_distribution=DEFAULT_BASE, seed=None, dtype=None,
+             log_scale_bound=5.0, standardize=True, context_size=None, name="real_nvp",
+             num_scales=None, num_levels=None, hidden_channels=None, num_blocks=None,
+             batch_norm=None, alpha=None):
     """Real NVP (Dinh et al. 2017): affine coupling layers; the first half ``x_a`` passes
-    unchanged and ``x_b = z_b exp(s(x_a)) + t(x_a)``.
+    unchanged and ``x_b = z_b exp(s(x_a)) + t(x_a)``. With ``permutation=None`` the masks
+    alternate instead (``reverse_mask`` every other layer).
 
-    With ``permutation=None`` the masks alternate instead (``reverse_mask`` every other layer).
-    With an image ``event_shape=(H, W, C)`` this is Real NVP's multiscale image flow
-    (:mod:`tfp_flows.image_flows`): per scale 3 checkerboard couplings, squeeze, 3 channel
-    couplings and factoring out half of the channels; 4 checkerboard couplings at the last
-    scale; ResNet conditioners with a ``scale * tanh`` log-scale; batch norm with running
-    statistics; logit preprocessing. Its input is dequantised pixels in ``[0, num_levels)``
-    and ``fit`` takes integer images. Keywords marked "(images)" are for images only, and
-    ``num_layers``, ``hidden_units``, ``permutation`` and ``standardize`` for vectors only.
-{args}
+    With an image ``event_shape=(H, W, C)`` this is Real NVP's multiscale image flow,
+    :func:`tfp_flows.image_flows.real_nvp_image` (checkerboard and channel couplings with
+    ResNet conditioners, batch norm, logit preprocessing); its input is dequantised pixels in
+    ``[0, num_levels)`` and ``fit`` takes integer images.
 
-    Returns:
-      A :class:`~tfp_flows.FlowModel`.
+    Args (besides the shared keywords of :mod:`tfp_flows.flows`):
+      num_scales, num_levels, hidden_channels, num_blocks, batch_norm, alpha: images only,
+        see :func:`~tfp_flows.image_flows.real_nvp_image`; ``None`` keeps its default.
 
     Example:
         >>> flow = real_nvp(event_shape=2, num_layers=2, hidden_units=(8,))
@@ -289,65 +269,38 @@ def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="re
         >>> images.latent_shape, images.num_levels
         ((64,), 17)
     """
-    given = dict(num_layers=(num_layers, 6), hidden_units=(hidden_units, (64, 64)),
-                 permutation=(permutation, "reverse"), standardize=(standardize, True))
-    image_args = dict(num_scales=num_scales, num_levels=num_levels,
-                      hidden_channels=hidden_channels, num_blocks=num_blocks,
-                      batch_norm=batch_norm, alpha=alpha)
-    image = image_shape_or_none(event_shape, "real_nvp", given, image_args)
-    if image is not None:
-        return _image_flow(real_nvp_image, image, activation, base_distribution, seed, dtype,
-                           log_scale_bound, context_size, name,
-                           image_defaults(image_args, num_blocks=2, batch_norm=True))
-    base_distribution = _vector_base(base_distribution)
-    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
-                                        permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 2, "real_nvp", context_size)
-    layers = _coupling_layers(size, num_layers, hidden, activation, permutation,
-                              Affine(log_scale_bound), dtype, context_size, seed)
-    layers = _with_permutations(layers, size, permutation, seed, dtype)
-    return _model(layers, size, base_distribution, dtype, name, "real_nvp", standardize,
-                  context_size)
+    args, shape = locals(), check_event_shape(event_shape)
+    if len(shape) == 3:
+        return real_nvp_image(**_image_flow("real_nvp", shape, args))
+    options = _options("real_nvp", args, shape, min_size=2)
+    return _model(options, _coupling_layers(options, Affine(options.log_scale_bound)))
 
 
-@_doc("additive coupling layer", """
-      (``log_scale_bound`` is accepted for a uniform signature; additive couplings have no
-      log-scale.)""")
 def nice(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-         permutation="reverse", base_distribution=None, seed=None, dtype=None,
-         log_scale_bound=5.0, standardize=True, context_size=None, name=None):
+         permutation="reverse", base_distribution=DEFAULT_BASE, seed=None, dtype=None,
+         log_scale_bound=5.0, standardize=True, context_size=None, name="nice"):
     """NICE (Dinh et al. 2015): additive couplings ``x_b = z_b + t(x_a)`` (volume-preserving)
     and, on the data side, a learned diagonal scale (an ActNorm layer) so the flow can change
     volume.
-{args}
 
-    Returns:
-      A :class:`~tfp_flows.FlowModel`.
+    Args: the shared keywords of :mod:`tfp_flows.flows` (additive couplings have no
+    log-scale to bound).
 
     Example:
         >>> flow = nice(event_shape=2, num_layers=2, hidden_units=(8,))
         >>> [(type(l).__name__, l.trainable) for l in flow.flow_layers[-2:]]  # scale, standardise
         [('ActNormLayer', True), ('ActNormLayer', False)]
     """
-    base_distribution = _vector_base(base_distribution)
-    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
-                                        permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 2, "nice", context_size)
-    layers = _coupling_layers(size, num_layers, hidden, activation, permutation, Additive(),
-                              dtype, context_size, seed)
-    layers = _with_permutations(layers, size, permutation, seed, dtype)
-    layers.append(ActNormLayer((size,), dtype=dtype))
-    return _model(layers, size, base_distribution, dtype, name, "nice", standardize,
-                  context_size)
+    options = _options("nice", locals(), check_event_shape(event_shape), min_size=2)
+    return _model(options, _coupling_layers(options, Additive()),
+                  last=[ActNormLayer((options.size,), dtype=options.dtype)])
 
 
-@_doc("Glow step", IMAGE_ARGS)
 def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
-         permutation=None, base_distribution=None, seed=None, dtype=None,
-         log_scale_bound=5.0, standardize=True, context_size=None, name=None, num_scales=None,
-         num_steps=None,
-         num_levels=None, hidden_channels=None, num_blocks=None, learned_prior=None,
-         alpha=None):
+         permutation=None, base_distribution=DEFAULT_BASE, seed=None, dtype=None,
+         log_scale_bound=5.0, standardize=True, context_size=None, name="glow",
+         num_scales=None, num_steps=None, num_levels=None, hidden_channels=None,
+         num_blocks=None, learned_prior=None, alpha=None):
     """Glow (Kingma & Dhariwal 2018): each step is, from the data side, ActNorm, an
     invertible linear map (the learned generalisation of a permutation, LU-parametrised)
     and an affine coupling. ``permutation`` adds fixed permutations between steps (the
@@ -355,21 +308,19 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
 
     For vectors the coupling masks alternate (the data-side coupling conditions on the first
     half, as in :func:`real_nvp`) and every linear map starts as the identity and learns its
-    mixing; Glow's random-rotation start, kept for images, made the vector flow underfit
-    small 2-D data (moons KL 0.34 nats before, 0.15 after, real_nvp's 0.15; BENCHMARKS.md,
-    "Glow on small 2-D data").
+    mixing: Glow's random-rotation start, kept for images, made the vector flow underfit
+    small 2-D data (BENCHMARKS.md, "Glow on small 2-D data").
 
-    With an image ``event_shape=(H, W, C)`` this is Glow's multiscale image flow
-    (:mod:`tfp_flows.image_flows`): per scale a squeeze, ``num_steps`` steps (invertible 1x1
-    convolutions, channel couplings with convolutional conditioners) and, except at the last
-    scale, a learned prior and the factor-out of half of the channels; logit preprocessing.
-    Its input is dequantised pixels in ``[0, num_levels)`` and ``fit`` takes integer images.
-    Keywords marked "(images)" are for images only, and ``num_layers``, ``hidden_units``,
-    ``permutation`` and ``standardize`` for vectors only.
-{args}
+    With an image ``event_shape=(H, W, C)`` this is Glow's multiscale image flow,
+    :func:`tfp_flows.image_flows.glow_image` (squeezes, steps with invertible 1x1
+    convolutions, learned priors, factor-outs, logit preprocessing); its input is dequantised
+    pixels in ``[0, num_levels)`` and ``fit`` takes integer images.
 
-    Returns:
-      A :class:`~tfp_flows.FlowModel`.
+    Args (besides the shared keywords of :mod:`tfp_flows.flows`; ``num_layers`` counts
+    steps):
+      num_scales, num_steps, num_levels, hidden_channels, num_blocks, learned_prior, alpha:
+        images only, see :func:`~tfp_flows.image_flows.glow_image`; ``None`` keeps its
+        default.
 
     Example:
         >>> flow = glow(event_shape=2, num_layers=2, hidden_units=(8,), seed=0)
@@ -379,62 +330,40 @@ def glow(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
         >>> type(images.flow_layers[0]).__name__
         'FactorOutLayer'
     """
-    given = dict(num_layers=(num_layers, 6), hidden_units=(hidden_units, (64, 64)),
-                 permutation=(permutation, None), standardize=(standardize, True))
-    image_args = dict(num_scales=num_scales, num_steps=num_steps, num_levels=num_levels,
-                      hidden_channels=hidden_channels, num_blocks=num_blocks,
-                      learned_prior=learned_prior, alpha=alpha)
-    image = image_shape_or_none(event_shape, "glow", given, image_args)
-    if image is not None:
-        return _image_flow(glow_image, image, activation, base_distribution, seed, dtype,
-                           log_scale_bound, context_size, name,
-                           image_defaults(image_args, num_blocks=0, num_steps=4,
-                                          learned_prior=True))
-    base_distribution = _vector_base(base_distribution)
-    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
-                                        permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 2, "glow", context_size)
+    args, shape = locals(), check_event_shape(event_shape)
+    if len(shape) == 3:
+        return glow_image(**_image_flow("glow", shape, args))
+    options = _options("glow", args, shape, min_size=2)
     steps = []
-    for i in range(num_layers):
-        # The masks alternate so that the data-side coupling conditions on the first half (as
-        # real_nvp's and maf's first layers do), and each linear map starts as the identity:
-        # random rotations cost affine couplings much of their fit on low-dimensional data
-        # and train back slowly (BENCHMARKS.md, "Glow on small 2-D data").
+    for i in range(options.num_layers):
+        # The data-side coupling conditions on the first half (as real_nvp's does).
         steps.append([
-            CouplingLayer((size,), transform=Affine(log_scale_bound),
-                          reverse_mask=(num_layers - 1 - i) % 2 == 1,
-                          hidden_units=hidden, activation=activation,
-                          context_size=context_size, seed=None if seed is None else seed + i,
-                          dtype=dtype),
-            InvertibleLinearLayer((size,), initializer="identity", dtype=dtype),
-            ActNormLayer((size,), dtype=dtype),
+            CouplingLayer((options.size,), transform=Affine(options.log_scale_bound),
+                          reverse_mask=(options.num_layers - 1 - i) % 2 == 1,
+                          hidden_units=options.hidden_units, activation=options.activation,
+                          context_size=options.context_size, seed=options.seeds[i],
+                          dtype=options.dtype),
+            InvertibleLinearLayer((options.size,), initializer="identity", dtype=options.dtype),
+            ActNormLayer((options.size,), dtype=options.dtype),
         ])
-    layers = []
-    for step in _with_permutations(steps, size, permutation, seed, dtype):
-        layers.extend(step if isinstance(step, list) else [step])
-    return _model(layers, size, base_distribution, dtype, name, "glow", standardize,
-                  context_size)
+    return _model(options, steps)
 
 
-@_doc("spline layer", """
-      (``log_scale_bound`` is accepted for a uniform signature: splines have bounded
-      derivatives by construction.)
-      num_bins: number ``K >= 2`` of spline bins on ``[-bound, bound]``.
-      bound: the splines act on ``[-bound, bound]`` (a finite number > 0) and are the
-        identity outside it. The default 6 (in the standardised units the builders train
-        in) beat 4 on small two-moons and banana sets (BENCHMARKS.md, "Small data").
-      autoregressive: ``False`` for coupling layers (half the entries condition the rest),
-        ``True`` for MADE-driven autoregressive layers (fast density, sequential sampling).""")
 def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
-        permutation="reverse", base_distribution=None, seed=None, dtype=None,
-        log_scale_bound=5.0, standardize=True, context_size=None, name=None, num_bins=8,
-        bound=6.0, autoregressive=False):
+        permutation="reverse", base_distribution=DEFAULT_BASE, seed=None, dtype=None,
+        log_scale_bound=5.0, standardize=True, context_size=None, name="nsf", num_bins=8,
+        bound=SPLINE_BOUND, autoregressive=False):
     """Neural spline flow (Durkan et al. 2019): monotone rational-quadratic splines on
     ``[-bound, bound]`` (identity outside), in coupling or autoregressive form.
-{args}
 
-    Returns:
-      A :class:`~tfp_flows.FlowModel`.
+    Args (besides the shared keywords of :mod:`tfp_flows.flows`; splines have no
+    log-scale to bound):
+      num_bins: number ``K >= 2`` of spline bins on ``[-bound, bound]``.
+      bound: the splines act on ``[-bound, bound]`` (a finite number > 0) and are the
+        identity outside it. 6 (in the standardised units the builders train in) beat 4 on
+        small two-moons and banana sets (BENCHMARKS.md, "Small data").
+      autoregressive: ``False`` for coupling layers (half the entries condition the rest),
+        ``True`` for MADE-driven autoregressive layers (fast density, sequential sampling).
 
     Example:
         >>> import numpy as np
@@ -444,25 +373,12 @@ def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
     """
     if not isinstance(autoregressive, bool):
         raise ValueError(f"autoregressive must be True or False, got {autoregressive!r}")
-    base_distribution = _vector_base(base_distribution)
-    size, num_layers, hidden = _checked(event_shape, num_layers, hidden_units, activation,
-                                        permutation, base_distribution, seed, dtype,
-                                        log_scale_bound, 1 if autoregressive else 2,
-                                        "nsf (coupling)", context_size)
+    options = _options("nsf" if autoregressive else "nsf (coupling)", locals(),
+                       check_event_shape(event_shape), min_size=1 if autoregressive else 2)
     spline = RationalQuadratic(num_bins=num_bins, bound=bound)
     if autoregressive:
-        layers = [
-            AutoregressiveLayer((size,), transform=spline, hidden_units=hidden,
-                                activation=activation, seed=None if seed is None else seed + i,
-                                context_size=context_size, dtype=dtype)
-            for i in range(num_layers)
-        ]
-    else:
-        layers = _coupling_layers(size, num_layers, hidden, activation, permutation, spline,
-                                  dtype, context_size, seed)
-    layers = _with_permutations(layers, size, permutation, seed, dtype)
-    return _model(layers, size, base_distribution, dtype, name, "nsf", standardize,
-                  context_size)
+        return _model(options, _autoregressive_layers(options, spline))
+    return _model(options, _coupling_layers(options, spline))
 
 
 BUILDERS = {"maf": maf, "iaf": iaf, "real_nvp": real_nvp, "nice": nice, "glow": glow, "nsf": nsf}

@@ -18,6 +18,9 @@ Layer order, from the data side (the lists are reversed for :class:`FlowModel`):
   ``num_blocks`` residual blocks), then (except at the last scale) a learned prior for the half that
   is factored out (a channel coupling conditioned on the kept half) and the factor-out.
 """
+import dataclasses
+
+from tfp_flows.bijectors.logit import ALPHA  # the logit preprocessing's one default
 from tfp_flows.bijectors.transforms import Affine
 from tfp_flows.layers import (
     ActNormLayer,
@@ -30,72 +33,23 @@ from tfp_flows.layers import (
 )
 from tfp_flows.model import FlowModel
 from tfp_flows.nets.resnet import ResNet
-from tfp_flows.validation import check_event_shape, check_positive_int
+from tfp_flows.seeds import SeedStream
+from tfp_flows.validation import check_positive_int
 
-__all__ = ["IMAGE_ARGS", "default_num_scales", "glow_image", "image_defaults",
-           "image_shape_or_none", "real_nvp_image"]
-
-#: The keywords only image builders take, with their documentation.
-IMAGE_ARGS = """
-      num_scales: (images) number of scales of the multiscale architecture; each scale but
-        the last halves the height and width (Real NVP) or every scale does (Glow), so they
-        must divide by ``2`` that many times. Default: :func:`default_num_scales`.
-      num_levels: (images) ``K``, pixel levels (256 for 8-bit images, 17 for digits): the
-        model takes dequantised pixels in ``[0, K)``.
-      hidden_channels: (images) channels of the ResNet conditioners' convolutions.
-      num_blocks: (images) residual blocks per conditioner (Real NVP: 2 by default; Glow: 0,
-        its shallow conv 3x3, conv 1x1, conv 3x3 network).
-      batch_norm: (images, Real NVP) a batch-norm layer with running statistics after every
-        coupling.
-      num_steps: (images, Glow) steps of ActNorm, 1x1 convolution and coupling per scale.
-      learned_prior: (images, Glow) the factored-out half gets a Gaussian prior whose mean and
-        scale depend on the kept half (a channel coupling before each split).
-      alpha: (images) the logit preprocessing acts on ``alpha + (1 - 2 alpha) x / K``
-        (default 1e-6: on digits Real NVP scored 1.97 bits/dim with it against 2.02 with
-        Real NVP's CIFAR value 0.05, which squeezes the bins of black and white pixels into
-        needles in logit space; BENCHMARKS.md, "Image flows")."""
+__all__ = ["ALPHA", "default_num_scales", "glow_image", "real_nvp_image"]
 
 
-#: Default ``alpha`` of the image flows' logit preprocessing (see :data:`IMAGE_ARGS`).
-ALPHA = 1e-6
 
-
-def image_shape_or_none(event_shape, builder, vector_args, image_args):
-    """The image shape ``(H, W, C)`` of ``event_shape``, or ``None`` for vectors, after
-    checking that no keyword of the other kind was given: ``vector_args`` maps names to
-    ``(value, default)``, ``image_args`` names to values (``None`` when not given)."""
-    shape = check_event_shape(event_shape)
-    if len(shape) == 3:
-        given = [k for k, (value, default) in vector_args.items() if value != default]
-        if given:
-            raise ValueError(
-                f"{builder}: {', '.join(given)} applies to vector data, but event_shape "
-                f"{shape} is an image; image flows take num_scales, hidden_channels, "
-                "num_blocks (see the docstring)")
-        return shape
-    given = [k for k, value in image_args.items() if value is not None]
-    if given:
-        raise ValueError(f"{builder}: {', '.join(given)} applies to images (event_shape (H, W, "
-                         f"C)), but event_shape is {shape}")
-    return None
-
-
-def image_defaults(image_args, **defaults):
-    """``image_args`` with ``None`` replaced by the builder's defaults, checked."""
-    args = {"num_scales": None, "num_levels": 256, "hidden_channels": 64, "alpha": ALPHA,
-            **defaults}
-    args.update({k: v for k, v in image_args.items() if v is not None})
-    args["num_levels"] = check_positive_int(args["num_levels"], "num_levels", minimum=2)
-    args["hidden_channels"] = check_positive_int(args["hidden_channels"], "hidden_channels")
-    args["num_blocks"] = check_positive_int(args["num_blocks"], "num_blocks", minimum=0)
-    if "num_steps" in args:
-        args["num_steps"] = check_positive_int(args["num_steps"], "num_steps")
-    for flag in ("batch_norm", "learned_prior"):
-        if flag in args and not isinstance(args[flag], bool):
-            raise ValueError(f"{flag} must be True or False, got {args[flag]!r}")
-    if isinstance(args["alpha"], bool) or not 0.0 < float(args["alpha"]) < 0.5:
-        raise ValueError(f"alpha must be a number in (0, 0.5), got {args['alpha']!r}")
-    return args
+def _check_image_keywords(num_levels, hidden_channels, num_blocks, alpha, **flags):
+    """Checks the image keywords; returns ``num_levels``."""
+    check_positive_int(hidden_channels, "hidden_channels")
+    check_positive_int(num_blocks, "num_blocks", minimum=0)
+    for flag, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
+    if isinstance(alpha, bool) or not 0.0 < float(alpha) < 0.5:
+        raise ValueError(f"alpha must be a number in (0, 0.5), got {alpha!r}")
+    return check_positive_int(num_levels, "num_levels", minimum=2)
 
 
 def default_num_scales(event_shape, squeeze_last=False):
@@ -118,96 +72,164 @@ def default_num_scales(event_shape, squeeze_last=False):
     return count if squeeze_last else count + 1
 
 
-def _check_scales(shape, num_scales, squeezes, what):
-    if num_scales is None:
-        num_scales = default_num_scales(shape, squeeze_last=what == "glow")
-        if num_scales < 1:
-            raise ValueError(f"{what} needs an even height and width to squeeze, got "
-                             f"event_shape {shape}")
+def _fits(shape, num_scales, glow):
+    """Whether ``num_scales`` scales can be built for images of ``shape``."""
+    count = num_scales if glow else num_scales - 1  # Real NVP does not squeeze its last scale
+    factor = 2 ** count
+    if shape[0] % factor or shape[1] % factor:
+        return False
+    return glow or (shape[0] // factor) * (shape[1] // factor) >= 2
+
+
+def _check_num_scales(shape, num_scales, builder):
+    """``num_scales`` (``None``: the default) after checking that ``shape`` allows it."""
+    glow = builder == "glow"
+    if not _fits(shape, 1, glow):
+        if glow:
+            raise ValueError(f"glow squeezes the image at every scale, so it needs an even "
+                             f"height and width (the smallest image is 2x2); got event_shape "
+                             f"{shape}")
+        raise ValueError(f"event_shape {shape} is too small for real_nvp: a checkerboard "
+                         f"coupling needs two pixels (the smallest image is 1x2 or 2x1)")
+    largest = 1
+    while largest < 32 and _fits(shape, largest + 1, glow):
+        largest += 1
+    if num_scales is None:  # at least one scale: the image fits one (checked above)
+        return max(1, default_num_scales(shape, squeeze_last=glow))
     num_scales = check_positive_int(num_scales, "num_scales")
-    count = squeezes(num_scales)
+    count = num_scales if glow else num_scales - 1
     factor = 2 ** count
     if shape[0] % factor or shape[1] % factor:
         raise ValueError(
-            f"{what} with num_scales={num_scales} squeezes {count} time(s), so the height and "
-            f"width must be multiples of {factor}; got event_shape {shape}")
+            f"{builder} with num_scales={num_scales} squeezes {count} time(s), so the height and "
+            f"width must be multiples of {factor}; got event_shape {shape}: use num_scales <= "
+            f"{largest}")
+    if not _fits(shape, num_scales, glow):
+        raise ValueError(
+            f"{builder} with num_scales={num_scales} leaves {shape[0] // factor}x"
+            f"{shape[1] // factor} images for its last scale, too small for a checkerboard "
+            f"coupling (it needs two pixels): use num_scales <= {largest} for event_shape "
+            f"{shape}")
     return num_scales
 
 
-def _coupling(shape, mask, reverse, hidden_channels, num_blocks, activation, log_scale_bound,
-              dtype, seed, tanh_scale=True, pointwise=False, context_size=None):
-    net = ResNet(num_params=2, hidden_channels=hidden_channels, num_blocks=num_blocks,
-                 activation=activation, log_scale_index=1 if tanh_scale else None, seed=seed,
-                 pointwise=pointwise, dtype=dtype)
-    return CouplingLayer(shape, transform=Affine(log_scale_bound), mask=mask,
-                         reverse_mask=reverse, conditioner=net, context_size=context_size,
-                         dtype=dtype)
+@dataclasses.dataclass(frozen=True)
+class _Couplings:
+    """What every coupling of one image flow shares; ``seeds`` gives each layer its seed."""
+    hidden_channels: int
+    num_blocks: int
+    activation: str
+    log_scale_bound: float
+    dtype: object
+    context_size: object
+    seeds: SeedStream
+
+    def make(self, shape, mask, reverse, tanh_scale=True, pointwise=False, num_blocks=None):
+        net = ResNet(num_params=2, hidden_channels=self.hidden_channels,
+                     num_blocks=self.num_blocks if num_blocks is None else num_blocks,
+                     activation=self.activation, log_scale_index=1 if tanh_scale else None,
+                     seed=next(self.seeds), pointwise=pointwise, dtype=self.dtype)
+        return CouplingLayer(shape, transform=Affine(self.log_scale_bound), mask=mask,
+                             reverse_mask=reverse, conditioner=net,
+                             context_size=self.context_size, dtype=self.dtype)
 
 
-def _seeds(seed):
-    """Distinct seeds for the layers of one flow (``None`` forever without a seed)."""
-    step = 0
-    while True:
-        yield None if seed is None else seed * 1000 + step * 10
-        step += 1
+def _kept(squeezed):
+    """The shape of the half of ``squeezed``'s channels that a factor-out keeps."""
+    return squeezed[:2] + (squeezed[2] // 2,)
 
 
-def _model(data_to_base, shape, num_levels, alpha, base_distribution, dtype, name,
-           context_size):
+def _factor_out(squeezed, kept_layers, dtype):
+    """Factors out half of ``squeezed``'s channels; ``kept_layers`` (data-to-base order) act
+    on the kept half."""
+    return FactorOutLayer(squeezed, list(reversed(kept_layers)), dtype=dtype)
+
+
+def _image_model(data_to_base, *, event_shape, num_levels, alpha, base_distribution, dtype,
+                 name, context_size):
+    """The FlowModel of an image flow: the logit preprocessing, then ``data_to_base``."""
     layers = [LogitLayer(num_levels, alpha=alpha, dtype=dtype, name="logit")] + data_to_base
-    return FlowModel(list(reversed(layers)), event_shape=shape,
+    return FlowModel(list(reversed(layers)), event_shape=event_shape,
                      base_distribution=base_distribution, dtype=dtype, name=name,
                      num_levels=num_levels, context_size=context_size)
 
 
-def real_nvp_image(shape, *, num_scales, num_levels, hidden_channels, num_blocks, batch_norm,
-                   activation, log_scale_bound, alpha, base_distribution, seed, dtype, name,
-                   context_size=None):
-    """Real NVP's multiscale image flow (see the module docstring); arguments checked by
-    :func:`tfp_flows.real_nvp`."""
-    num_scales = _check_scales(shape, num_scales, lambda n: n - 1, "real_nvp")
-    factor = 2 ** (num_scales - 1)
-    if (shape[0] // factor) * (shape[1] // factor) < 2:
-        raise ValueError(
-            f"real_nvp with num_scales={num_scales} leaves {shape[0] // factor}x"
-            f"{shape[1] // factor} images for its last scale, too small for a checkerboard "
-            f"mask (it needs two pixels); use num_scales <= {num_scales - 1} for event_shape "
-            f"{shape}")
-    seeds = _seeds(seed)
+def real_nvp_image(*, event_shape, activation, log_scale_bound, base_distribution, seed, dtype,
+                   context_size, name, num_scales=None, num_levels=256, hidden_channels=64,
+                   num_blocks=2, batch_norm=True, alpha=ALPHA):
+    """Real NVP's multiscale image flow (see the module docstring), what
+    :func:`tfp_flows.real_nvp` builds for ``event_shape=(H, W, C)``.
 
-    def couplings(event, mask, count):
+    Args:
+      event_shape: ``(H, W, C)``, checked.
+      activation, log_scale_bound, base_distribution, seed, dtype, context_size, name: the
+        shared keywords of :mod:`tfp_flows.flows`, checked by the builder.
+      num_scales: scales; each but the last halves the height and width, so they must divide
+        by 2 ``num_scales - 1`` times, and the last scale needs two pixels. ``None``:
+        :func:`default_num_scales`.
+      num_levels: ``K``, pixel levels (256 for 8-bit images, 17 for digits): the model takes
+        dequantised pixels in ``[0, K)``.
+      hidden_channels: channels of the ResNet conditioners' convolutions.
+      num_blocks: residual blocks per conditioner.
+      batch_norm: a batch-norm layer with running statistics after every coupling.
+      alpha: the logit preprocessing acts on ``alpha + (1 - 2 alpha) x / K`` (:data:`ALPHA`).
+    """
+    num_scales = _check_num_scales(event_shape, num_scales, "real_nvp")
+    num_levels = _check_image_keywords(num_levels, hidden_channels, num_blocks, alpha,
+                                       batch_norm=batch_norm)
+    couplings = _Couplings(hidden_channels, num_blocks, activation, log_scale_bound, dtype,
+                           context_size, SeedStream(seed))
+
+    def alternating(event, mask, count):
         steps = []
         for i in range(count):
-            steps.append(_coupling(event, mask, i % 2 == 1, hidden_channels, num_blocks,
-                                   activation, log_scale_bound, dtype, next(seeds),
-                                   context_size=context_size))
+            steps.append(couplings.make(event, mask, i % 2 == 1))
             if batch_norm:
                 steps.append(BatchNormLayer(event, dtype=dtype))
         return steps
 
     def scale(event, index):  # data-to-base order
         if index == num_scales - 1:
-            return couplings(event, "checkerboard", 4)
-        steps = couplings(event, "checkerboard", 3)
+            return alternating(event, "checkerboard", 4)
+        steps = alternating(event, "checkerboard", 3)
         steps.append(SqueezeLayer(event, dtype=dtype))
         squeezed = (event[0] // 2, event[1] // 2, 4 * event[2])
-        steps += couplings(squeezed, "channel", 3)
-        kept = squeezed[:2] + (squeezed[2] // 2,)
-        steps.append(FactorOutLayer(squeezed, list(reversed(scale(kept, index + 1))),
-                                    dtype=dtype))
+        steps += alternating(squeezed, "channel", 3)
+        steps.append(_factor_out(squeezed, scale(_kept(squeezed), index + 1), dtype))
         return steps
 
-    return _model(scale(shape, 0), shape, num_levels, alpha, base_distribution, dtype,
-                  name or "real_nvp", context_size)
+    return _image_model(scale(event_shape, 0), event_shape=event_shape, num_levels=num_levels,
+                        alpha=alpha, base_distribution=base_distribution, dtype=dtype,
+                        name=name, context_size=context_size)
 
 
-def glow_image(shape, *, num_scales, num_steps, num_levels, hidden_channels, num_blocks,
-               learned_prior, activation, log_scale_bound, alpha, base_distribution, seed,
-               dtype, name, context_size=None):
-    """Glow's multiscale image flow (see the module docstring); arguments checked by
-    :func:`tfp_flows.glow`."""
-    num_scales = _check_scales(shape, num_scales, lambda n: n, "glow")
-    seeds = _seeds(seed)
+def glow_image(*, event_shape, activation, log_scale_bound, base_distribution, seed, dtype,
+               context_size, name, num_scales=None, num_steps=4, num_levels=256,
+               hidden_channels=64, num_blocks=0, learned_prior=True, alpha=ALPHA):
+    """Glow's multiscale image flow (see the module docstring), what :func:`tfp_flows.glow`
+    builds for ``event_shape=(H, W, C)``.
+
+    Args:
+      event_shape: ``(H, W, C)``, checked.
+      activation, log_scale_bound, base_distribution, seed, dtype, context_size, name: the
+        shared keywords of :mod:`tfp_flows.flows`, checked by the builder.
+      num_scales: scales; every scale halves the height and width, so they must divide by 2
+        ``num_scales`` times. ``None``: :func:`default_num_scales`.
+      num_steps: steps of ActNorm, invertible 1x1 convolution and coupling per scale.
+      num_levels: ``K``, pixel levels: the model takes dequantised pixels in ``[0, K)``.
+      hidden_channels: channels of the conditioners' convolutions.
+      num_blocks: residual blocks added to Glow's shallow conv 3x3, conv 1x1, conv 3x3
+        conditioner.
+      learned_prior: the factored-out half gets a Gaussian prior whose mean and scale depend
+        on the kept half (a channel coupling before each split).
+      alpha: the logit preprocessing's ``alpha``, as in :func:`real_nvp_image`.
+    """
+    num_scales = _check_num_scales(event_shape, num_scales, "glow")
+    num_levels = _check_image_keywords(num_levels, hidden_channels, num_blocks, alpha,
+                                       learned_prior=learned_prior)
+    num_steps = check_positive_int(num_steps, "num_steps")
+    couplings = _Couplings(hidden_channels, num_blocks, activation, log_scale_bound, dtype,
+                           context_size, SeedStream(seed))
 
     def scale(event, index):  # data-to-base order
         squeezed = (event[0] // 2, event[1] // 2, 4 * event[2])
@@ -215,21 +237,18 @@ def glow_image(shape, *, num_scales, num_steps, num_levels, hidden_channels, num
         for k in range(num_steps):
             steps += [
                 ActNormLayer(squeezed, dtype=dtype),
-                InvertibleLinearLayer(squeezed, seed=next(seeds), dtype=dtype),
-                _coupling(squeezed, "channel", k % 2 == 1, hidden_channels, num_blocks,
-                          activation, log_scale_bound, dtype, next(seeds), tanh_scale=False,
-                          pointwise=True, context_size=context_size),
+                InvertibleLinearLayer(squeezed, seed=next(couplings.seeds), dtype=dtype),
+                couplings.make(squeezed, "channel", k % 2 == 1, tanh_scale=False,
+                               pointwise=True),
             ]
         if index == num_scales - 1:
             return steps
         if learned_prior:
-            steps.append(_coupling(squeezed, "channel", False, hidden_channels, 0, activation,
-                                   log_scale_bound, dtype, next(seeds), tanh_scale=False,
-                                   context_size=context_size))
-        kept = squeezed[:2] + (squeezed[2] // 2,)
-        steps.append(FactorOutLayer(squeezed, list(reversed(scale(kept, index + 1))),
-                                    dtype=dtype))
+            steps.append(couplings.make(squeezed, "channel", False, tanh_scale=False,
+                                        num_blocks=0))
+        steps.append(_factor_out(squeezed, scale(_kept(squeezed), index + 1), dtype))
         return steps
 
-    return _model(scale(shape, 0), shape, num_levels, alpha, base_distribution, dtype,
-                  name or "glow", context_size)
+    return _image_model(scale(event_shape, 0), event_shape=event_shape, num_levels=num_levels,
+                        alpha=alpha, base_distribution=base_distribution, dtype=dtype,
+                        name=name, context_size=context_size)

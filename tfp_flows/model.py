@@ -6,14 +6,24 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_flows.base_distributions import BASE_DISTRIBUTIONS, STUDENT_T_DF  # noqa: F401
+from tfp_flows.base_distributions import DEFAULT as DEFAULT_BASE
+from tfp_flows.base_distributions import deserialize_base, make_base, serialize_base
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
-from tfp_flows.fit_data import INIT_ROWS  # noqa: F401 (public here too)
 from tfp_flows.bijectors.conditional import Conditional
+from tfp_flows.contexts import (
+    ContextStandardization,
+    broadcast_with_data,
+    check_context,
+    context_rows,
+)
 from tfp_flows.layers.base import FlowLayer, chain_latent_shape, check_event_shape, layer_context
-from tfp_flows.layers.context import ContextStandardization
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.model_training import MaximumLikelihood
+from tfp_flows.saving import check_save_path
+from tfp_flows.summary import flow_summary
 from tfp_flows.validation import (
+    check_input,
     check_positive_float,
     check_positive_int,
     check_seed,
@@ -24,11 +34,6 @@ tfb = tfp.bijectors
 
 __all__ = ["FlowModel", "BASE_DISTRIBUTIONS", "STUDENT_T_DF"]
 
-BASE_DISTRIBUTIONS = ("normal", "student_t")
-
-#: Degrees of freedom of the ``"student_t"`` base: heavy enough that a point far outside the
-#: training data costs ``~ (df + 1) log|z|`` nats instead of ``|z|^2 / 2``.
-STUDENT_T_DF = 5.0
 
 
 
@@ -61,7 +66,8 @@ class FlowModel(MaximumLikelihood, keras.Model):
       flow_layers: :class:`~tfp_flows.layers.FlowLayer` s (or fixed ``tfb.Bijector`` s),
         base to data.
       event_shape: the shape of one data point.
-      base_distribution: ``"normal"`` or ``"student_t"`` (see :attr:`base_distribution`).
+      base_distribution: ``"normal"`` (default), ``"student_t"`` or a ``tfd.Distribution``
+        over the latent shape (see :mod:`tfp_flows.base_distributions`).
       num_levels: ``None``, or for image flows ``K``, the number of pixel levels: the model
         is then a density over dequantised pixels in ``[0, K)``; ``fit`` takes integer images
         and dequantises them afresh each epoch, and ``log_prob`` refuses integer pixels.
@@ -80,7 +86,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
         array([-1.8379], dtype=float32)
     """
 
-    def __init__(self, flow_layers, event_shape, base_distribution="normal", num_levels=None,
+    def __init__(self, flow_layers, event_shape, base_distribution=DEFAULT_BASE, num_levels=None,
                  context_size=None, standardize_context=True, **kwargs):
         # Data, latents and log-densities stay in the variable dtype under a mixed-precision
         # policy (only the conditioner networks compute in float16/bfloat16).
@@ -95,13 +101,13 @@ class FlowModel(MaximumLikelihood, keras.Model):
                     f"flow_layers[{i}] must be a FlowLayer or a fixed tfb.Bijector, got "
                     f"{type(layer).__name__}")
             layers.append(layer)
-        if base_distribution not in BASE_DISTRIBUTIONS:
-            raise ValueError(
-                f"base_distribution must be one of {BASE_DISTRIBUTIONS}, got {base_distribution!r}")
         self.flow_layers = layers
         self.event_shape = check_event_shape(event_shape)
         self.latent_shape = chain_latent_shape(layers, self.event_shape, "FlowModel")
-        self.base_distribution_name = base_distribution
+        self._base_dist = make_base(base_distribution, self.latent_shape, self.flow_dtype)
+        #: The base's name, or ``None`` for a distribution object.
+        self.base_distribution_name = (base_distribution if isinstance(base_distribution, str)
+                                       else None)
         self.num_levels = None if num_levels is None else check_positive_int(
             num_levels, "num_levels", minimum=2)
         self.context_size = None if context_size is None else check_positive_int(
@@ -142,14 +148,10 @@ class FlowModel(MaximumLikelihood, keras.Model):
     @property
     def base_distribution(self):
         """The base distribution over ``latent_shape`` (the event shape the chain's inverse
-        produces; ``event_shape`` unless a layer changes it): independent standard Normals
-        (``"normal"``), or Student-t with ``STUDENT_T_DF`` degrees of freedom
-        (``"student_t"``), whose heavy tails keep densities sane just outside the data."""
-        zero = tf.constant(0.0, self.flow_dtype)
-        if self.base_distribution_name == "student_t":
-            one = tf.ones_like(zero)
-            return tfd.Sample(tfd.StudentT(STUDENT_T_DF * one, zero, one), self.latent_shape)
-        return tfd.Sample(tfd.Normal(zero, tf.ones_like(zero)), self.latent_shape)
+        produces; ``event_shape`` unless a layer changes it), a ``tfd.Distribution``: for
+        ``"normal"`` independent standard Normals, for ``"student_t"`` independent Student-t
+        with ``STUDENT_T_DF`` degrees of freedom, else the distribution given."""
+        return self._base_dist
 
     def _chain(self, context=None):
         """The flow's layers as a ``tfb.Chain`` (base to data) for a standardised ``context``."""
@@ -165,7 +167,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
         if self.context_size is None:
             return self._chain()
         return Conditional(
-            lambda c: self._chain(self._standardized(c)), self.context_size,
+            lambda c: self._chain(self._standardized_rows(c)), self.context_size,
             forward_min_event_ndims=len(self.latent_shape),
             inverse_min_event_ndims=self.event_ndims, event_shape=self.event_shape,
             latent_shape=self.latent_shape, dtype=self.flow_dtype, name=self.name)
@@ -176,121 +178,58 @@ class FlowModel(MaximumLikelihood, keras.Model):
         For a conditional flow pass the context through TFP's ``bijector_kwargs``:
         ``distribution.log_prob(x, bijector_kwargs={"context": c})``,
         ``distribution.sample(n, bijector_kwargs={"context": c})`` (``c``: ``[n, K]``, or
-        ``[K]`` for every row)."""
-        return tfd.TransformedDistribution(self.base_distribution, self.bijector)
+        ``[K]`` for every row).
 
-    # ------------------------------------------------------------ contexts
-    def _check_context(self, context):
-        """``context`` as a compute-dtype tensor ``[..., context_size]`` (not standardised),
-        or ``None`` for an unconditional flow; a clear error for anything else."""
-        if self.context_size is None:
-            if context is not None:
-                raise ValueError(
-                    f"{self.name} is not conditional (context_size=None), but got a context of "
-                    f"shape {tuple(np.shape(context))}; build the flow with context_size=K to "
-                    "condition on one")
-            return None
-        if context is None:
-            raise ValueError(f"{self.name} is conditional: pass context=c with c of shape "
-                             f"[n, {self.context_size}] (one row per data row) or "
-                             f"[{self.context_size}] (the same for all), got none")
-        if isinstance(context, (str, bytes, dict)):
-            raise ValueError(f"expected a numeric context of shape [..., {self.context_size}], "
-                             f"got {type(context).__name__}")
-        if not tf.is_tensor(context):
-            context = np.asarray(context)
-            if context.dtype == object or context.dtype.kind not in "iuf":
-                raise ValueError(f"expected a numeric context, got dtype {context.dtype}")
-        context = tf.cast(context, self.flow_dtype)
-        if context.shape.rank == 0 or (context.shape.rank is not None and
-                                       context.shape[-1] not in (None, self.context_size)):
-            raise ValueError(f"{self.name} takes a context of shape [..., {self.context_size}], "
-                             f"got {tuple(context.shape)}")
-        if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(context))):
-            raise ValueError(f"the context has a NaN or infinite value (in "
-                             f"{self.flow_dtype}); a density given a NaN context is NaN")
-        return context
-
-    def _standardized(self, context):
-        """A checked context as the conditional layers see it."""
-        if self.context_standardization is None:
-            return context
-        return self.context_standardization(context)
-
-    def _broadcast_context(self, x, context, event_shape):
-        """``x`` (``[*batch_x, *event_shape]``) and a checked context (``[*batch_c, K]``)
-        broadcast to one batch shape, when both are known."""
-        rank, ndims = len(x.shape), len(event_shape)
-        batch_x, batch_c = tf.TensorShape(x.shape[:rank - ndims]), context.shape[:-1]
-        if not (batch_x.is_fully_defined() and batch_c.is_fully_defined()):
-            return x, context
-        try:
-            batch = tf.broadcast_static_shape(batch_x, batch_c)
-        except ValueError:
-            raise ValueError(
-                f"data of shape {tuple(x.shape)} (batch {tuple(batch_x)}) and a context of shape "
-                f"{tuple(context.shape)} (batch {tuple(batch_c)}) do not broadcast: give one "
-                f"context row per data row, or one row [{self.context_size}] for all") from None
-        if batch != batch_x:
-            x = tf.broadcast_to(x, batch.concatenate(event_shape))
-        if batch != batch_c:
-            context = tf.broadcast_to(context, batch.concatenate([self.context_size]))
-        return x, context
+        It reads the model's weights at every use and lists them (as ``tf.Variable`` s) in
+        its ``trainable_variables``, so it works as the surrogate of
+        ``tfp.vi.fit_surrogate_posterior`` with a Keras 3 optimizer, no variables passed."""
+        distribution = tfd.TransformedDistribution(self.base_distribution, self.bijector)
+        # tf.Module finds the Keras variables' tf.Variables through this attribute.
+        distribution._flow_variables = tuple(w.value for w in self.trainable_weights)
+        return distribution
 
     # ------------------------------------------------------------ computation
-    def _cast(self, x, shape=None):
-        """``x`` as a compute-dtype tensor of shape ``[n, *shape]`` (``event_shape`` by
-        default); a clear error otherwise."""
-        shape = self.event_shape if shape is None else shape
-        if isinstance(x, (str, bytes, dict)) or x is None:
-            raise ValueError(f"expected data of shape [n, {', '.join(map(str, shape))}], "
-                             f"got {type(x).__name__}")
-        if not tf.is_tensor(x):
-            x = np.asarray(x)
-            if x.dtype == object or x.dtype.kind in "USb":
-                raise ValueError(f"expected numeric data, got dtype {x.dtype}")
-        dtype = tf.as_dtype(x.dtype)
-        if self.num_levels is not None and (dtype.is_integer or dtype == tf.bool):
-            raise ValueError(
-                f"this image flow is a density over dequantised pixels x + u in [0, "
-                f"{self.num_levels}), u ~ U[0, 1); got {dtype.name} pixels. Dequantise them "
-                "first (tfp_flows.datasets.dequantize), or measure bits/dim with "
-                "tfp_flows.training.bits_per_dim, which does")
-        if dtype.is_complex:
-            raise ValueError(f"expected real-valued data, got complex dtype {dtype.name}")
-        x = tf.cast(x, self.flow_dtype)
-        if x.shape.rank is not None and (
-                x.shape.rank != len(shape) + 1 or not x.shape[1:].is_compatible_with(shape)):
-            expected = ", ".join(["n"] + [str(s) for s in shape])
-            raise ValueError(f"expected data of shape [{expected}], got {tuple(x.shape)}")
-        return x
+    def _standardized_rows(self, context):
+        """A checked context ``[..., K]`` as the conditional layers see it: standardised,
+        as rows ``[m, K]`` (``None`` stays ``None``)."""
+        if context is None:
+            return None
+        if self.context_standardization is not None:
+            context = self.context_standardization(context)
+        return tf.reshape(context, [-1, self.context_size])
 
-    def _flatten_batch(self, x):
-        """``x`` of shape ``[*batch, *event_shape]`` as ``[n, *event_shape]``, and ``batch``."""
-        if not tf.is_tensor(x):
-            x = np.asarray(x)
-        rank, ndims = len(x.shape), self.event_ndims
-        if rank < ndims or tuple(x.shape[rank - ndims:]) != self.event_shape:
-            expected = ", ".join(["..."] + [str(s) for s in self.event_shape])
-            raise ValueError(f"expected data of shape [{expected}], got {tuple(x.shape)}")
-        batch = tuple(x.shape[: rank - ndims])
+    def _as_data(self, x, shape=None):
+        """``x`` as a tensor ``[*batch, *shape]`` in the flow's dtype (``shape``:
+        ``event_shape`` by default), checked once (:func:`~tfp_flows.validation.check_input`;
+        integer pixels are refused where an image flow takes dequantised ones)."""
+        shape = self.event_shape if shape is None else tuple(shape)
+        return check_input(x, shape, self.flow_dtype,
+                           self.num_levels if shape == self.event_shape else None)
+
+    def _rows(self, x, shape):
+        """``x`` (``[*batch, *shape]``) as ``[n, *shape]``, and ``batch``."""
+        batch = x.shape[: len(x.shape) - len(shape)]
         if len(batch) == 1:
-            return x, None
-        return tf.reshape(x, (-1,) + self.event_shape), batch
+            return x, batch
+        return tf.reshape(x, (-1,) + tuple(shape)), batch
+
+    def _encode(self, h, rows, training):
+        total = tf.zeros(tf.shape(h)[:1], h.dtype)
+        for layer in reversed(self.flow_layers):
+            bijector = layer.bijector(context=layer_context(layer, rows), training=training)
+            h, ildj = inverse_and_log_det(bijector, h, h.shape.rank - 1)
+            total += ildj
+        return h, total
 
     def encode(self, x, context=None, training=False):
         """Maps data ``[n, *event_shape]`` (with contexts ``[n, K]`` for a conditional flow) to
         the base space: ``(z, log|det dz/dx|)``."""
-        h = self._cast(x)
-        context = self._check_context(context)
-        if context is not None:
-            context = tf.reshape(self._standardized(context), [-1, self.context_size])
-        total = tf.zeros(tf.shape(h)[:1], h.dtype)
-        for layer in reversed(self.flow_layers):
-            bijector = layer.bijector(context=layer_context(layer, context), training=training)
-            h, ildj = inverse_and_log_det(bijector, h, h.shape.rank - 1)
-            total += ildj
-        return h, total
+        h = self._as_data(x)
+        if len(h.shape) != self.event_ndims + 1:
+            raise ValueError(f"encode takes data of shape [n, {', '.join(map(str, self.event_shape))}], "
+                             f"got {tuple(h.shape)}")
+        context = check_context(context, self.context_size, self.flow_dtype, self.name)
+        return self._encode(h, self._standardized_rows(context), training)
 
     def log_prob(self, x, context=None, training=False):
         """``log p(x)``, or ``log p(x | context)`` for a conditional flow, for data of shape
@@ -299,17 +238,28 @@ class FlowModel(MaximumLikelihood, keras.Model):
 
         ``context`` (conditional flows only): ``[*batch, K]``, one row per data point, or any
         shape that broadcasts against ``batch`` (``[K]``: the same context for all points).
-        ``training=True`` is what ``fit`` uses (batch statistics in batch-norm layers)."""
-        if self.context_size is not None or context is not None:
-            context = self._check_context(context)
-            self._flatten_batch(x)  # checks the data's shape first
-            if not tf.is_tensor(x):
-                x = np.asarray(x)
-            x, context = self._broadcast_context(x, context, self.event_shape)
-        flat, batch = self._flatten_batch(x)
-        z, log_det = self.encode(flat, context=context, training=training)
+        ``training=True`` is what ``fit`` uses (batch statistics in batch-norm layers).
+
+        An image flow's density is zero outside the pixel cube ``[0, num_levels)^D``: a
+        point there gets ``-inf`` (never NaN)."""
+        x = self._as_data(x)
+        context = check_context(context, self.context_size, self.flow_dtype, self.name)
+        if context is not None:
+            x, context = broadcast_with_data(x, context, self.event_ndims, self.context_size)
+        flat, batch = self._rows(x, self.event_shape)
+        if flat.shape[0] == 0:   # no rows: convolutions refuse empty batches
+            return tf.zeros(batch, self.flow_dtype)
+        z, log_det = self._encode(flat, self._standardized_rows(context), training)
         log_prob = self.base_distribution.log_prob(z) + log_det
-        return log_prob if batch is None else tf.reshape(log_prob, batch)
+        if self.num_levels is not None:
+            log_prob = tf.where(self._in_pixel_cube(flat), log_prob,
+                                tf.constant(-np.inf, log_prob.dtype))
+        return log_prob if len(batch) == 1 else tf.reshape(log_prob, batch)
+
+    def _in_pixel_cube(self, x):
+        """Per row, whether every value lies in ``[0, num_levels)`` (the support)."""
+        inside = tf.logical_and(x >= 0, x < tf.constant(self.num_levels, x.dtype))
+        return tf.reduce_all(tf.reshape(inside, [tf.shape(x)[0], -1]), axis=1)
 
     def prob(self, x, context=None):
         """``p(x) = exp(log_prob(x))`` (``p(x | context)`` for a conditional flow) for data of
@@ -319,46 +269,40 @@ class FlowModel(MaximumLikelihood, keras.Model):
     def call(self, inputs, context=None, training=False):
         return self.log_prob(inputs, context=context, training=training)
 
-    def _rows_context(self, context, n):
-        """A checked, standardised context as ``n`` rows ``[n, K]`` (or ``None``)."""
-        context = self._check_context(context)
-        if context is None:
-            return None
-        context = tf.reshape(self._standardized(context), [-1, self.context_size])
-        return tf.broadcast_to(context, tf.stack([n, self.context_size]))
-
     def forward_steps(self, z, context=None):
         """``[z, f_1(z), f_2(f_1(z)), ...]``: the sample after each layer (for plots).
         ``context``: ``[n, K]`` or ``[K]`` for a conditional flow."""
-        steps = [self._cast(z, self.latent_shape)]
-        context = self._rows_context(context, tf.shape(steps[0])[0])
+        z = self._as_data(z, self.latent_shape)
+        if len(z.shape) != len(self.latent_shape) + 1:
+            raise ValueError(f"forward_steps takes latents of shape [n, "
+                             f"{', '.join(map(str, self.latent_shape))}], got {tuple(z.shape)}")
+        context = check_context(context, self.context_size, self.flow_dtype, self.name)
+        rows = None if context is None else context_rows(
+            self._standardized_rows(context), tf.shape(z)[0], self.context_size)
+        steps = [z]
         for layer in self.flow_layers:
-            steps.append(layer.bijector(context=layer_context(layer, context))
-                         .forward(steps[-1]))
+            steps.append(layer.bijector(context=layer_context(layer, rows)).forward(steps[-1]))
         return steps
 
-    def _sample_count(self, sample_shape):
+    def _sample_plan(self, sample_shape, context):
+        """``(shape, rows, context_rows)``: the output's leading shape ``sample_shape +
+        context batch``, the number of base draws and their contexts ``[rows, K]``."""
         shape = (sample_shape,) if not isinstance(sample_shape, (tuple, list)) else sample_shape
         for n in shape:
             if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
                 raise ValueError(
                     "sample_shape must be a non-negative integer or a tuple of them, got "
                     f"{sample_shape!r}")
-        return tuple(int(n) for n in shape)
-
-    def _sample_plan(self, sample_shape, context):
-        """``(shape, rows, context_rows)``: the output's leading shape ``sample_shape +
-        context batch``, the number of base draws and their contexts ``[rows, K]``."""
-        shape = self._sample_count(sample_shape)
+        shape = tuple(int(n) for n in shape)
         n = int(np.prod(shape)) if shape else 1
-        context = self._check_context(context)
+        context = check_context(context, self.context_size, self.flow_dtype, self.name)
         if context is None:
             return shape, n, None
         batch = tuple(context.shape[:-1])
         if any(b is None for b in batch):
             raise ValueError(f"sample needs a context of known shape, got {context.shape}")
         m = int(np.prod(batch)) if batch else 1
-        rows = tf.reshape(self._standardized(context), [1, m, self.context_size])
+        rows = tf.reshape(self._standardized_rows(context), [1, m, self.context_size])
         rows = tf.reshape(tf.tile(rows, [n, 1, 1]), [n * m, self.context_size])
         return shape + batch, n * m, rows
 
@@ -377,18 +321,31 @@ class FlowModel(MaximumLikelihood, keras.Model):
         model itself)."""
         temperature = check_positive_float(temperature, "temperature")
         shape, n, context = self._sample_plan(sample_shape, context)
+        if n == 0:
+            return tf.zeros(shape + self.event_shape, self.flow_dtype)
         z = self.base_distribution.sample(n, seed=_stateless_seed(seed))
         if temperature != 1.0:
             z = z * tf.constant(temperature, z.dtype)
         h = z
         for layer in self.flow_layers:
             h = layer.bijector(context=layer_context(layer, context)).forward(h)
-        return tf.reshape(h, shape + self.event_shape)
+        return tf.reshape(self._into_pixel_cube(h), shape + self.event_shape)
+
+    def _into_pixel_cube(self, h):
+        """An image flow's samples inside its support ``[0, K)``: the logit's inverse can
+        round up to exactly ``K`` in float32, where ``log_prob`` is ``-inf``."""
+        if self.num_levels is None:
+            return h
+        top = np.nextafter(np.asarray(self.num_levels, h.dtype.as_numpy_dtype), 0)
+        return tf.clip_by_value(h, tf.zeros([], h.dtype), tf.constant(top, h.dtype))
 
     def sample_and_log_prob(self, sample_shape=(), context=None, seed=None):
         """Samples and their log-densities, in one pass through the flow (``context`` as in
         :meth:`sample`)."""
         shape, n, context = self._sample_plan(sample_shape, context)
+        if n == 0:
+            return (tf.zeros(shape + self.event_shape, self.flow_dtype),
+                    tf.zeros(shape, self.flow_dtype))
         base = self.base_distribution
         h = base.sample(n, seed=_stateless_seed(seed))
         log_prob = base.log_prob(h)
@@ -396,15 +353,32 @@ class FlowModel(MaximumLikelihood, keras.Model):
             bijector = layer.bijector(context=layer_context(layer, context))
             h, fldj = forward_and_log_det(bijector, h, h.shape.rank - 1)
             log_prob -= fldj
-        return tf.reshape(h, shape + self.event_shape), tf.reshape(log_prob, shape)
+        return (tf.reshape(self._into_pixel_cube(h), shape + self.event_shape),
+                tf.reshape(log_prob, shape))
 
     # ------------------------------------------------------------ saving
+    def save(self, filepath, overwrite=True, **kwargs):
+        """``keras.Model.save`` to a ``.keras`` file, which loads in any process after
+        ``import tfp_flows`` (:func:`tfp_flows.load_model` checks the file first). The
+        legacy ``.h5`` format is refused: it cannot hold a flow."""
+        check_save_path(filepath)
+        self.get_config()   # a base that cannot be saved says so before a file is written
+        return super().save(filepath, overwrite=overwrite, **kwargs)
+
+    def summary(self, print_fn=None):
+        """Prints the flow layer by layer from the data side (event shapes in and out,
+        weights; a factor-out's sub-flow indented), then the latent shape and the base
+        (:func:`tfp_flows.summary.flow_summary`). ``print_fn``: where the text goes
+        (``print`` by default)."""
+        (print_fn or print)(flow_summary(self))
+
     def get_config(self):
         return {
             "name": self.name,
             "flow_layers": [keras.saving.serialize_keras_object(l) for l in self.flow_layers],
             "event_shape": list(self.event_shape),
-            "base_distribution": self.base_distribution_name,
+            "base_distribution": serialize_base(self._base_dist if self.base_distribution_name is None
+                                                else self.base_distribution_name),
             "num_levels": self.num_levels,
             "context_size": self.context_size,
             "standardize_context": self.standardize_context,
@@ -419,4 +393,6 @@ class FlowModel(MaximumLikelihood, keras.Model):
         ]
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
+        if "base_distribution" in config:
+            config["base_distribution"] = deserialize_base(config["base_distribution"])
         return cls(**config)

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["FLOW_DTYPES", "MIXED_POLICIES", "check_data", "check_dtype_policy",
+__all__ = ["check_input", "FLOW_DTYPES", "MIXED_POLICIES", "check_data", "check_dtype_policy",
            "check_event_shape", "check_float_dtype", "check_fraction", "check_hidden_units",
            "check_positive_float", "check_positive_int", "check_sample_weight", "check_seed"]
 
@@ -284,3 +284,44 @@ def check_sample_weight(weight, n):
     if not weight.any():
         raise ValueError("sample_weight is zero everywhere: nothing would be trained")
     return weight
+
+
+def check_input(x, shape, dtype, num_levels=None):
+    """What a flow's methods take: ``x`` as a ``dtype`` tensor ``[*batch, *shape]``, after
+    checking that it is numeric, real and ends in ``shape``; with ``num_levels`` (an image
+    flow's density over dequantised pixels) integer pixels are refused, naming the fix.
+
+    Args:
+      x: array-like or tensor.
+      shape: the trailing shape expected (an event or latent shape).
+      dtype: the flow's dtype.
+      num_levels: ``None``, or an image flow's ``K``.
+
+    Example:
+        >>> check_input(np.zeros((3, 2)), (2,), "float32").shape
+        TensorShape([3, 2])
+        >>> check_input(np.zeros((3, 4)), (2,), "float32")
+        Traceback (most recent call last):
+        ...
+        ValueError: expected data of shape [..., 2], got (3, 4)
+    """
+    expected = ", ".join(["..."] + [str(s) for s in shape])
+    if isinstance(x, (str, bytes, dict)) or x is None:
+        raise ValueError(f"expected data of shape [{expected}], got {type(x).__name__}")
+    if not tf.is_tensor(x):
+        x = np.asarray(x)
+        if x.dtype == object or x.dtype.kind in "USb":
+            raise ValueError(f"expected numeric data, got dtype {x.dtype}")
+    given = tf.as_dtype(x.dtype)
+    if num_levels is not None and (given.is_integer or given == tf.bool):
+        raise ValueError(
+            f"this image flow is a density over dequantised pixels x + u in [0, "
+            f"{num_levels}), u ~ U[0, 1); got {given.name} pixels. Dequantise them first "
+            "(tfp_flows.datasets.dequantize), or measure bits/dim with "
+            "tfp_flows.training.bits_per_dim, which does")
+    if given.is_complex:
+        raise ValueError(f"expected real-valued data, got complex dtype {given.name}")
+    rank = len(x.shape)
+    if rank < len(shape) or tuple(x.shape[rank - len(shape):]) != tuple(shape):
+        raise ValueError(f"expected data of shape [{expected}], got {tuple(x.shape)}")
+    return tf.cast(x, dtype)

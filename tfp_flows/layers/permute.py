@@ -4,28 +4,9 @@ import numpy as np
 import tensorflow_probability as tfp
 
 from tfp_flows.layers.base import FlowLayer
+from tfp_flows.nets.made import make_permutation
 
 __all__ = ["PermuteLayer", "make_permutation"]
-
-
-def make_permutation(event_size, kind="reverse", seed=None):
-    """A permutation of ``range(event_size)``: ``"reverse"``, ``"random"`` (from ``seed``) or
-    an explicit sequence (validated).
-
-    Example:
-        >>> make_permutation(4).tolist()
-        [3, 2, 1, 0]
-    """
-    if isinstance(kind, str):
-        if kind == "reverse":
-            return np.arange(event_size)[::-1].copy()
-        if kind == "random":
-            return np.random.default_rng(seed).permutation(event_size)
-        raise ValueError(f"permutation must be 'reverse', 'random' or a sequence, got {kind!r}")
-    perm = np.asarray(kind, dtype=np.int64)
-    if perm.ndim != 1 or sorted(perm.tolist()) != list(range(event_size)):
-        raise ValueError(f"expected a permutation of range({event_size}), got {kind!r}")
-    return perm
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")

@@ -3,7 +3,14 @@
 import keras
 import tensorflow as tf
 
+from tfp_flows.nets.context_input import (
+    batch_output_shape,
+    check_context_given,
+    flat_rows,
+    unflatten,
+)
 from tfp_flows.nets.dense_stack import add_dense_stack, seeded_initializer
+from tfp_flows.seeds import spawn_seeds
 from tfp_flows.validation import check_hidden_units, check_positive_int
 
 __all__ = ["CouplingMLP"]
@@ -92,69 +99,30 @@ class CouplingMLP(keras.layers.Layer):
         fan_in = self._input_size + (self._context_size or 0)
         sizes = (fan_in,) + self.hidden_units + (self.output_units * self.num_params,)
 
+        seeds = spawn_seeds(self.seed, len(sizes) - 1)  # one per kernel
+
         def kernel_init(k, last):
             if last and self.zero_init_output:
                 return "zeros"
-            return seeded_initializer(self.kernel_initializer,
-                                      None if self.seed is None else self.seed * 100 + k)
+            return seeded_initializer(self.kernel_initializer, seeds[k])
 
         self._kernels, self._biases = add_dense_stack(self, sizes, kernel_init)
 
     def call(self, x, context=None):
-        if (context is None) != (self._context_size is None):
-            if context is None:
-                raise ValueError(
-                    "This CouplingMLP was built with a `context` input of size "
-                    f"{self._context_size}; pass `context=`."
-                )
-            raise ValueError(
-                "This CouplingMLP was built without a `context` input; got one."
-            )
-        u, p = self.output_units, self.num_params
-        batch_shape = None  # None: input is already 2-D and the output is [N, U, P].
+        check_context_given(self, context, self._context_size)
+        x, context, batch_shape = flat_rows(x, context, self._input_size, self._context_size)
         if context is not None:
-            if x.shape.rank == 2 and context.shape.rank == 2 and (
-                x.shape[0] is not None and x.shape[0] == context.shape[0]
-            ):
-                x = tf.concat([x, context], axis=-1)
-            else:
-                batch_shape = tf.broadcast_dynamic_shape(
-                    tf.shape(x)[:-1], tf.shape(context)[:-1]
-                )
-                x = tf.concat(
-                    [
-                        tf.broadcast_to(x, tf.concat([batch_shape, [self._input_size]], 0)),
-                        tf.broadcast_to(
-                            context,
-                            tf.concat([batch_shape, [self._context_size]], 0),
-                        ),
-                    ],
-                    axis=-1,
-                )
-        if x.shape.rank != 2:
-            if batch_shape is None:
-                batch_shape = tf.shape(x)[:-1]
-            x = tf.reshape(x, [-1, x.shape[-1]])
+            x = tf.concat([x, context], axis=-1)
         h = x
         last = len(self._kernels) - 1
         for k, (kernel, bias) in enumerate(zip(self._kernels, self._biases)):
             h = tf.nn.bias_add(tf.matmul(h, kernel), bias)
             if k != last:
                 h = self.activation(h)
-        if batch_shape is None:
-            return tf.reshape(h, [-1, u, p])
-        return tf.reshape(h, tf.concat([batch_shape, [u, p]], 0))
+        return unflatten(h, batch_shape, (self.output_units, self.num_params))
 
     def compute_output_shape(self, x_shape, context_shape=None):
-        batch = tuple(x_shape)[:-1]
-        if context_shape is not None:
-            cond = tuple(context_shape)[:-1]
-            n = max(len(batch), len(cond))
-            a = (1,) * (n - len(batch)) + batch
-            b = (1,) * (n - len(cond)) + cond
-            batch = tuple(v if w == 1 else w if v == 1 else (v if v is not None else w)
-                          for v, w in zip(a, b))
-        return batch + (self.output_units, self.num_params)
+        return batch_output_shape(x_shape, context_shape, (self.output_units, self.num_params))
 
     def get_config(self):
         config = super().get_config()

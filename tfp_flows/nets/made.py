@@ -4,41 +4,49 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_flows.nets.context_input import (
+    batch_output_shape,
+    check_context_given,
+    flat_rows,
+    unflatten,
+)
 from tfp_flows.nets.dense_stack import add_dense_stack, seeded_initializer
+from tfp_flows.seeds import spawn_seeds
 from tfp_flows.validation import check_event_shape, check_hidden_units, check_positive_int
 
-__all__ = ["MADE"]
+__all__ = ["MADE", "make_permutation"]
 
 _NAMED_ORDERS = ("left-to-right", "right-to-left", "random")
 
 
-def _resolve_order(event_size, order, seed):
-    """Returns the autoregressive order as an int array (a permutation)."""
-    if isinstance(order, str):
-        if order == "left-to-right":
-            return np.arange(event_size)
-        if order == "right-to-left":
+def make_permutation(event_size, kind="reverse", seed=None, what="permutation"):
+    """A permutation of ``range(event_size)`` as an int array: ``"reverse"`` (or
+    ``"right-to-left"``), ``"left-to-right"`` (the identity), ``"random"`` (drawn from
+    ``seed``) or an explicit sequence (checked). The one parser of permutations: MADE's
+    ``order`` and the flows' ``permutation`` (:func:`tfp_flows.layers.make_permutation`).
+
+    Example:
+        >>> make_permutation(4).tolist(), make_permutation(3, "left-to-right").tolist()
+        ([3, 2, 1, 0], [0, 1, 2])
+    """
+    names = "'reverse', 'random' or a sequence" if what == "permutation" else \
+        f"one of {_NAMED_ORDERS} or a permutation of range({event_size})"
+    if isinstance(kind, str):
+        if kind in ("reverse", "right-to-left"):
             return np.arange(event_size)[::-1].copy()
-        if order == "random":
+        if kind == "left-to-right":
+            return np.arange(event_size)
+        if kind == "random":
             return np.random.default_rng(seed).permutation(event_size)
-        raise ValueError(
-            f"`order` must be one of {_NAMED_ORDERS} or a permutation of "
-            f"range({event_size}); got {order!r}."
-        )
+        raise ValueError(f"{what} must be {names}, got {kind!r}")
     try:
-        arr = np.asarray(order, dtype=object if order is None else None)
+        arr = np.asarray(kind, dtype=object if kind is None else None)
     except (TypeError, ValueError):  # e.g. a ragged nested list
         arr = np.empty((0, 0))
-    if (
-        arr.ndim != 1
-        or arr.size != event_size
-        or not np.issubdtype(arr.dtype, np.integer)
-        or not np.array_equal(np.sort(arr), np.arange(event_size))
-    ):
-        raise ValueError(
-            f"`order` must be one of {_NAMED_ORDERS} or a permutation of "
-            f"range({event_size}); got {order!r}."
-        )
+    if (arr.ndim != 1 or arr.size != event_size or not np.issubdtype(arr.dtype, np.integer)
+            or not np.array_equal(np.sort(arr), np.arange(event_size))):
+        raise ValueError(f"{what} must be {names}: expected a permutation of "
+                         f"range({event_size}), got {kind!r}")
     return arr.astype(np.int64)
 
 
@@ -77,25 +85,6 @@ def _made_masks(order, hidden_units, num_params, context=False):
     out = (degrees[-1][:, None] < input_degrees[None, :]).astype(np.float64)
     masks.append(np.repeat(out, num_params, axis=1))
     return masks
-
-
-def _broadcast_shapes(a, b):
-    """Static broadcast of two shape tuples that may contain None."""
-    a, b = tuple(a), tuple(b)
-    n = max(len(a), len(b))
-    a = (1,) * (n - len(a)) + a
-    b = (1,) * (n - len(b)) + b
-    out = []
-    for u, v in zip(a, b):
-        if u == 1:
-            out.append(v)
-        elif v == 1 or v is None or u == v:
-            out.append(u)
-        elif u is None:
-            out.append(v)
-        else:
-            raise ValueError(f"Batch shapes {a} and {b} do not broadcast.")
-    return tuple(out)
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
@@ -189,8 +178,10 @@ class MADE(keras.layers.Layer):
         if context_size is not None:
             context_size = check_positive_int(context_size, "context_size")
         self.context_size = context_size
-        self.seed = seed
-        self._order = _resolve_order(self.event_size, order, seed)
+        self.seed = None if seed is None else check_positive_int(seed, "seed", minimum=0)
+        # One seed for the order, then one per kernel and one for the context kernel.
+        self._seeds = spawn_seeds(seed, len(self.hidden_units) + 3)
+        self._order = make_permutation(self.event_size, order, self._seeds[0], "`order`")
         self._order.flags.writeable = False
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -228,12 +219,9 @@ class MADE(keras.layers.Layer):
         out_init = "zeros" if self.zero_init_output else self.kernel_initializer
         sizes = (self.event_size,) + self.hidden_units + (self.event_size * self.num_params,)
 
-        seed = self.seed
-
         def kernel_init(k, last):
             init = out_init if last else self.kernel_initializer
-            return _masked_initializer(
-                seeded_initializer(init, None if seed is None else seed * 100 + k), masks[k])
+            return _masked_initializer(seeded_initializer(init, self._seeds[1 + k]), masks[k])
 
         self._kernels, self._biases = add_dense_stack(self, sizes, kernel_init)
         self._context_kernel = None
@@ -241,39 +229,14 @@ class MADE(keras.layers.Layer):
             init = out_init if len(sizes) == 2 else self.kernel_initializer
             self._context_kernel = self.add_weight(
                 shape=(self.context_size, sizes[1]),
-                initializer=seeded_initializer(init, None if seed is None else seed * 100 + 99),
+                initializer=seeded_initializer(init, self._seeds[-1]),
                 name="context_kernel",
             )
 
     def call(self, x, context=None):
-        if (context is None) != (self.context_size is None):
-            if context is None:
-                raise ValueError(
-                    f"This MADE was built with context_size="
-                    f"{self.context_size}; pass `context=`."
-                )
-            raise ValueError(
-                "This MADE was built without `context_size`; got a "
-                "`context` input. Set `context_size` to use one."
-            )
+        check_context_given(self, context, self.context_size)
         d, p = self.event_size, self.num_params
-        batch_shape = None  # None: inputs are already 2-D and the output is [N, D, P].
-        if context is None:
-            if x.shape.rank != 2:
-                batch_shape = tf.shape(x)[:-1]
-                x = tf.reshape(x, [-1, d])
-        elif not (x.shape.rank == 2 and context.shape.rank == 2):
-            batch_shape = tf.broadcast_dynamic_shape(
-                tf.shape(x)[:-1], tf.shape(context)[:-1]
-            )
-            x = tf.reshape(tf.broadcast_to(x, tf.concat([batch_shape, [d]], 0)), [-1, d])
-            context = tf.reshape(
-                tf.broadcast_to(
-                    context, tf.concat([batch_shape, [self.context_size]], 0)
-                ),
-                [-1, self.context_size],
-            )
-        # (Rank-2 x and context broadcast their batch dims in the add below.)
+        x, context, batch_shape = flat_rows(x, context, d, self.context_size)
         h = x
         last = len(self._kernels) - 1
         for k, (kernel, bias, mask) in enumerate(
@@ -285,15 +248,10 @@ class MADE(keras.layers.Layer):
             h = tf.nn.bias_add(h, bias)
             if k != last:
                 h = self.activation(h)
-        if batch_shape is None:
-            return tf.reshape(h, [-1, d, p])
-        return tf.reshape(h, tf.concat([batch_shape, [d, p]], 0))
+        return unflatten(h, batch_shape, (d, p))
 
     def compute_output_shape(self, x_shape, context_shape=None):
-        batch = tuple(x_shape)[:-1]
-        if context_shape is not None:
-            batch = _broadcast_shapes(batch, tuple(context_shape)[:-1])
-        return batch + (self.event_size, self.num_params)
+        return batch_output_shape(x_shape, context_shape, (self.event_size, self.num_params))
 
     def get_config(self):
         config = super().get_config()

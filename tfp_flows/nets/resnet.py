@@ -2,6 +2,7 @@
 import keras
 import tensorflow as tf
 
+from tfp_flows.seeds import SeedStream
 from tfp_flows.validation import check_positive_int
 
 __all__ = ["ResNet"]
@@ -79,12 +80,10 @@ class ResNet(keras.layers.Layer):
                                 else check_positive_int(output_channels, "output_channels"))
         self._channels = None
         self._context_size = None
-        self._num_convs = 0
+        self._seeds = SeedStream(self.seed)  # one seed per convolution, in build order
 
     def _conv(self, filters, kernel_size, zeros=False):
-        self._num_convs += 1
-        seed = None if self.seed is None else self.seed + self._num_convs
-        init = "zeros" if zeros else keras.initializers.GlorotUniform(seed=seed)
+        init = "zeros" if zeros else keras.initializers.GlorotUniform(seed=next(self._seeds))
         return keras.layers.Conv2D(filters, kernel_size, padding="same",
                                    dtype=self.dtype_policy, kernel_initializer=init)
 
