@@ -15,14 +15,9 @@ import pytest
 
 from tfp_flows import BUILDERS
 from tfp_flows_cli import FLOW_NAMES, TOY_DATA_NAMES, build_parser, main
-from tfp_flows_cli.files import (
-    DATA_EXTENSIONS,
-    ERROR_PREFIX,
-    WARNING_PREFIX,
-    CLIError,
-    OutputDir,
-    write_text_atomically,
-)
+from tfp_flows_cli.errors import ERROR_PREFIX, WARNING_PREFIX, CLIError
+from tfp_flows_cli.files import DATA_EXTENSIONS
+from tfp_flows_cli.output import OutputDir, write_text_atomically
 from tfp_flows.datasets import (
     SUPPORTED_EXTENSIONS,
     TOY_NAMES,

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tfp_flows_cli import build_parser, main
-from tfp_flows_cli.files import ERROR_PREFIX
+from tfp_flows_cli.errors import ERROR_PREFIX
 
 HEADER = ["x1", "group", "x2", "t"]
 FIT_VECTOR = ["fit", "--data", "data.csv", "--flow", "maf", "--context-columns", "group,t",

@@ -14,7 +14,7 @@ import pytest
 
 from tfp_flows import BUILDERS
 from tfp_flows_cli import IMAGE_FLOW_NAMES, main
-from tfp_flows_cli.files import ERROR_PREFIX
+from tfp_flows_cli.errors import ERROR_PREFIX
 
 IMAGE_FILES = ("model.keras", "metrics.json", "loss.png", "samples.png", "data_vs_samples.png")
 TINY_GLOW = ["--flow", "glow", "--epochs", "1", "--hidden-channels", "4", "--num-steps", "1",

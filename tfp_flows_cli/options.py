@@ -115,6 +115,10 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{where}{message} (see '{self.prog} --help')")
 
 
+def _add_seed(parser, default=0, help="random seed, 0 to 2147483646 (default 0)"):
+    parser.add_argument("--seed", type=seed_value, default=default, metavar="N", help=help)
+
+
 def add_common(parser):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --out if it exists (a directory: and is not empty)")
@@ -145,8 +149,7 @@ def add_fit_options(parser):
                    "--base-distribution": ("student_t", "normal")}.get(name)
         _add(parser, name, type=kind, metavar=metavar, choices=choices,
              help=f"{text} (default: the library's)")
-    parser.add_argument("--seed", type=seed_value, default=0, metavar="N",
-                        help="random seed, 0 to 2147483646 (default 0)")
+    _add_seed(parser)
     parser.add_argument("--n-train", type=positive_int, default=None, metavar="N",
                         help="toy data: training points drawn (default 1000); image data: use "
                              "only the first N training images; not for vector files")
@@ -248,8 +251,7 @@ def build_parser():
     sample.add_argument("--out", metavar="FILE.csv|FILE.npy",
                         help="output file: .npy for a NumPy array (required for image "
                              "models), otherwise CSV (default: CSV to standard output)")
-    sample.add_argument("--seed", type=seed_value, default=0, metavar="N",
-                        help="random seed, 0 to 2147483646 (default 0)")
+    _add_seed(sample)
     sample.add_argument("--temperature", type=positive_float, default=1.0, metavar="T",
                         help="scale the base sample z by T, a finite positive number (Glow's "
                              "reduced temperature: T < 1 gives cleaner, less varied samples; "
@@ -266,8 +268,7 @@ def build_parser():
                           "(image models: bits_per_dim) instead of printing the values")
     _add(log_prob, "--num-draws", type=positive_int, metavar="N",
          help="image models: dequantisation draws per image (default 4)")
-    log_prob.add_argument("--seed", type=seed_value, default=None, metavar="N",
-                          help="image models: seed of the dequantisation noise (default 0)")
+    _add_seed(log_prob, None, "image models: seed of the dequantisation noise (default 0)")
     add_context_options(log_prob, "log-prob")
     add_common(log_prob)
 
@@ -281,7 +282,6 @@ def build_parser():
                       help="output directory (default ./demo_output)")
     demo.add_argument("--quick", action="store_true",
                       help="a few seconds' version with tiny settings (a smoke test)")
-    demo.add_argument("--seed", type=seed_value, default=0, metavar="N",
-                      help="random seed, 0 to 2147483646 (default 0)")
+    _add_seed(demo)
     add_common(demo)
     return parser

@@ -23,14 +23,14 @@ def _is_inside(path, directory):
         return False
 
 
-def _make_unique_dir(parent, prefix):
-    """Creates ``parent/prefix<random>`` with the usual permissions (``0o777`` less the
-    umask; ``tempfile.mkdtemp``'s 0700 would end up on the output directory)."""
+def _make_unique(parent, prefix, make=Path.mkdir):
+    """``(path, make(path))`` for a fresh ``parent/prefix<random>``: by default a directory
+    with the usual permissions (``0o777`` less the umask; ``tempfile.mkdtemp``'s 0700 would
+    end up on the output directory)."""
     for _ in range(100):
         path = Path(parent) / f"{prefix}{secrets.token_hex(4)}"
         try:
-            path.mkdir()
-            return path
+            return path, make(path)
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name {prefix}* in {parent}")
@@ -88,7 +88,7 @@ class OutputDir:
             for folder in reversed(missing):
                 folder.mkdir()
                 self._created.append(folder)
-            self.path = _make_unique_dir(self.final.absolute().parent, f".{self.final.name}.tmp-")
+            self.path = _make_unique(self.final.absolute().parent, f".{self.final.name}.tmp-")[0]
         except OSError as err:
             self._cleanup()
             raise CLIError(f"cannot create --out {self.final}: {err.strerror or err}") from None
@@ -121,7 +121,7 @@ class OutputDir:
     def _swap(self):
         """Replaces the directory found at the start by the finished one."""
         final = self.final
-        backup = _make_unique_dir(final.absolute().parent, f".{final.name}.old-")
+        backup = _make_unique(final.absolute().parent, f".{final.name}.old-")[0]
         old = backup / final.name
         os.rename(final, old)
         try:
@@ -177,11 +177,11 @@ def write_run(out, model, metrics, figures, start):
 
 def check_output_file(out, overwrite, protect=()):
     """Refuses an output file that exists (without ``overwrite``), is a directory, sits in a
-    missing directory, or is one of the inputs ``protect``."""
+    missing directory, or is one of the inputs ``protect`` (``None`` entries are skipped)."""
     if out is None:
         return
     out = Path(out)
-    for item in protect:
+    for item in filter(None, protect):
         if out.exists() and Path(item).exists() and out.resolve() == Path(item).resolve():
             raise CLIError(f"--out {out} is an input of this command; choose another file")
     if out.is_dir():
@@ -202,15 +202,11 @@ def write_text_atomically(out, data, overwrite=False):
     data = data.encode() if isinstance(data, str) else bytes(data)
     taken = CLIError(f"--out {out} was written by another process while this run was "
                      "working; it was left as it is")
-    for _ in range(100):
-        tmp = out.absolute().parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
+    try:
+        tmp, fd = _make_unique(out.absolute().parent, f".{out.name}.tmp-", lambda path: os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as err:
+        raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

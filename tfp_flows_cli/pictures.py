@@ -1,9 +1,13 @@
-"""The pictures of ``tfp-flows fit``, drawn by :mod:`tfp_flows.plotting` (imported inside
-the functions, with matplotlib): each function returns ``{file name: figure}`` for
+"""The pictures of ``tfp-flows fit``, drawn by :mod:`tfp_flows.plotting` (this module is
+imported after TensorFlow): each function returns ``{file name: figure}`` for
 :func:`tfp_flows_cli.output.write_run`, and the names it skipped with the reason."""
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
+
+from tfp_flows import plotting
+from tfp_flows_cli.files import to_pixels
 
 N_PLOT_SAMPLES = 2000
 #: Image grids: images per row.
@@ -15,16 +19,14 @@ N_SAMPLES_PER_CONTEXT = 500
 
 def pictures(model, data, history, seed, flow, test_value):
     """``({name: figure}, {skipped name: why})`` for the kind of ``data``."""
-    from tfp_flows import plotting
-
     if data.kind == "images":
-        return _images(plotting, model, data, history, seed, flow, test_value), {}
+        return _images(model, data, history, seed, flow, test_value), {}
     if data.layout is not None:
-        return _conditional(plotting, model, data, history, seed), {}
-    return _vectors(plotting, model, data, history, seed)
+        return _conditional(model, data, history, seed), {}
+    return _vectors(model, data, history, seed)
 
 
-def _vectors(plotting, model, data, history, seed):
+def _vectors(model, data, history, seed):
     truth, width = data.truth, data.event_shape[0]
     reference = {} if truth is None else dict(reference=truth.entropy(),
                                               reference_label="true entropy")
@@ -75,12 +77,10 @@ def _context_title(layout, c):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _conditional(plotting, model, data, history, seed):
+def _conditional(model, data, history, seed):
     """loss.png; samples.png: samples given a few test contexts against the training rows
     with the nearest contexts (a 1-column x: x against the first context column, one sample
     given each row's context); density.png for a 2-column x."""
-    import matplotlib.pyplot as plt
-
     figures = {"loss.png": plotting.plot_loss(
         history, title=f"training ({model.name}, -log p(x | c))")}
     train_x, train_c = data.x["train"], data.c["train"]
@@ -122,11 +122,9 @@ def _displayable(images):
     return images if images.shape[-1] in (1, 3) else images[..., :1]
 
 
-def _images(plotting, model, data, history, seed, flow, test_bits):
+def _images(model, data, history, seed, flow, test_bits):
     """loss.png (bits/dim), samples.png (a grid, or one row per class for a labelled run)
     and data_vs_samples.png (test images beside samples given their labels)."""
-    from tfp_flows_cli.files import to_pixels
-
     k, name, shape = data.num_levels, data.spec.name, data.event_shape
     channel = "" if shape[-1] in (1, 3) else f", channel 1 of {shape[-1]}"
     n = GRID_COLS * GRID_COLS

@@ -3,34 +3,15 @@ images as integer pixels and bits/dim; conditional models with contexts from
 :mod:`tfp_flows_cli.context`). Files and contexts are checked before TensorFlow is imported.
 A ``-inf`` log-density (``inf`` bits/dim) gets a warning line; a ``nan`` is an error."""
 import itertools
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from tfp_flows_cli.context import (
-    ContextRequest,
-    Layout,
-    columns_named,
-    data_layout,
-    given_options,
-    is_label_model,
-    peek_columns,
-    recorded_layout,
-)
+from tfp_flows_cli import files
+from tfp_flows_cli.context import Layout, context_request, data_layout
 from tfp_flows_cli.errors import CLIError, warning_line
-from tfp_flows_cli.files import (
-    check_data_file,
-    check_model_file,
-    event_size,
-    format_rows,
-    load_flow_model,
-    peek_model_config,
-    peek_npy,
-    quiet_tensorflow_startup,
-    shape_text,
-    to_pixels,
-)
 from tfp_flows_cli.output import check_output_file, npy_bytes, write_text_atomically
 
 _CHUNK = 65536
@@ -39,14 +20,17 @@ _IMAGE_CHUNK = 512
 DEFAULT_DRAWS = 4
 
 
-def _image_model(path):
-    """``(event_shape, num_levels)`` of an image model read from its config.json, or
-    ``None`` for a vector model (or a file Keras will reject later)."""
-    config = peek_model_config(path)
+def _check_model(args, inputs):
+    """Checks ``--out`` (not one of ``inputs``) and the model file; returns the model's config
+    (see :func:`~tfp_flows_cli.files.check_model_file`) and, for an image model, its
+    ``(event_shape, num_levels)`` (``None`` for a vector model, or a file Keras will reject
+    later)."""
+    check_output_file(args.out, args.overwrite, protect=[args.model, *inputs])
+    config = files.check_model_file(args.model)
     levels, shape = config.get("num_levels"), config.get("event_shape")
     if isinstance(levels, int) and isinstance(shape, list) and len(shape) == 3:
-        return tuple(int(s) for s in shape), levels
-    return None
+        return config, (tuple(int(s) for s in shape), levels)
+    return config, None
 
 
 def _is_npy(path):
@@ -56,10 +40,11 @@ def _is_npy(path):
 def _emit(values, header, args, what):
     """Writes ``values`` to ``--out`` (a ``.npy`` array, or CSV text with ``header``) or
     prints them as CSV (``log-prob``: one value a line, no header); returns 0."""
-    if args.out is None:
-        sys.stdout.write(format_rows(values, header if args.command == "sample" else None))
+    if args.out is None:   # log-prob prints no header
+        header = header if args.command == "sample" else None
+        sys.stdout.write(files.format_rows(values, header))
         return 0
-    data = npy_bytes(values) if _is_npy(args.out) else format_rows(values, header)
+    data = npy_bytes(values) if _is_npy(args.out) else files.format_rows(values, header)
     write_text_atomically(args.out, data, overwrite=args.overwrite)
     if not args.quiet:
         print(f"wrote {what} to {args.out}")
@@ -82,52 +67,19 @@ def _draw(model, n, seed, temperature, chunk, contexts=None):
     return np.concatenate(out)
 
 
-def _context_request(args, config):
-    """The contexts of a conditional model's command, checked without TensorFlow (``None``
-    for a model without a context, which refuses the context options)."""
-    k = config.get("context_size")
-    given = given_options(args)
-    if k is None:
-        if given and config:
-            raise CLIError(f"{given[0]} is for conditional models; {args.model} was fitted "
-                           "without a context (no --context-columns or --condition-on-labels"
-                           "), so it takes none")
-        return None
-    label_model = is_label_model(config)
-    event = config.get("event_shape") or []
-    recorded = None if label_model else recorded_layout(args.model, k,
-                                                        int(np.prod(event)) if event else 0)
-    request = ContextRequest(args, k, label_model, recorded)
-    request.check()
-    return request
-
-
-def _missing_context(args, request):
-    k = request.k
-    how = (f"--context with {k} comma-separated numbers (one context) or --context-file "
-           "FILE (one per row)")
-    if request.label_model:
-        how = f"--label L (a class, 0 to {k - 1}) or --context-file FILE (labels, one per row)"
-    return CLIError(f"{args.model} is conditional, p(x | c) with a context c of {k} values "
-                    f"({request.describe()}): pass {how}")
-
-
 def run_sample(args):
     """``tfp-flows sample``."""
-    inputs = [args.model] + [f for f in [args.context_file] if f]
-    check_output_file(args.out, args.overwrite, protect=inputs)
-    check_model_file(args.model)
-    image = _image_model(args.model)
+    config, image = _check_model(args, [args.context_file])
     if image is not None and not _is_npy(args.out):
         got = "standard output" if args.out is None else f"--out {args.out}"
-        raise CLIError(f"{args.model} is an image model ({shape_text(image[0])} images, "
+        raise CLIError(f"{args.model} is an image model ({files.shape_text(image[0])} images, "
                        f"{image[1]} levels): its samples are integer images, written with "
                        f"--out FILE.npy (CSV is for vector models), got {got}")
-    request = _context_request(args, peek_model_config(args.model))
+    request = context_request(args, config)
     if request is not None and not request.given:
-        raise _missing_context(args, request)
-    quiet_tensorflow_startup()
-    model = load_flow_model(args.model)
+        raise request.missing()
+    files.quiet_tensorflow_startup()
+    model = files.load_flow_model(args.model)
     import tensorflow as tf
 
     tf.random.set_seed(args.seed)
@@ -138,11 +90,11 @@ def run_sample(args):
     _check_samples(samples, args)
     each = "" if contexts is None else f" ({n} for each of {len(contexts)} contexts)"
     if image is not None:
-        data = to_pixels(samples.reshape((-1,) + image[0]), image[1])
+        data = files.to_pixels(samples.reshape((-1,) + image[0]), image[1])
         what = f"{len(data)} images [{', '.join(map(str, data.shape))}] ({data.dtype.name}, " \
                f"pixel values 0 to {image[1] - 1}){each}"
         return _emit(data, None, args, what)
-    width = event_size(model)
+    width = math.prod(model.event_shape)
     if contexts is None:
         data, header = samples.reshape(n, width), [f"x{i + 1}" for i in range(width)]
     else:
@@ -169,11 +121,11 @@ def _check_images_file(args, shape, levels):
     want = f"a .npy of integer images [N, {', '.join(map(str, shape))}]"
     if shape[2] == 1:
         want += f" or [N, {shape[0]}, {shape[1]}]"
-    intro = (f"{args.model} is an image model ({shape_text(shape)} images, {levels} levels) "
-             f"and scores {want} with pixels in [0, {levels})")
+    intro = (f"{args.model} is an image model ({files.shape_text(shape)} images, {levels} "
+             f"levels) and scores {want} with pixels in [0, {levels})")
     if not _is_npy(args.data):
         raise CLIError(f"{intro}; got {args.data}")
-    got, dtype = peek_npy(args.data)
+    got, dtype = files.peek_npy(args.data)
     if dtype.kind not in "iu":
         hint = ("; already dequantised float images are scored by model.log_prob in Python"
                 if dtype.kind == "f" else "")
@@ -182,7 +134,7 @@ def _check_images_file(args, shape, levels):
         raise CLIError(f"{intro}; got shape {got}")
 
 
-def _image_bits(model, args, levels, contexts=None):
+def _image_bits(model, args, levels, request=None, contexts=None):
     """Per-image bits/dim (the mean over ``--draws`` dequantisations), given ``contexts``
     (one row for all images, or one per image) for a conditional model."""
     from tfp_flows.datasets import load_images_npy
@@ -194,29 +146,19 @@ def _image_bits(model, args, levels, contexts=None):
         raise CLIError(f"{err} (the model {args.model} has {levels} pixel levels)") from None
     draws = DEFAULT_DRAWS if args.num_draws is None else args.num_draws
     seed = 0 if args.seed is None else args.seed
-    context = None if contexts is None else _per_row(contexts, len(images), args)
+    context = None if contexts is None else request.per_row(contexts, len(images))
     return bits_per_image(model, images, levels, draws, seed, batch_size=_IMAGE_CHUNK,
                           context=context), draws
 
 
-def _per_row(contexts, n, args):
-    """One context row per data row: ``contexts`` has ``n`` rows, or one for all."""
-    if len(contexts) == 1:
-        return np.repeat(contexts, n, axis=0)
-    if len(contexts) != n:
-        raise CLIError(f"--context-file {args.context_file} has {len(contexts)} rows and "
-                       f"{args.data} {n}; expected one context per row, or one for all")
-    return contexts
-
-
-def _log_prob_plan(args, image):
-    """The context request of ``log-prob`` and, where the data file holds the contexts,
-    its :class:`~tfp_flows_cli.context.Layout` (both checked without TensorFlow)."""
-    config = peek_model_config(args.model)
-    request = _context_request(args, config)
-    if request is None:
-        return None, None
-    if request.label_model:
+def _log_prob_plan(args, config, image):
+    """The context request of ``log-prob`` and, for a vector model, the
+    :class:`~tfp_flows_cli.context.Layout` of its data file (both checked without
+    TensorFlow)."""
+    request = context_request(args, config)
+    if image is None:
+        return request, data_layout(args, request, math.prod(config.get("event_shape") or []))
+    if request is not None:   # an image model fitted with --condition-on-labels
         if args.context_columns is not None:
             raise CLIError(f"--context-columns applies to vector models; {args.model} is an "
                            "image model: give the images' labels with --label L or "
@@ -226,23 +168,16 @@ def _log_prob_plan(args, image):
                            f"{len(request.labels)}); give one label per image with "
                            "--context-file LABELS.npy")
         if not request.given:
-            raise _missing_context(args, request)
-        return request, None
-    if request.given:
-        return request, None
-    event = int(np.prod(config.get("event_shape") or [0]))
-    return request, data_layout(args, args.data, request.k, event, request.recorded)
+            raise request.missing()
+    return request, None
 
 
 def run_log_prob(args):
     """``tfp-flows log-prob MODEL.keras FILE [--out FILE.csv]`` (image models:
     ``[--draws N] [--seed S]``)."""
     data_path = Path(args.data)
-    check_data_file(data_path)
-    inputs = [args.model, args.data] + [f for f in [getattr(args, "context_file", None)] if f]
-    check_output_file(args.out, args.overwrite, protect=inputs)
-    check_model_file(args.model)
-    image = _image_model(args.model)
+    files.check_data_file(data_path)
+    config, image = _check_model(args, [args.data, getattr(args, "context_file", None)])
     if image is not None:
         _check_images_file(args, *image)
     else:
@@ -252,40 +187,32 @@ def run_log_prob(args):
         if given:
             raise CLIError(f"{given[0]} applies to image models (the dequantisation noise); "
                            f"{args.model} is a vector model, whose log-density needs none")
-    request, layout = _log_prob_plan(args, image)
-    quiet_tensorflow_startup()
+    request, layout = _log_prob_plan(args, config, image)
+    files.quiet_tensorflow_startup()
     from tfp_flows.datasets import load_array
 
-    model = load_flow_model(args.model)
+    model = files.load_flow_model(args.model)
     contexts = request.load() if request is not None and request.given else None
     if image is not None:
-        values, draws = _image_bits(model, args, image[1], contexts)
+        values, draws = _image_bits(model, args, image[1], request, contexts)
         _check_finite(values, args, what="bits/dim", bad="inf")
         return _emit(values, ["bits_per_dim"], args,
                      f"bits/dim of {len(values)} images ({draws} dequantisation draws each)")
-    width = event_size(model)
-    in_file = request is not None and contexts is None   # the file holds the contexts
-    expected = (layout.width if layout is not None else None) if in_file else width
-    x_named = None   # x found by the recorded names in a file that holds more columns
-    if contexts is not None and request.recorded is not None:
-        x_named = columns_named(peek_columns(data_path)[0],
-                                request.recorded.names_of(request.recorded.x))
-        expected = None if x_named is not None else expected
+    width = math.prod(model.event_shape)
+    expected = width if layout is None else layout.width
     try:
         x = load_array(data_path, expected_width=expected)
     except (ValueError, OSError) as err:
-        what = (f"rows of {expected} values: {width} x values and {request.k} context "
-                "values" if in_file else f"rows of {width} values")
+        what = f"rows of {width} values"
+        if layout is not None and layout.context:
+            what = (f"rows of {expected} values: {width} x values and {request.k} context "
+                    "values")
         hint = f" (the model {args.model} takes {what})"
         raise CLIError(f"{err}{hint if 'column' in str(err) else ''}") from None
-    context = None
-    if in_file:
-        if layout is None:   # the first line could not be peeked; the loader read the file
-            layout = Layout.from_spec(args.context_columns, data_path, None, x.shape[1])
-        x, context = x[:, layout.x], x[:, layout.context]
-    elif contexts is not None:
-        x = x if x_named is None else x[:, x_named]
-        context = _per_row(contexts, len(x), args)
+    context = None if contexts is None else request.per_row(contexts, len(x))
+    if layout is not None:   # the file holds the contexts, or more columns than x
+        context = x[:, layout.context] if layout.context else context
+        x = x[:, layout.x]
     from tfp_flows.training import negative_log_likelihoods
 
     x = x.reshape((len(x),) + tuple(model.event_shape))
