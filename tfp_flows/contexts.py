@@ -19,7 +19,7 @@ import tensorflow as tf
 from tfp_flows.layers.context import ContextStandardization
 from tfp_flows.validation import check_data
 
-__all__ = ["ContextStandardization", "broadcast_with_data", "check_context",
+__all__ = ["ContextStandardization", "broadcast_with_data", "check_context", "check_layer_contexts",
            "check_context_rows", "context_rows"]
 
 
@@ -137,3 +137,24 @@ def context_rows(context, n, context_size):
     data row (a single row ``[K]`` is repeated)."""
     context = tf.reshape(context, [-1, context_size])
     return tf.broadcast_to(context, tf.stack([n, context_size]))
+
+
+def check_layer_contexts(layers, context_size):
+    """Refuses a flow whose conditional layers (those with a ``context_size``) do not all
+    take the flow's ``context_size`` (or that has conditional layers but no context).
+
+    Example:
+        >>> from tfp_flows.layers import CouplingLayer
+        >>> check_layer_contexts([CouplingLayer((2,), context_size=3)], None)
+        Traceback (most recent call last):
+        ...
+        ValueError: flow_layers include conditional layers (context_size [3]): pass context_size to FlowModel
+    """
+    sizes = {layer.context_size for layer in layers} - {None}
+    if context_size is None and sizes:
+        raise ValueError(f"flow_layers include conditional layers (context_size "
+                         f"{sorted(sizes)}): pass context_size to FlowModel")
+    if context_size is not None and sizes != {context_size}:
+        raise ValueError(
+            f"FlowModel(context_size={context_size}) needs conditional layers that take a "
+            f"context of that width; the layers take {sorted(sizes) or 'none'}")

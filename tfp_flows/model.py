@@ -13,6 +13,7 @@ from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.bijectors.conditional import Conditional
 from tfp_flows.contexts import (
     ContextStandardization,
+    check_layer_contexts,
     broadcast_with_data,
     check_context,
     context_rows,
@@ -20,6 +21,7 @@ from tfp_flows.contexts import (
 from tfp_flows.layers.base import FlowLayer, chain_latent_shape, check_event_shape, layer_context
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.model_training import MaximumLikelihood
+from tfp_flows.export import export_flow
 from tfp_flows.saving import check_save_path
 from tfp_flows.summary import flow_summary
 from tfp_flows.validation import (
@@ -112,7 +114,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
             num_levels, "num_levels", minimum=2)
         self.context_size = None if context_size is None else check_positive_int(
             context_size, "context_size")
-        self._check_layer_contexts(layers)
+        check_layer_contexts(layers, self.context_size)
         if not isinstance(standardize_context, bool):
             raise ValueError(f"standardize_context must be True or False, got "
                              f"{standardize_context!r}")
@@ -122,16 +124,6 @@ class FlowModel(MaximumLikelihood, keras.Model):
             self.context_standardization = ContextStandardization(
                 self.context_size, dtype=self.dtype_policy, name="context_standardization")
         self.built = True
-
-    def _check_layer_contexts(self, layers):
-        sizes = {layer.context_size for layer in layers} - {None}
-        if self.context_size is None and sizes:
-            raise ValueError(f"flow_layers include conditional layers (context_size "
-                             f"{sorted(sizes)}): pass context_size to FlowModel")
-        if self.context_size is not None and sizes != {self.context_size}:
-            raise ValueError(
-                f"FlowModel(context_size={self.context_size}) needs conditional layers that take "
-                f"a context of that width; the layers take {sorted(sizes) or 'none'}")
 
     # ------------------------------------------------------------ distributions
     @property
@@ -364,6 +356,16 @@ class FlowModel(MaximumLikelihood, keras.Model):
         check_save_path(filepath)
         self.get_config()   # a base that cannot be saved says so before a file is written
         return super().save(filepath, overwrite=overwrite, **kwargs)
+
+    def export(self, filepath, format="tf_saved_model", **kwargs):
+        """Writes a SavedModel with ``log_prob`` (the default) and ``sample`` endpoints that
+        TensorFlow alone serves, any batch size (:func:`tfp_flows.export.export_flow`; Keras's
+        own ``export`` cannot trace a flow). Only ``format="tf_saved_model"``."""
+        if format != "tf_saved_model" or kwargs:
+            raise ValueError(f"FlowModel.export writes a SavedModel (format='tf_saved_model') "
+                             f"and takes no other option, got format={format!r}"
+                             + (f" and {sorted(kwargs)}" if kwargs else ""))
+        return export_flow(self, filepath)
 
     def summary(self, print_fn=None):
         """Prints the flow layer by layer from the data side (event shapes in and out,
