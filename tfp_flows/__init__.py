@@ -19,6 +19,7 @@ checks its arguments before it imports this package (and TensorFlow).
 import importlib
 
 from tfp_flows import bijectors, layers, nets  # noqa: F401  (registers Keras classes)
+from tfp_flows import compat  # noqa: F401  (Keras 3 drop-ins for TFP's flow networks)
 from tfp_flows import flows, model  # noqa: F401
 from tfp_flows.flows import BUILDERS, build_flow, glow, iaf, maf, nice, nsf, real_nvp
 from tfp_flows.model import FlowModel
@@ -28,7 +29,8 @@ __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = ("datasets", "plotting", "testing", "training")
 
-__all__ = ["BUILDERS", "FlowModel", "bijectors", "build_flow", "flows", "glow", "iaf",
+__all__ = ["BUILDERS", "FlowModel", "bijectors", "build_flow", "compat", "flows", "glow",
+           "iaf",
            "layers", "load_model", "maf", "model", "nets", "nice", "nsf", "real_nvp",
            *_LAZY_SUBMODULES, "__version__"]
 

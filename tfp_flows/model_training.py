@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tfp_flows.contexts import check_context
 from tfp_flows.fit_data import adapt_fit_data
+from tfp_flows.fused_adam import fuse_adam
 from tfp_flows.layers.base import initialize_layers
 
 __all__ = ["MaximumLikelihood", "StopOnNonFinite", "VECTOR_STEPS_PER_EXECUTION", "apply_if_finite",
@@ -81,7 +82,9 @@ def apply_if_finite(optimizer, tape, loss, weights):
         replicas).
       weights: the trainable weights to update.
     """
-    grads = tape.gradient(optimizer.scale_loss(loss), weights)
+    with tape:   # recorded, so that a loss scale (mixed_float16) reaches the gradients
+        scaled = optimizer.scale_loss(loss)
+    grads = tape.gradient(scaled, weights)
     present = [g for g in grads if g is not None]
     finite = tf.math.is_finite(loss)
     # With loss scaling (mixed_float16) the optimizer itself skips steps whose gradients
@@ -122,8 +125,15 @@ class MaximumLikelihood:
     ``context_size``, ``context_standardization``, ``_as_data`` and
     ``_standardized_rows``."""
 
-    def compile(self, optimizer="adam", loss=None, steps_per_execution=None, **kwargs):
+    def compile(self, optimizer="adam", loss=None, steps_per_execution=None,
+                fused_optimizer=True, **kwargs):
         """``keras.Model.compile`` without a loss: a flow trains by maximum likelihood.
+
+        ``fused_optimizer``: a Keras ``Adam`` or ``AdamW`` (the default ``"adam"`` too)
+        updates each variable with one fused kernel instead of about twenty small ops, the
+        same update to float tolerance (:mod:`tfp_flows.fused_adam`; state, clipping, weight
+        decay, ``use_ema``, loss scaling and ``tf.distribute`` as Keras does them). ``False``
+        keeps Keras's own update. Other optimizers run as they are.
 
         ``steps_per_execution``: batches run per call of the compiled training function
         (Keras's option). ``None`` (default) picks :data:`VECTOR_STEPS_PER_EXECUTION` for
@@ -142,7 +152,11 @@ class MaximumLikelihood:
             # a value for placeholder tensor"): one step per execution there.
             steps_per_execution = 1 if self.num_levels is not None or \
                 trains_distributed(self) else VECTOR_STEPS_PER_EXECUTION
+        if not isinstance(fused_optimizer, bool):
+            raise ValueError(f"fused_optimizer must be True or False, got {fused_optimizer!r}")
         super().compile(optimizer=optimizer, steps_per_execution=steps_per_execution, **kwargs)
+        if fused_optimizer:
+            fuse_adam(self.optimizer)
 
     def compile_from_config(self, config):
         """Restores the compiled state (optimizer included) when a saved model is loaded."""
