@@ -231,7 +231,9 @@ def fit_to_target(flow, target, *, epochs, steps_per_epoch=100, num_draws=256,
       ema_momentum: ``None``, or keep and end with Adam's moving average of the weights.
       init_draws: rows ``[m, *event_shape]`` for data-dependent initialisation (e.g. draws
         from the prior), or ``None``.
-      seed: ``None`` or an integer >= 0 for the draws (the same seed, the same draws).
+      seed: ``None`` or an integer >= 0 for the draws (the same seed, the same draws; a
+        bit-for-bit repeatable run also needs ``tf.config.experimental.enable_op_determinism()``,
+        as any multi-threaded TensorFlow training does).
       verbose: Keras's ``verbose``.
       callbacks: more Keras callbacks (they see the trainer, :class:`ReverseKL`, as
         ``self.model``; its ``flow`` attribute is the flow).
