@@ -219,3 +219,16 @@ def test_float_images_follow_one_rule_in_fit(pixels, says):
     data = tf.data.Dataset.from_tensor_slices(pixels.astype("float32")).batch(16)
     with pytest.raises(ValueError, match=says):
         flow.fit(data, epochs=1, verbose=0)
+
+
+def test_dequantised_pixels_stay_inside_their_bin():
+    """16 + u rounds up to 17 in float32 for u near 1: a pixel at K = 17, where log_prob is
+    -inf, stopped a tutorial's training; the pipeline keeps x <= x + u < x + 1."""
+    from tfp_flows.data_pipeline import dequantize_step
+
+    generator = tf.random.Generator.from_seed(0)
+    # A generator whose draws are all just below 1 shows the rounding every time.
+    generator.uniform = lambda shape, maxval: tf.fill(shape, tf.constant(maxval, tf.float32))
+    levels = np.array([[0, 8, 16, 255]])
+    noisy = dequantize_step(generator)(tf.constant(levels, tf.uint8)).numpy()
+    assert (np.floor(noisy) == levels).all() and (noisy < levels + 1).all()

@@ -18,10 +18,15 @@ def noise_generator(seed):
 
 
 def dequantize_step(generator):
+    """Integer pixels ``x`` to ``x + u``, ``u ~ U[0, 1)``, strictly inside their bin: in
+    float32 ``16 + u`` rounds up to 17 for ``u`` near 1, a pixel at ``K`` outside the support,
+    so the sum is clamped below ``x + 1``."""
     ceiling = np.float32(np.nextafter(np.float32(1.0), np.float32(0.0)))
 
     def step(batch, *rest):
-        noisy = tf.cast(batch, tf.float32) + generator.uniform(tf.shape(batch), maxval=ceiling)
+        pixels = tf.cast(batch, tf.float32)
+        noisy = pixels + generator.uniform(tf.shape(batch), maxval=ceiling)
+        noisy = tf.minimum(noisy, tf.math.nextafter(pixels + 1.0, pixels))
         return (noisy, *rest) if rest else noisy
     return step
 

@@ -241,8 +241,9 @@ print("FlowModel around the hand-trained conditioners reproduces nvp.log_prob")
 
 # %% [markdown]
 # Now a fresh model of the same architecture, trained with the same optimiser settings.
-# The training itself is one line. (With only ten batches per epoch, Keras's per-epoch
-# bookkeeping is a visible part of `fit`'s wall time here; it fades on larger data sets.)
+# The training itself is one line. (With only ten batches of 100 per epoch, fixed per-step
+# and per-epoch costs dominate both wall times, so the two timings are close and vary from
+# run to run; neither says much about speed on larger data sets.)
 
 # %%
 keras.utils.set_random_seed(0)

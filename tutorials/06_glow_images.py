@@ -53,8 +53,7 @@ import tfp_flows
 import tfp_flows.plotting                  # matplotlib helpers, imported on demand
 from tfp_flows.bijectors import Logit, Squeeze, inverse_and_log_det
 from tfp_flows.datasets import dequantize, digits
-from tfp_flows.layers import (ActNormLayer, CouplingLayer, FactorOutLayer,
-                              InvertibleLinearLayer)
+from tfp_flows.layers import ActNormLayer, CouplingLayer, InvertibleLinearLayer
 from tfp_flows.nets import ResNet
 from tfp_flows.plotting import split_scales
 from tfp_flows.training import bits_per_dim, fit_flow
@@ -79,7 +78,7 @@ TRAIN_SECONDS = 45        # wall-clock budget of the training run below
 data = digits()
 K = data.num_levels
 D = int(np.prod(data.x_train.shape[1:]))
-to_logits, squeeze = Logit(max_value=float(K)), Squeeze()
+to_logits, squeeze = Logit(num_levels=K), Squeeze()   # alpha = 1e-6, as in the model's LogitLayer
 x_deq = dequantize(data.x_train[:256], seed=0, num_levels=K)
 h = squeeze.forward(to_logits.forward(x_deq)).numpy()        # [256, 4, 4, 4]
 print(f"{len(data.x_train)} training / {len(data.x_test)} test digits, K = {K} | "
@@ -95,7 +94,8 @@ print("per-channel", channel_stats(h))
 # %% [markdown]
 # **The numbers to beat**, fitted on the same training images as in notebook 5 (and in
 # `benchmarks/images.py`): a full-covariance Gaussian and a 10-component Gaussian mixture in
-# logit space (the logit's log-det counted), and independent per-pixel categorical
+# the logit space of the model ($\alpha = 10^{-6}$, the logit's log-det counted), and
+# independent per-pixel categorical
 # distributions; a uniform density scores $\log_2 17 \approx 4.09$ bits/dim.
 
 # %%
@@ -208,38 +208,21 @@ print("identity at start:", bool(np.allclose(z_c, h)), "| weights:",
 #
 # With `event_shape=(8, 8, 1)` there are two scales: 8×8 → 4×4×4, three steps, split off
 # 4×4×2 = 32 numbers; the other 4×4×2 → 2×2×8, three steps, and those 32 numbers are the last
-# latent. We use `num_steps=3` and `hidden_channels=32` to keep the run short.
+# latent. We use `num_steps=3` and `hidden_channels=32` to keep the run short. `flow.summary()`
+# lists the layers from the data side to the base, with the event shapes each one maps
+# between and its number of weights, the second scale indented under the `FactorOutLayer`
+# that holds it.
 
 # %%
 keras.utils.set_random_seed(0)
 flow = tfp_flows.glow(event_shape=(8, 8, 1), num_levels=K, num_steps=3, hidden_channels=32,
                       seed=0)
-
-
-def show_layers(layers, shape, depth=0):
-    """Prints flow layers (given base-to-data) from the data side, with event shapes."""
-    pad = "    " * depth
-    for layer in reversed(layers):
-        out = tuple(layer.inverse_event_shape(shape))
-        kind = type(layer).__name__
-        if isinstance(layer, CouplingLayer):
-            kind += f" ({layer.mask_kind}{', reversed' if layer.reverse_mask else ''})"
-        print(f"{pad}{kind:<34} {str(shape):>11} -> {out}")
-        if isinstance(layer, FactorOutLayer):
-            kept = shape[:2] + (layer.num_kept,)
-            print(f"{pad}    {int(np.prod(shape[:2])) * (shape[2] - layer.num_kept)} numbers go "
-                  f"straight to the base; the other {kept} continue:")
-            show_layers(layer.flow_layers, kept, depth + 1)
-        shape = out
-
-
-show_layers(flow.flow_layers, flow.event_shape)
-print(f"latent shape {flow.latent_shape} | {flow.count_params():,} weights")
+flow.summary()
 
 # %% [markdown]
-# In the listing, the coupling just before each `FactorOutLayer` is the learned prior. Its
-# conditioner sees the first two channels (the ones that continue) and scales and shifts the
-# last two (the ones that leave).
+# In the listing, the coupling just above the `FactorOutLayer` (the second of two channel
+# couplings in a row) is the learned prior. Its conditioner sees the first two channels (the
+# ones that continue) and scales and shifts the last two (the ones that leave).
 #
 # ## 5 · Training, and the NLL in its parts
 #
@@ -422,12 +405,14 @@ for j in range(len(scales)):
 # ## 9 · Save and load
 #
 # The `.keras` file holds the weights, the ActNorm initialisation flags and the architecture
-# (the nested scales included); the loaded model gives the same densities and the same samples.
+# (the nested scales included). `tfp_flows.load_model` reads it back (it is
+# `keras.models.load_model` after a check that the file is a complete Keras archive); the
+# loaded model gives the same densities and the same samples.
 
 # %%
 path = os.path.join(tempfile.mkdtemp(), "glow_digits.keras")
 flow.save(path)
-restored = keras.models.load_model(path)
+restored = tfp_flows.load_model(path)
 x_batch = dequantize(data.x_test[:64], seed=7, num_levels=K)
 difference = np.abs(restored.log_prob(x_batch).numpy() - flow.log_prob(x_batch).numpy()).max()
 same_samples = np.allclose(restored.sample(4, seed=(8, 0)), flow.sample(4, seed=(8, 0)), atol=1e-4)

@@ -120,16 +120,17 @@ print(f"posterior entropy (the same for every y): {problem.entropy():.4f} nats")
 # standard deviation of the training contexts (`context_standardization`, set when `fit`
 # starts and saved with the model), so raw observations on any scale can go in.
 #
-# One choice matters here: the base. The builders' default base for vectors is a Student-t
-# (heavy tails keep the density sane just outside the data), but this posterior is Gaussian,
-# and the affine maps of a MAF cannot turn a Student-t into a Gaussian: the first coordinate
-# of a MAF is an affine map of one base coordinate, and an affine map of a Student-t is a
-# Student-t. Its best fit has the right centre and too much spread (the variance of a
-# Student-t with 5 degrees of freedom is 5/3 of its squared scale). So we ask for a Normal base.
+# One choice matters here: the base. The builders' default, a standard Normal, is the right
+# one for this Gaussian posterior. A heavy-tailed base (`base_distribution="student_t"`,
+# which keeps the density sane just outside the data) would not be: the affine maps of a MAF
+# cannot turn a Student-t into a Gaussian, since the first coordinate of a MAF is an affine
+# map of one base coordinate, and an affine map of a Student-t is a Student-t. Its best fit
+# has the right centre and too much spread (the variance of a Student-t with 5 degrees of
+# freedom is 5/3 of its squared scale).
 
 # %%
 flow = tfp_flows.maf(event_shape=2, num_layers=4, hidden_units=(32, 32), context_size=3,
-                     base_distribution="normal", seed=0)
+                     seed=0)
 print(f"context_size = {flow.context_size} | {flow.count_params():,} weights")
 print("weights that see the context:",
       [w.path for w in flow.weights if "context" in w.path and "standardization" not in w.path])
@@ -239,14 +240,16 @@ for i, (star, mean) in enumerate(zip(theta_star, exact_means)):
           f"{np.cov(samples, rowvar=False).round(3).tolist()} | KL {kl_i:.3f} nats")
 
 # %% [markdown]
-# The means agree to within a tenth, whatever the observation, and so does the variance of
-# the well-determined coordinate $\theta_1$; the variance of the poorly determined $\theta_2$
-# is 10-30 % too large, which is most of the remaining KL. It is the typical error of a short
-# maximum-likelihood fit: the loss is the KL divergence *from* the truth *to* the flow, which
-# punishes a flow that misses mass far more than one that spreads it, so an unfinished fit
-# errs on the wide side. (With the default Student-t base instead of the Normal one, the same
-# fit ends at about 0.03-0.05 nats with every variance a quarter to a third too large: the
-# tails of a Student-t survive the affine maps.)
+# The means agree to within a quarter of a posterior standard deviation, whatever the
+# observation (the largest gap, under 0.2, is in the poorly determined coordinate
+# $\theta_2$); the variance of the well-determined $\theta_1$ agrees to a few per cent,
+# while that of $\theta_2$ is 10-30 % too large, which is most of the remaining KL. It is
+# the typical error of a short maximum-likelihood fit: the loss is the KL divergence *from*
+# the truth *to* the flow, which punishes a flow that misses mass far more than one that
+# spreads it, so an unfinished fit errs on the wide side. (With
+# `base_distribution="student_t"` instead of the default Normal base, the same fit ends at
+# 0.04-0.08 nats for these four observations, about 0.04 on average, with every variance
+# 15-45 % too large: the tails of a Student-t survive the affine maps.)
 
 # %% [markdown]
 # ## 5 · One number for the fit: mean KL over held-out observations
@@ -287,12 +290,13 @@ print("dist.sample(3, bijector_kwargs={'context': y_obs[0]}):", draws.shape)
 # ## 7 · Save and load
 #
 # The `.keras` file holds the networks, the context standardisation and the architecture;
-# `keras.models.load_model` rebuilds a model with the same conditional densities.
+# `tfp_flows.load_model` (`keras.models.load_model` after a check of the file) rebuilds a
+# model with the same conditional densities.
 
 # %%
 path = os.path.join(tempfile.mkdtemp(), "posterior_maf.keras")
 flow.save(path)
-restored = keras.models.load_model(path)
+restored = tfp_flows.load_model(path)
 difference = np.abs(restored.log_prob(theta[:1000], context=y[:1000]).numpy()
                     - lp_model.numpy()).max()
 print(f"saved {os.path.getsize(path) / 1e3:.0f} kB | context_size {restored.context_size} | "
@@ -354,8 +358,9 @@ print(f"uniform over the pixel cube, log2(17): {np.log2(K):.3f}")
 # $p(x) = \frac1{10}\sum_k p(x \mid k)$ (the classes are about equally frequent), and
 # $p(x) \ge \frac1{10}\, p(x \mid y)$ for the true label $y$: knowing the label saves at most
 # $\log_2 10 = 3.3$ bits per image, $3.3 / 64 = 0.052$ bits per dimension. (Notebook 5's
-# unconditional Real NVP, after a run of similar length, scored about 2.1 bits/dim.) A wrong
-# label has no such bound: it can cost any amount.
+# unconditional Real NVP scored about 2.05 bits/dim after a run of similar length but about
+# twice as many epochs: the label does not make up for this model's shorter training.) A
+# wrong label has no such bound: it can cost any amount.
 #
 # **The flow as a classifier.** With a uniform prior over the 10 classes, Bayes' rule gives
 # $p(\text{digit} \mid x) \propto p(x \mid \text{digit})$: score each test image under all ten
