@@ -152,7 +152,11 @@ def test_flows_in_tfp_vi_and_neutra_mcmc(fitted):
 
 
 def test_fit_to_target_under_a_mirrored_strategy():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # Reduced through one device: a second collective-all-reduce MirroredStrategy in one
+    # process (test_model.py makes one) collides with the first's collective keys in
+    # TensorFlow ("Shape mismatch in the collective instance"), a test-process artefact.
+    strategy = tf.distribute.MirroredStrategy(
+        ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
     with strategy.scope():
         flow = tfp_flows.iaf(base_distribution="normal", **TINY)
     history = fit_to_target(flow, GAUSS, epochs=2, steps_per_epoch=30, num_draws=64,

@@ -76,6 +76,18 @@ def test_two_workers_train_like_one_process_with_the_global_batch(tmp_path):
     np.testing.assert_allclose(_history(tmp_path, 0)["loss"], losses, rtol=1e-5)
 
 
+def test_a_one_worker_cluster_trains_like_one_process(tmp_path):
+    """The multi-worker script on one machine (a cluster of one): one replica under the
+    strategy, where apply inside tf.cond raised "merge_call called while defining a new
+    graph" (issue 19)."""
+    worker = _start(0, _free_ports(1), tmp_path)
+    single, losses = _reference(2)
+    _finish([worker])
+    np.testing.assert_allclose(np.load(tmp_path / "weights0.npy"), single, rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_allclose(_history(tmp_path, 0)["loss"], losses, rtol=1e-5)
+
+
 def test_a_killed_worker_resumes_from_its_backup(tmp_path):
     """Kill worker 1 after its 2nd epoch of 5 (worker 0 then waits on it and is stopped too),
     restart both: training goes on from the last finished epoch and ends as an
