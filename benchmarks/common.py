@@ -154,3 +154,50 @@ def compare_times(fns, repeats=7, number=3):
                 fn()
             best[name] = min(best[name], (time.perf_counter() - start) / number)
     return best
+
+
+# ------------------------------------------------------------------ fitting to a density
+def epoch_timer(clock=time.perf_counter, base=None):
+    """A callback recording each epoch's duration on ``clock`` in ``.times``: a Keras 3 one,
+    or a subclass of ``base`` (``tf_keras.callbacks.Callback`` for the stock models)."""
+    if base is None:
+        import keras
+
+        base = keras.callbacks.Callback
+
+    class EpochTimer(base):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = clock()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(clock() - self.start)
+
+    return EpochTimer()
+
+
+def stock_iaf_vi(target, num_layers, hidden_units, num_draws):
+    """TFP's VI tutorial surrogate, ``tfb.Invert(tfb.MaskedAutoregressiveFlow(
+    tfb.AutoregressiveNetwork))``, and the step ``tfp.vi.fit_surrogate_posterior`` runs
+    (``monte_carlo_variational_loss``, its gradient, a tf_keras ``Adam``) in one
+    ``tf.function``: ``(surrogate, step)``."""
+    size = target.event_shape[0]
+    surrogate = tfd.TransformedDistribution(
+        tfd.Sample(tfd.Normal(0.0, 1.0), [size]),
+        stock_maf_bijector(size, num_layers, hidden_units, inverse=True))
+    surrogate.sample(2)   # builds the tf_keras networks, so their variables exist
+    optimizer = tf_keras.optimizers.Adam(1e-3)
+    variables = surrogate.trainable_variables
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tfp.vi.monte_carlo_variational_loss(
+                target.unnormalized_log_prob, surrogate, sample_size=num_draws)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    return surrogate, step

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import machine, stock_distribution, stock_keras_model, stock_maf_bijector
+from common import (epoch_timer, machine, stock_distribution, stock_keras_model,
+                    stock_maf_bijector)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -49,25 +50,10 @@ def data(batch_size, steps):
     return np.concatenate([x] * reps)[: batch_size * steps]
 
 
-def _epoch_timer(base, clock):
-    class EpochTimer(base):
-        def __init__(self):
-            super().__init__()
-            self.times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = clock()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(clock() - self.start)
-
-    return EpochTimer()
-
-
 def rate_stock(x, batch_size, steps, clock, epochs):
     dist = stock_distribution(stock_maf_bijector(2, LAYERS, HIDDEN), 2)
     model = stock_keras_model(dist, 2)
-    timer = _epoch_timer(tf_keras.callbacks.Callback, clock)
+    timer = epoch_timer(clock, tf_keras.callbacks.Callback)
     model.fit(x, np.zeros((len(x), 0), np.float32), batch_size=batch_size, epochs=epochs,
               shuffle=False, verbose=0, callbacks=[timer])
     return steps / min(timer.times[1:])
@@ -79,7 +65,7 @@ def rate_ours(x, batch_size, steps, clock, epochs, optimizer=keras.optimizers.Ad
     flow = tfp_flows.maf(event_shape=2, num_layers=LAYERS, hidden_units=HIDDEN, seed=0,
                          base_distribution="normal", standardize=False)
     flow.compile(optimizer=optimizer(1e-3), **compile_kwargs)
-    timer = _epoch_timer(keras.callbacks.Callback, clock)
+    timer = epoch_timer(clock)
     flow.fit(x, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0,
              callbacks=[timer])
     return steps / min(timer.times[1:])

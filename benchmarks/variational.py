@@ -23,12 +23,11 @@ import time
 
 import numpy as np
 
-from common import machine, stock_maf_bijector
+from common import epoch_timer, machine, stock_iaf_vi
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
-import tf_keras  # noqa: E402
 from tensorflow_probability.python.internal import unnest  # noqa: E402
 
 import tfp_flows  # noqa: E402
@@ -58,25 +57,13 @@ def quality(flow_or_dist, target, seed=123):
                 target.log_normalizer, ess_fraction=diag.ess_fraction, khat=diag.khat, **extra)
 
 
-class EpochTimes(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
-
-
 def ours(name, target, budget, seed=0):
     """A builder's flow fitted for ``budget`` seconds; steps/s is the steady rate (median
     epoch after the first, which traces)."""
     size = target.event_shape[0]
     flow = tfp_flows.build_flow(name, event_shape=size, num_layers=LAYERS, hidden_units=HIDDEN,
                                 base_distribution="normal", seed=seed)
-    timer = EpochTimes()
+    timer = epoch_timer()
     fit_to_target(flow, target, epochs=100000, steps_per_epoch=50, num_draws=DRAWS,
                   time_budget=budget, seed=seed, callbacks=[timer])
     steps = int(flow.optimizer.iterations.numpy())
@@ -85,28 +72,11 @@ def ours(name, target, budget, seed=0):
 
 
 def stock_iaf(target, budget, seed=0):
-    """TFP's VI tutorial surrogate with a tf_keras Adam, trained by the step
-    ``tfp.vi.fit_surrogate_posterior`` runs (``monte_carlo_variational_loss``, its gradient,
-    ``apply_gradients``) in one ``tf.function``, looped until the budget is spent (calling
-    ``fit_surrogate_posterior`` itself in chunks would retrace at every call); steps/s is
-    the rate after the first 20 steps (tracing)."""
-    size = target.event_shape[0]
+    """TFP's VI tutorial surrogate and step (``common.stock_iaf_vi``), looped until the
+    budget is spent (calling ``fit_surrogate_posterior`` itself in chunks would retrace at
+    every call); steps/s is the rate after the first 20 steps (tracing)."""
     tf.random.set_seed(seed)
-    bijector = stock_maf_bijector(size, LAYERS, HIDDEN, inverse=True)
-    surrogate = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0.0, 1.0), [size]),
-                                            bijector)
-    surrogate.sample(2)   # builds the tf_keras networks, so their variables exist
-    optimizer = tf_keras.optimizers.Adam(1e-3)
-    variables = surrogate.trainable_variables
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = tfp.vi.monte_carlo_variational_loss(
-                target.unnormalized_log_prob, surrogate, sample_size=DRAWS)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
+    surrogate, step = stock_iaf_vi(target, LAYERS, HIDDEN, DRAWS)
     start, steps = time.perf_counter(), 0
     while time.perf_counter() - start < budget:
         step()

@@ -20,59 +20,28 @@ import tensorflow as tf
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
 
-from common import machine, stock_maf_bijector  # noqa: E402
+from common import epoch_timer, machine, stock_iaf_vi  # noqa: E402
 
-import keras  # noqa: E402
-import tensorflow_probability as tfp  # noqa: E402
-import tf_keras  # noqa: E402
 
 import tfp_flows  # noqa: E402
 from tfp_flows.datasets import BananaTarget, FunnelTarget  # noqa: E402
 from tfp_flows.training import fit_to_target  # noqa: E402
 
-tfd = tfp.distributions
 LAYERS, HIDDEN, DRAWS, STEPS = 4, (64, 64), 256, 96
 TARGETS = {"banana": BananaTarget, "funnel": lambda: FunnelTarget(dim=10)}
-
-
-class CpuEpochs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.process_time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.process_time() - self.start)
 
 
 def ours(target, epochs=4):
     flow = tfp_flows.iaf(event_shape=target.event_shape[0], num_layers=LAYERS,
                          hidden_units=HIDDEN, seed=0)
-    timer = CpuEpochs()
+    timer = epoch_timer(time.process_time)
     fit_to_target(flow, target, epochs=epochs, steps_per_epoch=STEPS, num_draws=DRAWS,
                   schedule="constant", seed=0, callbacks=[timer])
     return STEPS / min(timer.times[1:])
 
 
 def stock(target, epochs=4):
-    size = target.event_shape[0]
-    surrogate = tfd.TransformedDistribution(tfd.Sample(tfd.Normal(0.0, 1.0), [size]),
-                                            stock_maf_bijector(size, LAYERS, HIDDEN,
-                                                               inverse=True))
-    surrogate.sample(2)
-    optimizer = tf_keras.optimizers.Adam(1e-3)
-    variables = surrogate.trainable_variables
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = tfp.vi.monte_carlo_variational_loss(
-                target.unnormalized_log_prob, surrogate, sample_size=DRAWS)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
+    _, step = stock_iaf_vi(target, LAYERS, HIDDEN, DRAWS)
     times = []
     for _ in range(epochs):
         start = time.process_time()

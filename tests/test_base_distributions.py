@@ -1,10 +1,6 @@
 """Base distributions (tfp_flows.base_distributions): names, one default, distribution objects,
 and saving them across processes."""
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -22,6 +18,7 @@ from tfp_flows.base_distributions import (
     serialize_base,
 )
 from tfp_flows.layers import CouplingLayer
+from tests.processes import run_python
 
 tfd = tfp.distributions
 SMALL = dict(event_shape=2, num_layers=1, hidden_units=(8,), seed=0)
@@ -130,16 +127,11 @@ json.dump(out, open("loaded.json", "w"))
 '''
 
 
-def _run(code, cwd):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_distribution_bases_save_and_load_in_a_fresh_process(tmp_path):
-    _run(SAVE, tmp_path)
-    _run(LOAD, tmp_path)
+    run_python(SAVE, tmp_path)
+    run_python(LOAD, tmp_path)
     saved = json.loads((tmp_path / "saved.json").read_text())
     loaded = json.loads((tmp_path / "loaded.json").read_text())
     for key in saved:

@@ -403,7 +403,7 @@ def test_real_nvp_template_and_glow_networks_reject_bad_arguments():
     fn(tf.zeros([1, 2]), 2)
     with pytest.raises(ValueError, match="one template per RealNVP layer"):
         fn(tf.zeros([1, 2]), 3)
-    with pytest.raises(ValueError, match="image shape"):
+    with pytest.raises(ValueError, match="is for images: input_shape must be"):
         GlowDefaultNetwork((4, 4))
     with pytest.raises(ValueError, match="output_chan must be"):
         GlowDefaultExitNetwork((4, 4, 2), output_chan=0)

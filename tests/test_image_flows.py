@@ -2,10 +2,6 @@
 dequantisation, honest bits/dim, the plain TFP route, and save/load across processes."""
 import json
 import math
-import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -25,6 +21,7 @@ from tfp_flows.layers import (
     SqueezeLayer,
 )
 from tfp_flows.training import bits_per_dim, dequantized_dataset
+from tests.processes import run_python
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 
@@ -306,16 +303,11 @@ json.dump(out, open("loaded.json", "w"))
 '''
 
 
-def _run(code, cwd):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_image_flows_save_and_load_in_a_fresh_process(tmp_path):
-    _run(SAVE, tmp_path)
-    _run(LOAD, tmp_path)
+    run_python(SAVE, tmp_path)
+    run_python(LOAD, tmp_path)
     saved = json.loads((tmp_path / "saved.json").read_text())
     loaded = json.loads((tmp_path / "loaded.json").read_text())
     for kind in ("real_nvp", "glow"):

@@ -10,10 +10,11 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
+
+from tests.processes import run_python
 
 USER_MODULE = '''
 import keras
@@ -90,19 +91,14 @@ json.dump(out, open("loaded.json", "w"))
 '''
 
 
-def _run(code, cwd):
-    env = {**os.environ, "PYTHONPATH": str(cwd), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
 def saved_and_loaded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("processes")
     (folder / "user_nets.py").write_text(USER_MODULE)
-    _run(SAVE, folder)
-    _run(LOAD, folder)
+    run_python(SAVE, folder)
+    run_python(LOAD, folder)
     return (json.loads((folder / "saved.json").read_text()),
             json.loads((folder / "loaded.json").read_text()))
 

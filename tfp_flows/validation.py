@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["check_input", "FLOW_DTYPES", "MIXED_POLICIES", "check_data", "check_dtype_policy",
+__all__ = ["check_image_shape", "check_input", "FLOW_DTYPES", "MIXED_POLICIES", "check_data", "check_dtype_policy",
            "check_event_shape", "check_float_dtype", "check_fraction", "check_hidden_units",
            "check_positive_float", "check_positive_int", "check_sample_weight", "check_seed"]
 
@@ -325,3 +325,22 @@ def check_input(x, shape, dtype, num_levels=None):
     if rank < len(shape) or tuple(x.shape[rank - len(shape):]) != tuple(shape):
         raise ValueError(f"expected data of shape [{expected}], got {tuple(x.shape)}")
     return tf.cast(x, dtype)
+
+
+def check_image_shape(value, owner, name="event_shape"):
+    """Returns an image shape ``(height, width, channels)`` as a tuple of positive ints, or
+    raises a ``ValueError`` that names ``owner`` and the argument ``name``.
+
+    Example:
+        >>> check_image_shape([8, 8, 1], "SqueezeLayer")
+        (8, 8, 1)
+        >>> check_image_shape(4, "SqueezeLayer")
+        Traceback (most recent call last):
+        ...
+        ValueError: SqueezeLayer is for images: event_shape must be (height, width, channels), got (4,)
+    """
+    shape = check_event_shape(value)
+    if len(shape) != 3:
+        raise ValueError(f"{owner} is for images: {name} must be (height, width, channels), "
+                         f"got {shape}")
+    return shape

@@ -2,17 +2,9 @@
 ``tfb.Glow`` as Keras 3 layers."""
 import keras
 
-from tfp_flows.validation import check_event_shape, check_positive_int
+from tfp_flows.validation import check_image_shape, check_positive_int
 
 __all__ = ["GlowDefaultExitNetwork", "GlowDefaultNetwork"]
-
-
-def _image_shape(input_shape, owner):
-    shape = check_event_shape(input_shape)
-    if len(shape) != 3:
-        raise ValueError(f"{owner}: input_shape must be an image shape (height, width, "
-                         f"channels), got {input_shape!r}")
-    return shape
 
 
 class _ConvStack(keras.layers.Layer):
@@ -22,7 +14,7 @@ class _ConvStack(keras.layers.Layer):
 
     def __init__(self, input_shape, **kwargs):
         super().__init__(**kwargs)
-        self.image_shape = _image_shape(input_shape, type(self).__name__)
+        self.image_shape = check_image_shape(input_shape, type(self).__name__, "input_shape")
 
     def _finish(self, convs):
         self.convs = convs

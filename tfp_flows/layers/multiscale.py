@@ -5,20 +5,12 @@ import tensorflow_probability as tfp
 
 from tfp_flows.bijectors.factor_out import FactorOut
 from tfp_flows.bijectors.squeeze import Squeeze, squeezed_shape, unsqueezed_shape
-from tfp_flows.layers.base import (FlowLayer, chain_latent_shape, check_event_shape,
-                                   initialize_layers, layer_context)
+from tfp_flows.layers.base import FlowLayer, chain_latent_shape, initialize_layers, layer_context
+from tfp_flows.validation import check_image_shape
 
 tfb = tfp.bijectors
 
 __all__ = ["FactorOutLayer", "SqueezeLayer"]
-
-
-def _image_shape(event_shape, what):
-    shape = check_event_shape(event_shape)
-    if len(shape) != 3:
-        raise ValueError(f"{what} is for images: event_shape must be (height, width, channels), "
-                         f"got {shape}")
-    return shape
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
@@ -38,7 +30,7 @@ class SqueezeLayer(FlowLayer):
 
     def __init__(self, event_shape, **kwargs):
         super().__init__(**kwargs)
-        self.event_shape = _image_shape(event_shape, "SqueezeLayer")
+        self.event_shape = check_image_shape(event_shape, "SqueezeLayer")
         self.squeezed_shape = squeezed_shape(self.event_shape)  # odd sizes fail here
         self.built = True
 
@@ -80,7 +72,7 @@ class FactorOutLayer(FlowLayer):
 
     def __init__(self, event_shape, flow_layers, num_kept=None, **kwargs):
         super().__init__(**kwargs)
-        self.event_shape = _image_shape(event_shape, "FactorOutLayer")
+        self.event_shape = check_image_shape(event_shape, "FactorOutLayer")
         channels = self.event_shape[-1]
         self.num_kept = channels // 2 if num_kept is None else int(num_kept)
         if not 0 < self.num_kept < channels:
