@@ -30,7 +30,7 @@ from tfp_flows.model_training import (
     trains_distributed,
 )
 from tfp_flows.training.callbacks import Recipe, check_recipe, compile_with_adam
-from tfp_flows.training.joint import JointTarget, is_joint_distribution
+from tfp_flows.training.joint import is_joint_distribution
 from tfp_flows.validation import check_positive_int, check_seed
 
 __all__ = ["ReverseKL", "check_target", "fit_to_target", "resolve_target"]
