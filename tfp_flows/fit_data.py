@@ -23,7 +23,12 @@ from tfp_flows.data_pipeline import (  # noqa: F401 (dequantized_dataset: public
     noise_generator,
     pipeline,
 )
-from tfp_flows.validation import check_data, check_positive_int, check_sample_weight
+from tfp_flows.validation import (
+    check_data,
+    check_fraction,
+    check_positive_int,
+    check_sample_weight,
+)
 
 __all__ = ["FitData", "INIT_IMAGES", "INIT_ROWS", "adapt_fit_data", "check_input_noise",
            "as_dataset", "check_spread", "check_split", "prepare_fit_data",
@@ -55,11 +60,7 @@ def check_split(validation_split):
         >>> check_split(0.1)
         0.1
     """
-    if isinstance(validation_split, bool) or not isinstance(
-            validation_split, (int, float, np.number)) or not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be a number in [0, 1), got "
-                         f"{validation_split!r}")
-    return float(validation_split)
+    return check_fraction(validation_split, "validation_split", low_open=False)
 
 
 def split_rows(arrays, validation_split):

@@ -11,7 +11,6 @@ import tensorflow as tf
 
 from tfp_flows.fit_data import check_input_noise, check_split
 from tfp_flows.training.callbacks import (  # noqa: F401 (SCHEDULES, TimeBudget: public here)
-    DEFAULT_LEARNING_RATE,
     SCHEDULES,
     Recipe,
     TimeBudget,
@@ -102,7 +101,7 @@ def fit_flow(model, x, *, epochs, batch_size=100, learning_rate=None, schedule="
       epochs: the most epochs to run.
       batch_size: rows per step.
       learning_rate: Adam's (initial) learning rate for a model that ``fit_flow``
-        compiles; ``None`` (default): :data:`DEFAULT_LEARNING_RATE` (``1e-3``). A compiled
+        compiles; ``None`` (default): :data:`~tfp_flows.training.DEFAULT_LEARNING_RATE` (``1e-3``). A compiled
         model keeps its optimizer: ``None`` keeps its rate, and a number that differs from
         it is refused (as ``ema_momentum`` and ``schedule="cosine"`` are), never ignored.
       schedule: ``"plateau"``, ``"cosine"`` or ``"constant"`` (see above).
