@@ -55,18 +55,11 @@ def _sample(flow, n, seed, context=None):
     ``[n, *event_shape]`` or ``[n, m, *event_shape]``."""
     base = flow.base_distribution
     if context is None:
-        h = base.sample(n, seed=seed)
-        for layer in flow.flow_layers:
-            h = layer.bijector().forward(h)
-        return flow._into_pixel_cube(h)
+        return flow._decode(base.sample(n, seed=seed))
     m = tf.shape(context)[0]
     rows = flow._standardized_rows(context)
     rows = tf.reshape(tf.tile(rows[None], [n, 1, 1]), [-1, flow.context_size])
-    h = base.sample(n * m, seed=seed)
-    for layer in flow.flow_layers:
-        given = rows if layer.context_size is not None else None
-        h = layer.bijector(context=given).forward(h)
-    h = flow._into_pixel_cube(h)
+    h = flow._decode(base.sample(n * m, seed=seed), rows)
     return tf.reshape(h, tf.concat([[n, m], tf.shape(h)[1:]], 0))
 
 

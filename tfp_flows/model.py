@@ -318,14 +318,16 @@ class FlowModel(MaximumLikelihood, keras.Model):
         z = self.base_distribution.sample(n, seed=_stateless_seed(seed))
         if temperature != 1.0:
             z = z * tf.constant(temperature, z.dtype)
-        h = z
+        return tf.reshape(self._decode(z, context), shape + self.event_shape)
+
+    def _decode(self, z, rows=None):
+        """Base draws ``z`` to data (``rows``: one context per draw), in the pixel cube."""
         for layer in self.flow_layers:
-            h = layer.bijector(context=layer_context(layer, context)).forward(h)
-        return tf.reshape(self._into_pixel_cube(h), shape + self.event_shape)
+            z = layer.bijector(context=layer_context(layer, rows)).forward(z)
+        return self._into_pixel_cube(z)
 
     def _into_pixel_cube(self, h):
-        """An image flow's samples inside its support ``[0, K)``: the logit's inverse can
-        round up to exactly ``K`` in float32, where ``log_prob`` is ``-inf``."""
+        """Image samples inside ``[0, K)`` (float32 can round the logit's inverse to K)."""
         if self.num_levels is None:
             return h
         top = np.nextafter(np.asarray(self.num_levels, h.dtype.as_numpy_dtype), 0)
@@ -368,10 +370,8 @@ class FlowModel(MaximumLikelihood, keras.Model):
         return export_flow(self, filepath)
 
     def summary(self, print_fn=None):
-        """Prints the flow layer by layer from the data side (event shapes in and out,
-        weights; a factor-out's sub-flow indented), then the latent shape and the base
-        (:func:`tfp_flows.summary.flow_summary`). ``print_fn``: where the text goes
-        (``print`` by default)."""
+        """Prints :func:`tfp_flows.summary.flow_summary` (the layers from the data side,
+        then latent shape and base) through ``print_fn`` (``print`` by default)."""
         (print_fn or print)(flow_summary(self))
 
     def get_config(self):
