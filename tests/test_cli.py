@@ -257,7 +257,7 @@ def test_failure_half_way_leaves_the_old_out_untouched(tmp_path, capsys, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("drawing failed")
 
-    monkeypatch.setattr(plotting, "plot_layer_grid", broken)
+    monkeypatch.setattr(plotting, "plot_flow_layers", broken)
     out = tmp_path / "deep" / "out"
     assert main(["fit", "--data", "moons", "--flow", "real_nvp", *TINY, "--out",
                  str(out)]) == 1

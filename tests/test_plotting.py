@@ -369,7 +369,8 @@ def test_public_api_returns_figures_and_never_shows(monkeypatch, rng):
          "plot_latent_qq", "plot_layer_grid", "plot_loss", "plot_nll_parts", "plot_samples",
          "plot_bits_per_dim", "plot_image_grid", "plot_samples_vs_data", "plot_scale_latents",
          "plot_temperature_grid", "split_scales", "plot_conditional_density",
-         "plot_class_samples", "plot_target_fit", "plot_log_weights"])
+         "plot_class_samples", "plot_target_fit", "plot_log_weights",
+         "plot_conditional_samples", "spread_contexts", "plot_flow_layers"])
 
 
 # --- pictures a person can read --------------------------------------------------------

@@ -287,3 +287,72 @@ def test_class_samples_of_a_real_image_flow():
     fig = plot_class_samples(flow, num_classes=10, num_per_class=3)
     tiles = fig.axes[0].images[0].get_array()
     assert tiles.shape == (10 * 9 - 1, 3 * 9 - 1)
+
+
+# --- samples given contexts against the nearest data rows ------------------------------
+
+
+class Shift:
+    """p(x | c) = N(x; c[:D] + 10, 0.1^2 I): samples far from the data, easy to tell apart."""
+
+    context_size = 2
+
+    def __init__(self, dim=2):
+        self.dim, self.calls = dim, []
+
+    def sample(self, n, context=None, seed=None):
+        self.calls.append((n, np.array(context), seed))
+        c = np.asarray(context)
+        z = np.random.default_rng(seed).normal(size=(n,) + c.shape[:-1] + (self.dim,))
+        return c[..., :self.dim] + 10.0 + 0.1 * z
+
+
+def test_conditional_samples_one_panel_per_context_with_the_nearest_rows():
+    from tfp_flows.plotting import plot_conditional_samples, spread_contexts
+
+    c = np.repeat(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 5.0], [3.0, 0.0]]), 30, axis=0)
+    x = c + 0.01 * np.random.default_rng(0).normal(size=c.shape)
+    shown = spread_contexts(c, num=2)
+    np.testing.assert_array_equal(shown, [[0.0, 1.0], [3.0, 0.0]])
+    model = Shift()
+    fig = plot_conditional_samples(model, x, c, shown, num_samples=40, num_nearest=30,
+                                   seed=3, context_labels=["low", "high"], title="t")
+    assert [a.get_title() for a in fig.axes] == ["low", "high"]
+    assert fig._suptitle.get_text() == "t"
+    n, context, seed = model.calls[0]
+    assert (n, seed) == (40, 3)
+    np.testing.assert_array_equal(context, shown)
+    for a, c_j in zip(fig.axes, shown):
+        data, samples = (col.get_offsets() for col in a.collections)
+        assert len(data) == 30 and len(samples) == 40
+        np.testing.assert_allclose(data.mean(axis=0), c_j, atol=0.01)   # the nearest rows
+        np.testing.assert_allclose(samples.mean(axis=0), c_j + 10.0, atol=0.1)
+
+
+def test_conditional_samples_of_one_column_plot_x_against_the_first_context():
+    from tfp_flows.plotting import plot_conditional_samples
+
+    c = np.linspace(0.0, 1.0, 50)[:, None] * np.ones((1, 2))
+    fig = plot_conditional_samples(Shift(dim=1), c[:, :1], c, num_samples=20)
+    (a,) = fig.axes
+    data, samples = (col.get_offsets() for col in a.collections)
+    np.testing.assert_allclose(data, np.stack([c[:20, 0], c[:20, 0]], axis=1))
+    np.testing.assert_allclose(samples[:, 1], c[:20, 0] + 10.0, atol=0.5)
+    assert a.get_xlabel() == "context $c_1$"
+
+
+def test_conditional_samples_bad_input():
+    from tfp_flows.plotting import plot_conditional_samples, spread_contexts
+
+    c = np.zeros((10, 2))
+    with pytest.raises(ValueError, match="one row per context row"):
+        plot_conditional_samples(Shift(), np.zeros((9, 2)), c)
+    with pytest.raises(ValueError, match="takes contexts of 2 numbers"):
+        plot_conditional_samples(Shift(), np.zeros((10, 2)), np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="2 context_labels"):
+        plot_conditional_samples(Shift(), np.zeros((10, 2)), c, np.ones((2, 2)),
+                                 context_labels=["a"])
+    with pytest.raises(ValueError, match="num_samples"):
+        plot_conditional_samples(Shift(), np.zeros((10, 2)), c, num_samples=0)
+    with pytest.raises(ValueError, match="num"):
+        spread_contexts(c, num=0)

@@ -304,3 +304,23 @@ def test_fit_flow_rejects_bad_settings(kwargs, message, data):
 def test_time_budget_rejects_a_non_positive_budget():
     with pytest.raises(ValueError, match="positive number of seconds"):
         TimeBudget(-1)
+
+
+# ------------------------------------------------------------------ progress lines
+
+
+def test_progress_printer_prints_about_20_lines_with_the_time_left(data):
+    import io
+
+    from tfp_flows.training import ProgressPrinter, format_duration
+
+    out = io.StringIO()
+    fit_flow(_tiny_flow(), data[:64], epochs=40, batch_size=64, validation_split=0.25,
+             patience=None, callbacks=[ProgressPrinter(scale=2.0, unit=" u", file=out)])
+    lines = out.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["1/40"] + [f"{e}/40" for e in
+                                                              range(2, 41, 2)]
+    assert "(the first epoch includes set-up)" in lines[0]
+    assert all("left" in line for line in lines[1:-1]) and "left" not in lines[-1]
+    assert " u  val_loss " in lines[0] and "elapsed" in lines[-1]
+    assert (format_duration(59.6), format_duration(61)) == ("1 min 00 s", "1 min 01 s")

@@ -290,24 +290,22 @@ class ContextRequest:
 
     def load(self):
         """Float32 contexts ``[m, K]`` (call :meth:`check` first)."""
-        k = self.k
+        from tfp_flows.datasets import load_array, one_hot
+
         if self.labels is not None:
-            return np.eye(k, dtype=np.float32)[list(self.labels)]
+            return one_hot(list(self.labels), self.k)
         if self.values is not None:
             return np.asarray(self.values, np.float32)[None, :]
-        from tfp_flows.datasets import load_array
-
         try:
             table = load_array(self.file)
         except (ValueError, OSError) as err:
             raise CLIError(f"--context-file: {err}") from None
-        if self.file_labels:
-            labels = table[:, 0]
-            bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0) | (labels >= k))
-            if bad.size:
-                raise CLIError(f"--context-file {self.file}: row {bad[0] + 1} holds "
-                               f"{labels[bad[0]]:g}, expected a class label from 0 to {k - 1}")
-            return np.eye(k, dtype=np.float32)[labels.astype(np.int64)]
+        if self.file_labels:   # one class label a row
+            try:
+                return one_hot(table[:, 0], self.k)
+            except ValueError as err:
+                raise CLIError(f"--context-file {self.file}: {err} (index 0: the first "
+                               "row)") from None
         # k columns, or those named (check() refused other widths; load_array reads a
         # table of the width of its first line or none)
         return table if self.columns is None else table[:, self.columns]

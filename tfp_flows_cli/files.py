@@ -1,5 +1,5 @@
 """Input files of ``tfp-flows``, checked before TensorFlow is imported (data files, models,
-``.npy`` headers, a CSV's first line); loading a model; formatting rows and pixels.
+``.npy`` headers, a CSV's first line); loading a model.
 TensorFlow and Keras are imported inside the functions that need them."""
 import csv
 import json
@@ -106,22 +106,6 @@ def _first_csv_line(path):
     return None, 0
 
 
-def format_rows(values, header):
-    """CSV text: ``header`` then one row per entry of ``values`` ([n] or [n, d]), with 9
-    significant digits (enough to read float32 values back exactly).
-
-    Example:
-        >>> print(format_rows(np.array([[1.5, -2.0]]), ["x1", "x2"]), end="")
-        x1,x2
-        1.5,-2
-    """
-    values = np.asarray(values)
-    values = values.reshape(len(values), -1)
-    lines = [",".join(header)] if header else []
-    lines += [",".join(f"{v:.9g}" for v in row) for row in values]
-    return "\n".join(lines) + "\n"
-
-
 def check_model_file(path):
     """Checks a ``.keras`` file without TensorFlow: a file named ``*.keras``, a complete zip
     archive (CRCs checked, so a truncated copy is caught here and not reported by Keras as
@@ -167,9 +151,10 @@ def check_model_file(path):
 
 
 def load_flow_model(path):
-    """Loads a ``.keras`` file written by ``fit`` with :func:`tfp_flows.load_model`; any
-    failure becomes a :class:`CLIError`. Call :func:`check_model_file` first (before
-    TensorFlow is imported)."""
+    """Imports TensorFlow (:func:`quiet_tensorflow_startup`) and loads a ``.keras`` file
+    written by ``fit`` with :func:`tfp_flows.load_model`; any failure becomes a
+    :class:`CLIError`. Call :func:`check_model_file` first (before TensorFlow is imported)."""
+    quiet_tensorflow_startup()
     import tfp_flows
 
     try:
@@ -204,20 +189,6 @@ def peek_npy(path):
     if data_bytes < math.prod(shape) * dtype.itemsize:
         raise CLIError(f"cannot read {path}: not a valid .npy file (truncated or corrupt)")
     return tuple(int(s) for s in shape), dtype
-
-
-def to_pixels(samples, num_levels):
-    """An image flow's samples ``x + u`` in ``[0, K)`` as integer pixels: floored, clipped to
-    ``0 .. K-1`` (values that are not finite become 0), of the smallest unsigned dtype.
-
-    Example:
-        >>> to_pixels(np.array([-0.2, 0.7, 3.99, 4.0, np.nan]), 4).tolist()
-        [0, 0, 3, 3, 0]
-    """
-    x = np.nan_to_num(np.asarray(samples, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
-                 if num_levels - 1 <= np.iinfo(t).max)
-    return np.clip(np.floor(x), 0, num_levels - 1).astype(dtype)
 
 
 def shape_text(shape):

@@ -18,7 +18,7 @@ from tfp_flows_cli import loaders
 from tfp_flows_cli.errors import CLIError
 from tfp_flows_cli.files import DEMO_DURATION, quiet_tensorflow_startup
 from tfp_flows_cli.output import OutputDir, write_run
-from tfp_flows_cli.report import finite_or_none, progress_callback, summary, versions
+from tfp_flows_cli.report import finite_or_none, summary, versions
 
 #: The builders' options ``fit`` passes on when given, for vector and for image data.
 VECTOR_MODEL_OPTIONS = ("num_layers", "hidden_units", "base_distribution")
@@ -126,7 +126,7 @@ def fit_and_write(args, command="fit"):
     import keras
 
     from tfp_flows.flows import BUILDERS, build_flow
-    from tfp_flows.training import fit_flow
+    from tfp_flows.training import ProgressPrinter, fit_flow
 
     training = _used(fit_flow, args, TRAINING_OPTIONS)
     split = training.pop("validation_split")
@@ -136,8 +136,8 @@ def fit_and_write(args, command="fit"):
     try:
         data = loaders.load_data(args, checked, split)
         to_bits = 1.0 / (math.prod(data.event_shape) * math.log(2.0)) if images else 1.0
-        progress = [] if args.quiet else [progress_callback(
-            keras, args.epochs, scale=to_bits, unit=" bits/dim" if images else "")]
+        progress = [] if args.quiet else [ProgressPrinter(
+            scale=to_bits, unit=" bits/dim" if images else "")]
         given = {n: getattr(args, n) for n in model_options if getattr(args, n) is not None}
         kwargs = {k: v for k, v in data.build_kwargs().items() if v is not None}
         model = build_flow(args.flow, seed=args.seed, **kwargs, **given)

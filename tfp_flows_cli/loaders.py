@@ -279,6 +279,5 @@ def _load_images(args, spec, validation_split):
     if labels is None:
         return Data(x=x, **known)
     known["num_classes"] = k = int(max(data.y_train.max(), data.y_test.max())) + 1
-    one_hot = np.eye(k, dtype=np.float32)
-    return Data(x=x, c={"train": one_hot[y], "validation": one_hot[y_val],
-                        "test": one_hot[data.y_test]}, **known)
+    labels = {"train": y, "validation": y_val, "test": data.y_test}
+    return Data(x=x, c={s: datasets.one_hot(v, k) for s, v in labels.items()}, **known)

@@ -3,11 +3,10 @@ imported after TensorFlow): each function returns ``{file name: figure}`` for
 :func:`tfp_flows_cli.output.write_run`, and the names it skipped with the reason."""
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from tfp_flows import plotting
-from tfp_flows_cli.files import to_pixels
+from tfp_flows.datasets import quantize
 
 N_PLOT_SAMPLES = 2000
 #: Image grids: images per row.
@@ -49,26 +48,13 @@ def _vectors(model, data, history, seed):
             truth_title="true density")
     else:
         skipped["density.png"] = "drawn for 2-D data only"
-    z = model.base_distribution.sample(1000, seed=seed)
-    steps = [np.asarray(s).reshape(1000, -1)[:, :2] for s in model.forward_steps(z)]
-    names = ["base"] + [f"{i}: {type(layer).__name__.replace('Layer', '')}"
-                        for i, layer in enumerate(model.flow_layers, start=1)]
-    figures["layers.png"] = plotting.plot_layer_grid(steps, names=names, cols=4)
+    figures["layers.png"] = plotting.plot_flow_layers(model, num_samples=1000, seed=seed)
     return figures, skipped
 
 
 def _bounds(x, low=0.0, high=100.0, pad=0.1):
     lo, hi = np.percentile(x[:, :2], [low, high], axis=0)
     return tuple((float(a - pad * (b - a)), float(b + pad * (b - a))) for a, b in zip(lo, hi))
-
-
-def _shown_contexts(contexts):
-    """Up to :data:`N_SHOWN_CONTEXTS` distinct test contexts spread over the first context
-    column (its lowest, middle and highest values)."""
-    unique = np.unique(contexts, axis=0)
-    unique = unique[np.argsort(unique[:, 0], kind="stable")]
-    picks = np.unique(np.round(np.linspace(0, len(unique) - 1, N_SHOWN_CONTEXTS)).astype(int))
-    return unique[picks]
 
 
 def _context_title(layout, c):
@@ -78,41 +64,24 @@ def _context_title(layout, c):
 
 
 def _conditional(model, data, history, seed):
-    """loss.png; samples.png: samples given a few test contexts against the training rows
-    with the nearest contexts (a 1-column x: x against the first context column, one sample
-    given each row's context); density.png for a 2-column x."""
+    """loss.png; samples.png (:func:`tfp_flows.plotting.plot_conditional_samples`: samples
+    given a few test contexts against the training rows with the nearest contexts);
+    density.png for a 2-column x."""
     figures = {"loss.png": plotting.plot_loss(
         history, title=f"training ({model.name}, -log p(x | c))")}
-    train_x, train_c = data.x["train"], data.c["train"]
-    if train_x.shape[1] == 1:
-        shown_x, shown_c = train_x[:N_SAMPLES_PER_CONTEXT], train_c[:N_SAMPLES_PER_CONTEXT]
-        drawn = np.asarray(model.sample(1, context=shown_c, seed=seed)).reshape(-1)
-        figures["samples.png"] = plotting.plot_samples(
-            np.stack([shown_c[:, 0], drawn], axis=1), overlay=True, legend="best",
-            data=np.stack([shown_c[:, 0], shown_x[:, 0]], axis=1),
-            data_title=f"{len(shown_x)} training rows (context, x)",
-            title="one sample given each row's context")
-        return figures
-    shown = _shown_contexts(data.c["test"])
-    scale = np.where(train_c.std(axis=0) > 0, train_c.std(axis=0), 1.0)
-    near = max(20, len(train_x) // 20)
-    samples = np.asarray(model.sample(N_SAMPLES_PER_CONTEXT, context=shown, seed=seed))
-    bounds = _bounds(train_x, 0.5, 99.5, pad=0.15)
-    fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown), 3.6), squeeze=False)
-    for j, (ax, c) in enumerate(zip(axes[0], shown)):
-        nearest = np.argsort(np.abs((train_c - c) / scale).sum(axis=1), kind="stable")[:near]
-        plotting.plot_samples(samples[:, j, :2], data=train_x[nearest, :2], bounds=bounds,
-                              overlay=True, ax=ax, legend="upper left" if j == 0 else None,
-                              title=_context_title(data.layout, c),
-                              data_title=f"the {near} rows with the nearest contexts")
-    fig.suptitle(f"samples of p(x | c) for {len(shown)} test contexts (x1, x2)")
-    figures["samples.png"] = fig
+    train_x, layout, wide = data.x["train"], data.layout, data.x["train"].shape[1] > 1
+    shown = plotting.spread_contexts(data.c["test"], N_SHOWN_CONTEXTS)
+    labels = [_context_title(layout, c) for c in shown]
+    bounds = _bounds(train_x, 0.5, 99.5, pad=0.15) if wide else None
+    figures["samples.png"] = plotting.plot_conditional_samples(   # 1 column: (c1, x)
+        model, train_x, data.c["train"], shown, num_samples=N_SAMPLES_PER_CONTEXT, seed=seed,
+        bounds=bounds, context_labels=labels,
+        title=f"samples of p(x | c) for {len(shown)} test contexts (x1, x2)" if wide else None)
     if train_x.shape[1] == 2:
-        layout = data.layout
         x_names = layout.names_of(layout.x) or ["x1", "x2"]
         figures["density.png"] = plotting.plot_conditional_density(
             model, shown, bounds=bounds, resolution=80, xlabel=x_names[0],
-            ylabel=x_names[1], context_labels=[_context_title(layout, c) for c in shown],
+            ylabel=x_names[1], context_labels=labels,
             title="model density p(x | c), 50% and 90% regions")
     return figures
 
@@ -133,12 +102,12 @@ def _images(model, data, history, seed, flow, test_bits):
         history, event_size=math.prod(shape), title=f"training ({flow}, {name}{given})",
         reference={"uniform over the pixel levels": math.log2(k)})}
     if data.num_classes is None:
-        samples = to_pixels(model.sample(n, seed=seed), k)
+        samples = quantize(model.sample(n, seed=seed), k)
         figures["samples.png"] = plotting.plot_image_grid(
             _displayable(samples), k, nrows=GRID_COLS, ncols=GRID_COLS,
             title=f"{n} samples of {flow} ({name}{channel})")
     else:   # one sample given the label of each of the first test images
-        samples = to_pixels(model.sample(1, context=data.c["test"][:n], seed=seed)[0], k)
+        samples = quantize(model.sample(1, context=data.c["test"][:n], seed=seed)[0], k)
         figures["samples.png"] = plotting.plot_class_samples(
             model, data.num_classes, num_per_class=GRID_COLS, seed=seed,
             title=f"samples of {flow} given the label ({name}), one row per class")

@@ -2,7 +2,6 @@
 images as integer pixels and bits/dim; conditional models with contexts from
 :mod:`tfp_flows_cli.context`). Files and contexts are checked before TensorFlow is imported.
 A ``-inf`` log-density (``inf`` bits/dim) gets a warning line; a ``nan`` is an error."""
-import itertools
 import math
 import sys
 from pathlib import Path
@@ -40,31 +39,16 @@ def _is_npy(path):
 def _emit(values, header, args, what):
     """Writes ``values`` to ``--out`` (a ``.npy`` array, or CSV text with ``header``) or
     prints them as CSV (``log-prob``: one value a line, no header); returns 0."""
+    from tfp_flows.datasets import format_csv
+
     if args.out is None:   # log-prob prints no header
-        header = header if args.command == "sample" else None
-        sys.stdout.write(files.format_rows(values, header))
+        sys.stdout.write(format_csv(values, header if args.command == "sample" else None))
         return 0
-    data = npy_bytes(values) if _is_npy(args.out) else files.format_rows(values, header)
+    data = npy_bytes(values) if _is_npy(args.out) else format_csv(values, header)
     write_text_atomically(args.out, data, overwrite=args.overwrite)
     if not args.quiet:
         print(f"wrote {what} to {args.out}")
     return 0
-
-
-def _draw(model, n, seed, temperature, chunk, contexts=None):
-    """``n`` samples, about ``chunk`` at a time, as float64 [n, *event_shape]; with
-    ``contexts`` ``[m, K]``, ``n`` for each: [m, n, *event_shape]."""
-    per = max(1, chunk // n)
-    blocks = [None] if contexts is None else [contexts[i:i + per]
-                                              for i in range(0, len(contexts), per)]
-    seeds, out = itertools.count(seed), []
-    for block in blocks:
-        given = {} if block is None else {"context": block}
-        draws = np.concatenate([np.asarray(model.sample(
-            min(chunk, n - i), seed=next(seeds), temperature=temperature, **given), np.float64)
-            for i in range(0, n, chunk)])
-        out.append(draws if block is None else np.swapaxes(draws, 0, 1))
-    return np.concatenate(out)
 
 
 def run_sample(args):
@@ -78,19 +62,24 @@ def run_sample(args):
     request = context_request(args, config)
     if request is not None and not request.given:
         raise request.missing()
-    files.quiet_tensorflow_startup()
     model = files.load_flow_model(args.model)
     import tensorflow as tf
+
+    from tfp_flows.datasets import quantize
+    from tfp_flows.sampling import sample_in_batches
 
     tf.random.set_seed(args.seed)
     contexts = None if request is None else request.load()
     n = args.num_samples
-    samples = _draw(model, n, args.seed, args.temperature,
-                    _CHUNK if image is None else _IMAGE_CHUNK, contexts)
+    samples = sample_in_batches(model, n, context=contexts, seed=args.seed,
+                                temperature=args.temperature,
+                                batch_size=_CHUNK if image is None else _IMAGE_CHUNK)
     _check_samples(samples, args)
+    if contexts is not None:   # the n samples of context 1 first
+        samples = np.swapaxes(samples, 0, 1)
     each = "" if contexts is None else f" ({n} for each of {len(contexts)} contexts)"
     if image is not None:
-        data = files.to_pixels(samples.reshape((-1,) + image[0]), image[1])
+        data = quantize(samples.reshape((-1,) + image[0]), image[1])
         what = f"{len(data)} images [{', '.join(map(str, data.shape))}] ({data.dtype.name}, " \
                f"pixel values 0 to {image[1] - 1}){each}"
         return _emit(data, None, args, what)
@@ -188,10 +177,9 @@ def run_log_prob(args):
             raise CLIError(f"{given[0]} applies to image models (the dequantisation noise); "
                            f"{args.model} is a vector model, whose log-density needs none")
     request, layout = _log_prob_plan(args, config, image)
-    files.quiet_tensorflow_startup()
+    model = files.load_flow_model(args.model)
     from tfp_flows.datasets import load_array
 
-    model = files.load_flow_model(args.model)
     contexts = request.load() if request is not None and request.given else None
     if image is not None:
         values, draws = _image_bits(model, args, image[1], request, contexts)

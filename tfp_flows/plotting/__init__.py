@@ -14,7 +14,8 @@ Functions:
 
 - :func:`plot_density`, :func:`density_grid`: density contours, model vs truth.
 - :func:`plot_samples`: model samples against data.
-- :func:`plot_layer_grid`, :func:`animate_layers`: a sample bent bijector by bijector.
+- :func:`plot_layer_grid`, :func:`plot_flow_layers`, :func:`animate_layers`: a sample bent
+  bijector by bijector (:func:`plot_flow_layers`: a flow model's own layers).
 - :func:`plot_latent_lines`: lines from latent points to their images.
 - :func:`plot_loss`, :func:`plot_nll_parts`: training curves.
 - :func:`plot_latent_qq`, :func:`normal_qq`: are the latents standard Normal?
@@ -25,6 +26,8 @@ Conditional flows ``p(x | c)`` (``log_prob(x, context=c)``, ``sample(n, context=
 
 - :func:`plot_conditional_density`: a 2-D density given a few contexts, one panel each,
   against the exact conditional density.
+- :func:`plot_conditional_samples`: samples given a few contexts against the data rows
+  with the nearest contexts (:func:`spread_contexts` picks the contexts).
 - :func:`plot_class_samples`: image samples of a class-conditional flow, one row per class.
 
 Image flows (images ``[n, H, W(, C)]`` over ``num_levels`` pixel levels; float samples are
@@ -37,6 +40,7 @@ floored and clipped to ``0 .. num_levels - 1``):
 """
 from tfp_flows.plotting.animation import animate_layers
 from tfp_flows.plotting.conditional import plot_class_samples, plot_conditional_density
+from tfp_flows.plotting.conditional_samples import plot_conditional_samples, spread_contexts
 from tfp_flows.plotting.density import density_grid, plot_density
 from tfp_flows.plotting.images import (
     plot_image_grid,
@@ -45,7 +49,12 @@ from tfp_flows.plotting.images import (
 )
 from tfp_flows.plotting.importance import plot_log_weights, plot_target_fit
 from tfp_flows.plotting.latent import normal_qq, plot_latent_qq
-from tfp_flows.plotting.samples import plot_latent_lines, plot_layer_grid, plot_samples
+from tfp_flows.plotting.samples import (
+    plot_flow_layers,
+    plot_latent_lines,
+    plot_layer_grid,
+    plot_samples,
+)
 from tfp_flows.plotting.scales import plot_scale_latents, split_scales
 from tfp_flows.plotting.training import plot_bits_per_dim, plot_loss, plot_nll_parts
 
@@ -56,7 +65,9 @@ __all__ = [
     "plot_bits_per_dim",
     "plot_class_samples",
     "plot_conditional_density",
+    "plot_conditional_samples",
     "plot_density",
+    "plot_flow_layers",
     "plot_image_grid",
     "plot_latent_lines",
     "plot_latent_qq",
@@ -70,4 +81,5 @@ __all__ = [
     "plot_target_fit",
     "plot_temperature_grid",
     "split_scales",
+    "spread_contexts",
 ]

@@ -203,6 +203,39 @@ def plot_layer_grid(steps, names=None, bounds=None, cols=4, s=4.0, cmap="hsv",
     return fig
 
 
+def plot_flow_layers(model, num_samples=1000, seed=0, cols=4, **kwargs):
+    """A flow model's base sample bent layer by layer: :func:`plot_layer_grid` of
+    ``model.forward_steps(z)`` for ``z`` drawn from its base distribution, one panel per
+    layer titled ``"i: <layer class>"`` (``Layer`` dropped from the name). Events of more
+    than two numbers are flattened and show their first two.
+
+    Args:
+      model: a flow with ``base_distribution``, ``forward_steps(z)`` (the base sample, then
+        the sample after each layer) and ``flow_layers``, as a
+        :class:`~tfp_flows.FlowModel` has them.
+      num_samples: points drawn from the base.
+      seed: the seed of the base draw.
+      cols: panels per row.
+      **kwargs: passed on to :func:`plot_layer_grid` (``bounds``, ``s``, ``title``, ...).
+
+    Returns:
+      The ``matplotlib.figure.Figure``.
+
+    Example:
+    >>> import matplotlib.pyplot as plt, tfp_flows
+    >>> flow = tfp_flows.maf(event_shape=2, num_layers=2, hidden_units=(4,), seed=0)
+    >>> fig = plot_flow_layers(flow, num_samples=50)
+    >>> [a.get_title() for a in fig.axes][:2]
+    ['base', '1: Autoregressive']
+    >>> plt.close(fig)
+    """
+    z = model.base_distribution.sample(num_samples, seed=seed)
+    steps = [np.asarray(x).reshape(num_samples, -1)[:, :2] for x in model.forward_steps(z)]
+    names = ["base"] + [f"{i}: {type(layer).__name__.replace('Layer', '')}"
+                        for i, layer in enumerate(model.flow_layers, start=1)]
+    return plot_layer_grid(steps, names=names, cols=cols, **kwargs)
+
+
 def plot_latent_lines(z, x, n=150, ax=None, s=6.0, title="Transformed latent z \u2192 x",
                       z_color=DATA_COLOR, x_color=MODEL_COLOR, line_alpha=0.3,
                       legend="outside", xlabel="dimension 1", ylabel="dimension 2"):

@@ -16,6 +16,8 @@
 - :func:`importance_log_weights`, :func:`importance_diagnostics`: importance weights of a
   flow's draws against a target, and from them Kish's ESS, the Pareto k-hat, ``log Z`` with
   its standard error and the ELBO (:class:`ImportanceDiagnostics`); :func:`pareto_khat`.
+- :class:`ProgressPrinter`: a callback printing the losses, the time so far and the time
+  left, about 20 lines per run (:func:`format_duration` writes the times).
 - :func:`dequantized_dataset`: integer images as a ``tf.data`` pipeline with fresh uniform
   dequantisation every epoch (what ``FlowModel.fit`` does with integer images).
 
@@ -47,6 +49,7 @@ from tfp_flows.training.diagnostics import (
     pareto_khat,
 )
 from tfp_flows.training.joint import JointTarget
+from tfp_flows.training.progress import ProgressPrinter, format_duration
 from tfp_flows.training.callbacks import DEFAULT_LEARNING_RATE
 from tfp_flows.training.recipe import (
     DEFAULT_VALIDATION_SPLIT,
@@ -57,9 +60,11 @@ from tfp_flows.training.recipe import (
 )
 from tfp_flows.training.target import ReverseKL, check_target, fit_to_target
 
-__all__ = ["DEFAULT_LEARNING_RATE", "DEFAULT_VALIDATION_SPLIT", "SCHEDULES", "SMALL_DATA", "AveragedWeights", "Estimate", "JointTarget", "ReverseKL",
+__all__ = ["DEFAULT_LEARNING_RATE", "DEFAULT_VALIDATION_SPLIT", "SCHEDULES", "SMALL_DATA", "AveragedWeights", "Estimate", "JointTarget", "ProgressPrinter",
+           "ReverseKL",
            "TimeBudget", "check_target", "fit_to_target",
            "ImportanceDiagnostics", "importance_diagnostics", "importance_log_weights",
            "pareto_khat",
            "bits_per_dim", "bits_per_image", "conditional_kl", "dequantized_dataset", "fit_flow",
+           "format_duration",
            "kl_to_truth", "mean_nll", "negative_log_likelihoods"]
