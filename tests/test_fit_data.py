@@ -232,3 +232,13 @@ def test_dequantised_pixels_stay_inside_their_bin():
     levels = np.array([[0, 8, 16, 255]])
     noisy = dequantize_step(generator)(tf.constant(levels, tf.uint8)).numpy()
     assert (np.floor(noisy) == levels).all() and (noisy < levels + 1).all()
+
+
+def test_split_rows_shuffles_all_arrays_together_with_a_seed():
+    from tfp_flows.fit_data import split_rows
+
+    x, c = np.arange(10), np.arange(10) * 10
+    (train, train_c), (held, held_c) = split_rows([x, c], 0.3, shuffle_seed=0)
+    order = np.random.default_rng(0).permutation(10)
+    assert held.tolist() == order[7:].tolist() and (held_c == held * 10).all()
+    assert (train_c == train * 10).all() and split_rows([x], 0.0, shuffle_seed=0)[1] is None

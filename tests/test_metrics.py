@@ -55,3 +55,47 @@ def test_pixels_outside_the_levels_are_an_error_naming_the_range(model17, value,
 def test_float_images_are_refused(model17, images, says):
     with pytest.raises(ValueError, match=says):
         bits_per_dim(model17, images, num_levels=17)
+
+
+class _Shift:
+    """p(x | c) = N(x; c, 1) in one dimension, duck-typed."""
+
+    def log_prob(self, x, context):
+        return -0.5 * ((np.asarray(x) - context) ** 2).sum(-1) - 0.5 * math.log(2 * math.pi)
+
+
+def test_one_context_row_serves_all_data_rows():
+    from tfp_flows.training import negative_log_likelihoods
+
+    x = np.arange(5.0)[:, None]
+    one = negative_log_likelihoods(_Shift(), x, batch_size=2, context=[1.0])
+    each = negative_log_likelihoods(_Shift(), x, batch_size=2, context=np.ones((5, 1)))
+    np.testing.assert_array_equal(one, each)
+    with pytest.raises(ValueError, match=r"one context row per data row, shape \[5, K\], or"):
+        negative_log_likelihoods(_Shift(), x, context=np.ones((2, 1)))
+
+
+def test_context_gain_is_the_nll_given_shuffled_contexts_minus_the_right_ones():
+    from tfp_flows.training import context_gain, mean_nll
+
+    c = np.arange(20.0)[:, None]
+    x = c + 0.1
+    gain = context_gain(_Shift(), x, c, seed=3)
+    shuffled = c[np.random.default_rng(3).permutation(20)]
+    expected = (mean_nll(_Shift(), x, context=shuffled).value
+                - mean_nll(_Shift(), x, context=c).value)
+    assert gain.value == pytest.approx(expected) and gain.value > 1 and gain.std_error > 0
+    assert context_gain(_Shift(), x, np.zeros((20, 1))) == (0.0, 0.0)   # all contexts alike
+
+
+def test_context_gain_of_images_pairs_the_dequantisation_noise(model17):
+    from tfp_flows.training import context_gain
+
+    class Unconditional:   # ignores its context: exactly 0 with the same noise for both terms
+        num_levels = 17
+
+        def log_prob(self, x, context):
+            return model17.log_prob(x)
+
+    gain = context_gain(Unconditional(), _images(17), np.eye(6), num_levels=17, num_draws=2)
+    assert gain == (0.0, 0.0)

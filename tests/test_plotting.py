@@ -365,8 +365,8 @@ def test_public_api_returns_figures_and_never_shows(monkeypatch, rng):
     ]
     assert all(isinstance(f, plt.Figure) for f in figures)
     assert sorted(plotting.__all__) == sorted(
-        ["animate_layers", "density_grid", "normal_qq", "plot_density", "plot_latent_lines",
-         "plot_latent_qq", "plot_layer_grid", "plot_loss", "plot_nll_parts", "plot_samples",
+        ["animate_layers", "data_bounds", "density_grid", "normal_qq", "plot_density",
+         "plot_latent_lines", "plot_latent_qq", "plot_layer_grid", "plot_loss", "plot_nll_parts", "plot_samples",
          "plot_bits_per_dim", "plot_image_grid", "plot_samples_vs_data", "plot_scale_latents",
          "plot_temperature_grid", "split_scales", "plot_conditional_density",
          "plot_class_samples", "plot_target_fit", "plot_log_weights",
@@ -578,3 +578,12 @@ def test_every_panel_has_axis_labels_and_a_title(rng):
     assert nll.get_suptitle() and all(a.get_ylabel() for a in nll.axes)
     assert nll.axes[-1].get_xlabel()
     assert figures["qq"].get_suptitle() == "latent z against N(0, 1)"
+
+
+def test_data_bounds_pad_the_range_of_the_first_two_columns():
+    x = np.array([[0.0, 10.0, 99.0], [1.0, 30.0, -99.0], [0.5, 20.0, 0.0]])
+    assert plotting.data_bounds(x, pad=0.5) == ((-0.5, 1.5), (0.0, 40.0))
+    lo, hi = plotting.data_bounds(np.arange(101.0)[:, None].repeat(2, 1), pad=0.0, tail=0.1)[0]
+    assert (lo, hi) == pytest.approx((10.0, 90.0))
+    with pytest.raises(ValueError, match="tail in"):
+        plotting.data_bounds(x, tail=0.5)

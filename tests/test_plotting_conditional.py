@@ -356,3 +356,13 @@ def test_conditional_samples_bad_input():
         plot_conditional_samples(Shift(), np.zeros((10, 2)), c, num_samples=0)
     with pytest.raises(ValueError, match="num"):
         spread_contexts(c, num=0)
+
+
+def test_context_names_label_the_panels():
+    names = ["dose", "age", "w"]
+    fig = plot_conditional_density(ShiftedGaussian(), CONTEXTS, resolution=10,
+                                   context_names=names)
+    assert panels(fig)[0].get_title() == "dose = -1.5, age = 1, w = 0"
+    with pytest.raises(ValueError, match="expected 3 context_names"):
+        plot_conditional_density(ShiftedGaussian(), CONTEXTS, resolution=10,
+                                 context_names=["dose"])

@@ -306,3 +306,14 @@ def test_bits_per_dim_converts_and_draws_references():
 def test_bits_per_dim_rejects_bad_input(history, size, reference, error, match):
     with pytest.raises(error, match=match):
         plot_bits_per_dim(history, size, reference=reference)
+
+
+def test_channel_draws_one_channel_of_images_of_any_channel_count():
+    x = np.zeros((4, 3, 3, 2), dtype=int)
+    x[..., 1] = 5
+    fig = plot_image_grid(x, 6, nrows=1, channel=1)
+    assert np.nanmax(fig.axes[0].images[0].get_array()) == 5
+    with pytest.raises(ValueError, match="C = 1"):
+        plot_image_grid(x, 6)
+    with pytest.raises(ValueError, match="channel=2 for shape"):
+        plot_samples_vs_data(x, x, 6, channel=2)

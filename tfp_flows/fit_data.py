@@ -63,10 +63,11 @@ def check_split(validation_split):
     return check_fraction(validation_split, "validation_split", low_open=False)
 
 
-def split_rows(arrays, validation_split):
+def split_rows(arrays, validation_split, shuffle_seed=None):
     """``(train, held_out)`` lists: the last ``validation_split`` of the rows of every array
     (``None`` entries stay ``None``), as Keras splits; ``held_out`` is ``None`` when no row
-    is held out.
+    is held out. With ``shuffle_seed`` (anything :func:`numpy.random.default_rng` takes),
+    the rows of all arrays are first shuffled together, for ordered data.
 
     Example:
         >>> train, held = split_rows([np.arange(10), None], 0.2)
@@ -74,6 +75,9 @@ def split_rows(arrays, validation_split):
         ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9], None)
     """
     n = len(arrays[0])
+    if shuffle_seed is not None:
+        order = np.random.default_rng(shuffle_seed).permutation(n)
+        arrays = [a if a is None else a[order] for a in arrays]
     n_val = int(n * check_split(validation_split))
     train = [a if a is None else a[: n - n_val] for a in arrays]
     held = [a if a is None else a[n - n_val:] for a in arrays] if n_val else None

@@ -277,19 +277,9 @@ class ContextRequest:
                        f"takes contexts of {self.k} values: expected {self.k} columns"
                        f"{labels}{named}")
 
-    def per_row(self, contexts, n):
-        """One context per data row: ``contexts`` (from :meth:`load`) has ``n`` rows, or one
-        for all, which is repeated."""
-        if len(contexts) == n:
-            return contexts
-        if len(contexts) != 1:
-            raise CLIError(f"--context-file {self.file} has {len(contexts)} rows and "
-                           f"{self.args.data} {n}; expected one context per row, or one "
-                           "for all")
-        return np.repeat(contexts, n, axis=0)
-
-    def load(self):
-        """Float32 contexts ``[m, K]`` (call :meth:`check` first)."""
+    def load(self, n=None):
+        """Float32 contexts ``[m, K]`` (call :meth:`check` first): for ``n`` data rows
+        (``log-prob``; the metrics take one context for all), ``n`` rows or one."""
         from tfp_flows.datasets import load_array, one_hot
 
         if self.labels is not None:
@@ -300,6 +290,10 @@ class ContextRequest:
             table = load_array(self.file)
         except (ValueError, OSError) as err:
             raise CLIError(f"--context-file: {err}") from None
+        if n is not None and len(table) not in (1, n):
+            raise CLIError(f"--context-file {self.file} has {len(table)} rows and "
+                           f"{self.args.data} {n}; expected one context per row, or one "
+                           "for all")
         if self.file_labels:   # one class label a row
             try:
                 return one_hot(table[:, 0], self.k)

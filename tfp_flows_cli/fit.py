@@ -59,25 +59,27 @@ def _used(function, args, names):
 
 
 def _measure(model, data, seed):
-    """The metrics of ``model`` on each split of ``data`` (and given shuffled contexts)."""
-    from tfp_flows.training import bits_per_dim, mean_nll
+    """The metrics of ``model`` on each split of ``data`` (and given shuffled contexts:
+    :func:`tfp_flows.training.context_gain` over the test rows)."""
+    from tfp_flows.training import bits_per_dim, context_gain, mean_nll
+
+    images = {} if data.kind != "images" else dict(
+        num_levels=data.num_levels, num_draws=NUM_DRAWS, batch_size=EVAL_BATCH_SIZE)
 
     def score(x, c):
         if len(x) == 0:
             return None, None
-        if data.kind == "images":
-            return tuple(bits_per_dim(model, x, data.num_levels, num_draws=NUM_DRAWS,
-                                      seed=seed + 1, batch_size=EVAL_BATCH_SIZE, context=c))
+        if images:
+            return tuple(bits_per_dim(model, x, **images, seed=seed + 1, context=c))
         return mean_nll(model, x, context=c)
 
     key, se_key, shuffled_key = data.keys
     values = {s: score(data.x[s], data.c[s]) for s in loaders.SPLITS}
     metrics = {key.format(s): values[s][0] for s in loaders.SPLITS}
     metrics[se_key] = values["test"][1]
-    c = data.c["test"]
-    if c is not None:
-        shuffled = c[np.random.default_rng(seed + 1).permutation(len(c))]
-        metrics[shuffled_key] = score(data.x["test"], shuffled)[0]
+    if data.c["test"] is not None:
+        gain = context_gain(model, data.x["test"], data.c["test"], seed=seed + 1, **images)
+        metrics[shuffled_key] = metrics[key.format("test")] + gain.value
     if not all(v is None or math.isfinite(v) for v in metrics.values()):
         raise CLIError("training diverged (the test metrics are not finite); try a smaller "
                        "--learning-rate")
@@ -139,8 +141,7 @@ def fit_and_write(args, command="fit"):
         progress = [] if args.quiet else [ProgressPrinter(
             scale=to_bits, unit=" bits/dim" if images else "")]
         given = {n: getattr(args, n) for n in model_options if getattr(args, n) is not None}
-        kwargs = {k: v for k, v in data.build_kwargs().items() if v is not None}
-        model = build_flow(args.flow, seed=args.seed, **kwargs, **given)
+        model = build_flow(args.flow, seed=args.seed, **data.build_kwargs(), **given)
         val, val_c = data.x["validation"], data.c["validation"]
         fitted = fit_flow(model, data.x["train"], context=data.c["train"], epochs=args.epochs,
                           validation_split=0.0, callbacks=progress,

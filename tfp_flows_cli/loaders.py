@@ -64,9 +64,10 @@ class Data:
         return None if c is None else int(c.shape[1])
 
     def build_kwargs(self):
-        """What the builder is told about the data."""
-        return {"event_shape": self.event_shape, "context_size": self.context_size,
-                "num_levels": self.num_levels}
+        """What the builder is told about the data (what is known of it)."""
+        known = {"event_shape": self.event_shape, "context_size": self.context_size,
+                 "num_levels": self.num_levels}
+        return {k: v for k, v in known.items() if v is not None}
 
 
 class ImageSpec:
@@ -86,10 +87,7 @@ def split(arrays, fraction, seed=None):
     together with ``seed`` first, if given); ``held`` holds empty arrays for no rows."""
     from tfp_flows.fit_data import split_rows
 
-    if seed is not None:
-        order = np.random.default_rng(seed).permutation(len(arrays[0]))
-        arrays = [None if a is None else a[order] for a in arrays]
-    kept, held = split_rows(arrays, fraction)
+    kept, held = split_rows(arrays, fraction, shuffle_seed=seed)
     return kept, held or [None if a is None else a[:0] for a in arrays]
 
 

@@ -42,7 +42,7 @@ def _vectors(model, data, history, seed):
         data_title=("fresh data" if truth is not None else "training data") + cols)
     skipped = {}
     if width == 2:
-        bounds = truth.plot_bounds if truth is not None else _bounds(data.x["train"])
+        bounds = truth.plot_bounds if truth is not None else plotting.data_bounds(shown)
         figures["density.png"] = plotting.plot_density(
             model, bounds=bounds, resolution=120, truth=truth, title="model density",
             truth_title="true density")
@@ -50,17 +50,6 @@ def _vectors(model, data, history, seed):
         skipped["density.png"] = "drawn for 2-D data only"
     figures["layers.png"] = plotting.plot_flow_layers(model, num_samples=1000, seed=seed)
     return figures, skipped
-
-
-def _bounds(x, low=0.0, high=100.0, pad=0.1):
-    lo, hi = np.percentile(x[:, :2], [low, high], axis=0)
-    return tuple((float(a - pad * (b - a)), float(b + pad * (b - a))) for a, b in zip(lo, hi))
-
-
-def _context_title(layout, c):
-    names = layout.names_of(layout.context) or [f"c{j + 1}" for j in range(len(c))]
-    text = ", ".join(f"{n}={v:.3g}" for n, v in zip(names, c))
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _conditional(model, data, history, seed):
@@ -71,31 +60,27 @@ def _conditional(model, data, history, seed):
         history, title=f"training ({model.name}, -log p(x | c))")}
     train_x, layout, wide = data.x["train"], data.layout, data.x["train"].shape[1] > 1
     shown = plotting.spread_contexts(data.c["test"], N_SHOWN_CONTEXTS)
-    labels = [_context_title(layout, c) for c in shown]
-    bounds = _bounds(train_x, 0.5, 99.5, pad=0.15) if wide else None
+    names = layout.names_of(layout.context)
+    bounds = plotting.data_bounds(train_x, pad=0.15, tail=0.005) if wide else None
     figures["samples.png"] = plotting.plot_conditional_samples(   # 1 column: (c1, x)
         model, train_x, data.c["train"], shown, num_samples=N_SAMPLES_PER_CONTEXT, seed=seed,
-        bounds=bounds, context_labels=labels,
+        bounds=bounds, context_names=names,
         title=f"samples of p(x | c) for {len(shown)} test contexts (x1, x2)" if wide else None)
     if train_x.shape[1] == 2:
         x_names = layout.names_of(layout.x) or ["x1", "x2"]
         figures["density.png"] = plotting.plot_conditional_density(
             model, shown, bounds=bounds, resolution=80, xlabel=x_names[0],
-            ylabel=x_names[1], context_labels=labels,
+            ylabel=x_names[1], context_names=names,
             title="model density p(x | c), 50% and 90% regions")
     return figures
-
-
-def _displayable(images):
-    """Images the plots can show: grayscale or RGB; other channel counts show channel 0."""
-    return images if images.shape[-1] in (1, 3) else images[..., :1]
 
 
 def _images(model, data, history, seed, flow, test_bits):
     """loss.png (bits/dim), samples.png (a grid, or one row per class for a labelled run)
     and data_vs_samples.png (test images beside samples given their labels)."""
     k, name, shape = data.num_levels, data.spec.name, data.event_shape
-    channel = "" if shape[-1] in (1, 3) else f", channel 1 of {shape[-1]}"
+    part = None if shape[-1] in (1, 3) else 0   # not grayscale or RGB: channel 0 only
+    channel = "" if part is None else f", channel 1 of {shape[-1]}"
     n = GRID_COLS * GRID_COLS
     given = "" if data.num_classes is None else ", given the label"
     figures = {"loss.png": plotting.plot_bits_per_dim(
@@ -104,7 +89,7 @@ def _images(model, data, history, seed, flow, test_bits):
     if data.num_classes is None:
         samples = quantize(model.sample(n, seed=seed), k)
         figures["samples.png"] = plotting.plot_image_grid(
-            _displayable(samples), k, nrows=GRID_COLS, ncols=GRID_COLS,
+            samples, k, nrows=GRID_COLS, ncols=GRID_COLS, channel=part,
             title=f"{n} samples of {flow} ({name}{channel})")
     else:   # one sample given the label of each of the first test images
         samples = quantize(model.sample(1, context=data.c["test"][:n], seed=seed)[0], k)
@@ -113,7 +98,7 @@ def _images(model, data, history, seed, flow, test_bits):
             title=f"samples of {flow} given the label ({name}), one row per class")
     n = min(len(samples), len(data.x["test"]))
     fig = plotting.plot_samples_vs_data(
-        _displayable(data.x["test"][:n]), _displayable(samples[:n]), k, n=n,
+        data.x["test"][:n], samples[:n], k, n=n, channel=part,
         titles=(f"{n} test images{channel}", f"{n} samples of {flow}{given}{channel}"))
     fig.suptitle(f"{name}: test bits/dim {test_bits:.3f} (uniform {math.log2(k):.3f})")
     figures["data_vs_samples.png"] = fig

@@ -123,9 +123,9 @@ def _check_images_file(args, shape, levels):
         raise CLIError(f"{intro}; got shape {got}")
 
 
-def _image_bits(model, args, levels, request=None, contexts=None):
-    """Per-image bits/dim (the mean over ``--draws`` dequantisations), given ``contexts``
-    (one row for all images, or one per image) for a conditional model."""
+def _image_bits(model, args, levels, request=None):
+    """Per-image bits/dim (the mean over ``--draws`` dequantisations), given the contexts
+    of ``request`` (one row for all images, or one per image) for a conditional model."""
     from tfp_flows.datasets import load_images_npy
     from tfp_flows.training import bits_per_image
 
@@ -135,7 +135,7 @@ def _image_bits(model, args, levels, request=None, contexts=None):
         raise CLIError(f"{err} (the model {args.model} has {levels} pixel levels)") from None
     draws = DEFAULT_DRAWS if args.num_draws is None else args.num_draws
     seed = 0 if args.seed is None else args.seed
-    context = None if contexts is None else request.per_row(contexts, len(images))
+    context = None if request is None else request.load(len(images))
     return bits_per_image(model, images, levels, draws, seed, batch_size=_IMAGE_CHUNK,
                           context=context), draws
 
@@ -180,9 +180,8 @@ def run_log_prob(args):
     model = files.load_flow_model(args.model)
     from tfp_flows.datasets import load_array
 
-    contexts = request.load() if request is not None and request.given else None
     if image is not None:
-        values, draws = _image_bits(model, args, image[1], request, contexts)
+        values, draws = _image_bits(model, args, image[1], request)
         _check_finite(values, args, what="bits/dim", bad="inf")
         return _emit(values, ["bits_per_dim"], args,
                      f"bits/dim of {len(values)} images ({draws} dequantisation draws each)")
@@ -197,7 +196,7 @@ def run_log_prob(args):
                     "values")
         hint = f" (the model {args.model} takes {what})"
         raise CLIError(f"{err}{hint if 'column' in str(err) else ''}") from None
-    context = None if contexts is None else request.per_row(contexts, len(x))
+    context = request.load(len(x)) if request is not None and request.given else None
     if layout is not None:   # the file holds the contexts, or more columns than x
         context = x[:, layout.context] if layout.context else context
         x = x[:, layout.x]

@@ -62,7 +62,7 @@ from IPython.display import Markdown, display
 
 import tfp_flows
 import tfp_flows.plotting                  # matplotlib helpers, imported on demand
-from tfp_flows.datasets import LinearGaussian, dequantize, digits
+from tfp_flows.datasets import LinearGaussian, dequantize, digits, one_hot
 from tfp_flows.training import bits_per_dim, conditional_kl, fit_flow
 
 # %matplotlib inline
@@ -308,10 +308,10 @@ print(f"saved {os.path.getsize(path) / 1e3:.0f} kB | context_size {restored.cont
 # ## 8 · A Real NVP that knows the label
 #
 # The same argument turns the image Real NVP of notebook 5 into a model of $p(x \mid
-# \text{digit})$: the context is the label as a one-hot vector of 10 numbers. In each
-# coupling's ResNet a dense layer maps the context to one number per hidden channel, added
-# to the first feature map at every pixel, so every coupling of both scales knows which digit
-# it is drawing. We keep the network small and train for `DIGITS_EPOCHS` epochs only (about
+# \text{digit})$: the context is the label as a one-hot vector of 10 numbers
+# (`tfp_flows.datasets.one_hot`). In each coupling's ResNet a dense layer maps the context
+# to one number per hidden channel, added to the first feature map at every pixel, so every
+# coupling of both scales knows which digit it is drawing. We keep the network small and train for `DIGITS_EPOCHS` epochs only (about
 # half a minute; `DIGITS_SECONDS` caps it on a busy machine) with `fit_flow`, the package's
 # recipe (best validation weights kept), which passes the context to `fit`. The integer
 # images are dequantised afresh every epoch, as in notebook 5.
@@ -321,12 +321,7 @@ data = digits()
 K = data.num_levels
 D = int(np.prod(data.x_train.shape[1:]))
 
-
-def one_hot(labels):
-    return np.eye(10, dtype=np.float32)[labels]
-
-
-c_train, c_test = one_hot(data.y_train), one_hot(data.y_test)
+c_train, c_test = one_hot(data.y_train, 10), one_hot(data.y_test, 10)
 print(f"images {data.x_train.shape}, contexts {c_train.shape}; first labels {data.y_train[:5]} ->\n"
       f"{c_train[:2]}")
 keras.utils.set_random_seed(0)
@@ -347,7 +342,7 @@ print(f"{digit_flow.count_params():,} weights | {len(digit_history.history['loss
 
 # %%
 right = bits_per_dim(digit_flow, data.x_test, K, context=c_test)
-wrong = bits_per_dim(digit_flow, data.x_test, K, context=one_hot((data.y_test + 1) % 10))
+wrong = bits_per_dim(digit_flow, data.x_test, K, context=one_hot((data.y_test + 1) % 10, 10))
 print(f"test bits/dim with the true label:    {right.value:.3f} \u00b1 {right.std_error:.3f}")
 print(f"test bits/dim with a wrong label:     {wrong.value:.3f} \u00b1 {wrong.std_error:.3f}")
 print(f"uniform over the pixel cube, log2(17): {np.log2(K):.3f}")

@@ -12,7 +12,8 @@ Nothing here imports the model code: inputs are duck-typed.
 
 Functions:
 
-- :func:`plot_density`, :func:`density_grid`: density contours, model vs truth.
+- :func:`plot_density`, :func:`density_grid`: density contours, model vs truth;
+  :func:`data_bounds`: their window from data.
 - :func:`plot_samples`: model samples against data.
 - :func:`plot_layer_grid`, :func:`plot_flow_layers`, :func:`animate_layers`: a sample bent
   bijector by bijector (:func:`plot_flow_layers`: a flow model's own layers).
@@ -41,7 +42,7 @@ floored and clipped to ``0 .. num_levels - 1``):
 from tfp_flows.plotting.animation import animate_layers
 from tfp_flows.plotting.conditional import plot_class_samples, plot_conditional_density
 from tfp_flows.plotting.conditional_samples import plot_conditional_samples, spread_contexts
-from tfp_flows.plotting.density import density_grid, plot_density
+from tfp_flows.plotting.density import data_bounds, density_grid, plot_density
 from tfp_flows.plotting.images import (
     plot_image_grid,
     plot_samples_vs_data,
@@ -60,6 +61,7 @@ from tfp_flows.plotting.training import plot_bits_per_dim, plot_loss, plot_nll_p
 
 __all__ = [
     "animate_layers",
+    "data_bounds",
     "density_grid",
     "normal_qq",
     "plot_bits_per_dim",

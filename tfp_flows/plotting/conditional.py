@@ -53,11 +53,26 @@ def _context_size(model):
     return model.context_size
 
 
-def _describe(context, digits=2, most=4):
-    """A context row as a short label: ``c = [0.12, -1.3]`` (the first ``most`` numbers)."""
+def _describe(context, names=None, digits=2, most=4):
+    """A context row as a short label: ``c = [0.12, -1.3]``, or with the columns' ``names``
+    ``dose = 0.12, age = -1.3`` (the first ``most`` numbers)."""
     values = [f"{v:.{digits}g}" for v in context[:most]]
     more = ", \u2026" if len(context) > most else ""
+    if names is not None:
+        return ", ".join(f"{n} = {v}" for n, v in zip(names, values)) + more
     return f"c = [{', '.join(values)}{more}]"
+
+
+def _context_labels(labels, names, contexts):
+    """One panel title per context: ``labels`` as given, or :func:`_describe` of each."""
+    if names is not None and len(names) != contexts.shape[1]:
+        raise ValueError(f"expected {contexts.shape[1]} context_names (one per context "
+                         f"column), got {len(names)}")
+    labels = [_describe(c, names) for c in contexts] if labels is None else list(labels)
+    if len(labels) != len(contexts):
+        raise ValueError(f"expected {len(contexts)} context_labels (one per context), got "
+                         f"{len(labels)}")
+    return labels
 
 
 def _credible_levels(density, mass):
@@ -95,7 +110,7 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
                              mass=(0.5, 0.9), num_samples=0, seed=0, resolution=80,
                              context_labels=None, ncols=None, axes=None, levels=12,
                              cmap="Blues", colorbar=True, xlabel="$x_1$", ylabel="$x_2$",
-                             title="flow density p(x | c)"):
+                             title="flow density p(x | c)", context_names=None):
     """A 2-D conditional density given a few contexts, one panel per context.
 
     Each panel shows the flow's density ``p(x | c)`` as filled contours (one colour scale
@@ -122,7 +137,8 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
       resolution: grid points per axis (each density is called on ``resolution ** 2``
         points per panel).
       context_labels: one panel title per context (e.g. ``"y = ..."``, a class name);
-        default ``"c = [c_1, c_2, ...]"`` (the first four numbers).
+        default ``"c = [c_1, c_2, ...]"`` (the first four numbers), or with
+        ``context_names`` ``"dose = c_1, age = c_2"``.
       ncols: panels per row; default ``min(m, 4)``.
       axes: a sequence of ``m`` Axes to draw into; a new figure if None.
       levels: number of filled contour levels.
@@ -130,6 +146,7 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
       colorbar: add one colour bar for all panels.
       xlabel, ylabel: axis labels (on the outer panels).
       title: figure title (set only when the figure is made here; None for none).
+      context_names: the ``K`` names of the context's columns, for the default labels.
 
     Returns:
       The ``matplotlib.figure.Figure``.
@@ -137,7 +154,7 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
     Raises:
       ValueError: on contexts that are empty, not finite or not ``[m, K]`` (``K`` must be
         the model's ``context_size`` where it has one), a model that is not conditional or
-        not 2-D, ``mass`` outside ``(0, 1)``, a wrong number of labels or axes, negative
+        not 2-D, ``mass`` outside ``(0, 1)``, a wrong number of labels, names or axes, negative
         ``num_samples``, and as :func:`~tfp_flows.plotting.density_grid` (NaN densities).
       TypeError: if ``exact_log_prob`` is neither callable nor has a ``log_prob``.
 
@@ -165,12 +182,7 @@ def plot_conditional_density(model, contexts, bounds=((-3, 3), (-3, 3)), exact_l
         raise ValueError(f"expected mass fractions in (0, 1), got {mass.tolist()}")
     if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 0:
         raise ValueError(f"expected num_samples to be an integer >= 0, got {num_samples!r}")
-    if context_labels is None:
-        context_labels = [_describe(c) for c in contexts]
-    context_labels = list(context_labels)
-    if len(context_labels) != m:
-        raise ValueError(f"expected {m} context_labels (one per context), got "
-                         f"{len(context_labels)}")
+    context_labels = _context_labels(context_labels, context_names, contexts)
     bounds = as_bounds(bounds)
     ncols = min(m, 4) if ncols is None else int(ncols)
     if ncols < 1:

@@ -5,7 +5,7 @@ contexts to show (:func:`spread_contexts`). The model is duck-typed as in
 ``[n, m, *event_shape]`` and, where present, ``context_size``."""
 import numpy as np
 
-from tfp_flows.plotting.conditional import _as_contexts, _context_size, _describe
+from tfp_flows.plotting.conditional import _as_contexts, _context_labels, _context_size
 from tfp_flows.plotting.layout import get_axes, padded_bounds
 from tfp_flows.plotting.samples import plot_samples
 
@@ -43,7 +43,7 @@ def _check_count(value, name):
 
 def plot_conditional_samples(model, x, context, contexts=None, num_samples=500,
                              num_nearest=None, seed=0, bounds=None, context_labels=None,
-                             axes=None, title=None):
+                             axes=None, title=None, context_names=None):
     """Samples of a conditional flow against the data rows with the nearest contexts.
 
     With two or more columns of ``x``: one panel per context ``c_j`` of ``contexts``,
@@ -70,11 +70,13 @@ def plot_conditional_samples(model, x, context, contexts=None, num_samples=500,
       bounds: ``((xmin, xmax), (ymin, ymax))`` shared by the panels (one column of ``x``:
         of the ``(c_1, x)`` plane); default the range of all rows of ``x`` (one column:
         of the rows shown), widened by 5% on each side.
-      context_labels: one panel title per context; default ``"c = [c_1, c_2, ...]"``.
+      context_labels: one panel title per context; default ``"c = [c_1, c_2, ...]"``, or
+        with ``context_names`` ``"dose = c_1, age = c_2"``.
       axes: ``m`` Axes to draw into (one column of ``x``: one); a new figure if None.
       title: the figure title, set when the figure is made here; default ``"samples of
         p(x | c) given m contexts"`` (one column of ``x``: none, the panel's title says
         what it shows).
+      context_names: the ``K`` names of the context's columns, for the default labels.
 
     Returns:
       The ``matplotlib.figure.Figure``.
@@ -82,7 +84,7 @@ def plot_conditional_samples(model, x, context, contexts=None, num_samples=500,
     Raises:
       ValueError: on ``x`` that is not ``[n, D]``, contexts that are not ``[n, K]`` and
         ``[m, K]`` (``K`` the model's ``context_size`` where it has one) or not finite,
-        counts that are not positive integers, or a wrong number of labels or axes.
+        counts that are not positive integers, or a wrong number of labels, names or axes.
 
     Example:
         >>> import numpy as np, matplotlib.pyplot as plt
@@ -116,10 +118,7 @@ def plot_conditional_samples(model, x, context, contexts=None, num_samples=500,
         contexts = _as_contexts(spread_contexts(context) if contexts is None else contexts,
                                 context.shape[1])
         m = len(contexts)
-        labels = [_describe(c) for c in contexts] if context_labels is None \
-            else list(context_labels)
-        if len(labels) != m:
-            raise ValueError(f"expected {m} context_labels (one per context), got {len(labels)}")
+        labels = _context_labels(context_labels, context_names, contexts)
         near = max(20, len(x) // 20) if num_nearest is None else _check_count(num_nearest,
                                                                               "num_nearest")
         scale = np.where(context.std(axis=0) > 0, context.std(axis=0), 1.0)

@@ -46,6 +46,32 @@ def density_grid(log_prob, bounds=((-3, 3), (-3, 3)), resolution=100):
     return xx, yy, np.exp(logp)
 
 
+def data_bounds(x, pad=0.1, tail=0.0):
+    """Plot bounds ``((xmin, xmax), (ymin, ymax))`` from data, e.g. for :func:`plot_density`
+    of a flow fitted to ``x``: per axis, the range of the first two columns of ``x`` from
+    their ``tail`` to their ``1 - tail`` quantile, widened by ``pad`` times its width on
+    each side.
+
+    Args:
+      x: array-like ``[n, D]``, ``D >= 2`` (the first two columns are used), finite.
+      pad: the margin on each side, a fraction of the range.
+      tail: the fraction of the points, in ``[0, 0.5)``, that may fall outside each end of
+        the range before padding (0: the full range).
+
+    Example:
+    >>> data_bounds([[0.0, 10.0], [1.0, 30.0]])
+    ((-0.1, 1.1), (8.0, 32.0))
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] < 2 or len(x) == 0 or not np.all(np.isfinite(x[:, :2])):
+        raise ValueError(f"expected finite data [n, D] with n >= 1 and D >= 2, got shape "
+                         f"{x.shape}")
+    if not 0 <= tail < 0.5:
+        raise ValueError(f"expected tail in [0, 0.5), got {tail!r}")
+    lo, hi = np.quantile(x[:, :2], [tail, 1.0 - tail], axis=0)
+    return tuple((float(a - pad * (b - a)), float(b + pad * (b - a))) for a, b in zip(lo, hi))
+
+
 SCALES = ("own", "shared", "log")
 
 

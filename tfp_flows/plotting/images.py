@@ -65,6 +65,19 @@ def _as_images(images, num_levels, name="images"):
     return np.clip(np.floor(x), 0, k - 1).astype(np.float64)
 
 
+def _channel(images, channel, name="images"):
+    """``images [n, H, W, C]`` cut to ``[n, H, W, 1]``, their ``channel``; or as they are
+    for ``channel=None``."""
+    if channel is None:
+        return images
+    x = np.asarray(images)
+    if x.ndim != 4 or isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) \
+            or not 0 <= channel < x.shape[-1]:
+        raise ValueError(f"expected channel to index the last axis of {name} [n, H, W, C], "
+                         f"got channel={channel!r} for shape {x.shape}")
+    return x[..., channel:channel + 1]
+
+
 def _grid_shape(n, nrows, ncols):
     for value, label in ((nrows, "nrows"), (ncols, "ncols")):
         if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
@@ -106,7 +119,7 @@ def _draw_tiles(ax, tiles, k, cmap, gap_color=GAP_COLOR):
 
 
 def plot_image_grid(images, num_levels, nrows=None, ncols=None, ax=None, title=None,
-                    cmap="gray", xlabel="auto", colorbar=False):
+                    cmap="gray", xlabel="auto", colorbar=False, channel=None):
     """A grid of images in one axes, tiled with a 1-pixel gap.
 
     Pixels are shown as levels ``0 .. K-1``: integers as they are, floats (dequantised
@@ -126,13 +139,16 @@ def plot_image_grid(images, num_levels, nrows=None, ncols=None, ax=None, title=N
       xlabel: text under the grid; ``"auto"`` says the image size and the level range,
         None for none.
       colorbar: add a colour bar of pixel levels (grayscale only).
+      channel: draw only this channel, in grayscale (images ``[n, H, W, C]`` of any ``C``,
+        e.g. 2 or 4 channels, which are neither grayscale nor RGB); None: all.
 
     Returns:
       The ``matplotlib.figure.Figure``.
 
     Raises:
-      ValueError: on a wrong rank or channel count, integer pixels outside ``[0, K)``,
-        floats far outside it (a wrong ``num_levels``), NaNs, or a bad grid size.
+      ValueError: on a wrong rank or channel count (without ``channel``), integer pixels
+        outside ``[0, K)``, floats far outside it (a wrong ``num_levels``), NaNs, a bad
+        grid size or a ``channel`` the images do not have.
 
     Example:
     >>> import numpy as np, matplotlib.pyplot as plt
@@ -143,7 +159,7 @@ def plot_image_grid(images, num_levels, nrows=None, ncols=None, ax=None, title=N
     >>> plt.close(fig)
     """
     k = _check_levels(num_levels)
-    x = _as_images(images, k)
+    x = _as_images(_channel(images, channel), k)
     n, h, w, c = x.shape
     nrows, ncols = _grid_shape(n, nrows, ncols)
     tiles = _tile_images(x, nrows, ncols)
@@ -164,7 +180,7 @@ def plot_image_grid(images, num_levels, nrows=None, ncols=None, ax=None, title=N
 
 
 def plot_samples_vs_data(data, samples, num_levels, n=16, titles=("data", "samples"),
-                         axes=None, cmap="gray"):
+                         axes=None, cmap="gray", channel=None):
     """Data images (left) and model samples (right), as two grids of ``n`` images.
 
     Args:
@@ -177,6 +193,7 @@ def plot_samples_vs_data(data, samples, num_levels, n=16, titles=("data", "sampl
       titles: the two panel titles.
       axes: a pair of Axes to draw into; new ones if None.
       cmap: colormap of grayscale images.
+      channel: draw only this channel of both (see :func:`plot_image_grid`).
 
     Returns:
       The ``matplotlib.figure.Figure``.
@@ -199,8 +216,8 @@ def plot_samples_vs_data(data, samples, num_levels, n=16, titles=("data", "sampl
     titles = tuple(titles)
     if len(titles) != 2:
         raise ValueError(f"expected two titles (data, samples), got {titles!r}")
-    data = _as_images(data, k, "data")[:int(n)]
-    samples = _as_images(samples, k, "samples")[:int(n)]
+    data = _as_images(_channel(data, channel, "data"), k, "data")[:int(n)]
+    samples = _as_images(_channel(samples, channel, "samples"), k, "samples")[:int(n)]
     if data.shape[1:] != samples.shape[1:]:
         raise ValueError(f"expected data and samples of the same image shape, got "
                          f"{data.shape[1:]} and {samples.shape[1:]}")

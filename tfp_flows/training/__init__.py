@@ -9,7 +9,8 @@
   log-likelihood, KL divergence to an exact density, bits per dimension of integer images;
   each an :class:`Estimate` ``(value, std_error)``; :func:`bits_per_image` per image; each
   takes ``context=`` for conditional flows. :func:`conditional_kl`: mean KL to an exact
-  conditional density over contexts.
+  conditional density over contexts; :func:`context_gain`: how much a conditional flow uses
+  its context (NLL given shuffled contexts minus NLL given the right ones).
 - :func:`fit_to_target`: variational inference, the reverse KL from the flow to an
   unnormalised density (a function, a TFP distribution, or a pinned joint distribution
   through :class:`JointTarget`); :class:`ReverseKL` is its trainer.
@@ -38,6 +39,7 @@ from tfp_flows.training.metrics import (
     bits_per_dim,
     bits_per_image,
     conditional_kl,
+    context_gain,
     kl_to_truth,
     mean_nll,
     negative_log_likelihoods,
@@ -65,6 +67,7 @@ __all__ = ["DEFAULT_LEARNING_RATE", "DEFAULT_VALIDATION_SPLIT", "SCHEDULES", "SM
            "TimeBudget", "check_target", "fit_to_target",
            "ImportanceDiagnostics", "importance_diagnostics", "importance_log_weights",
            "pareto_khat",
-           "bits_per_dim", "bits_per_image", "conditional_kl", "dequantized_dataset", "fit_flow",
+           "bits_per_dim", "bits_per_image", "conditional_kl", "context_gain",
+           "dequantized_dataset", "fit_flow",
            "format_duration",
            "kl_to_truth", "mean_nll", "negative_log_likelihoods"]

@@ -12,8 +12,8 @@ import numpy as np
 
 from tfp_flows.validation import check_positive_int
 
-__all__ = ["Estimate", "bits_per_dim", "bits_per_image", "kl_to_truth", "mean_nll",
-           "negative_log_likelihoods"]
+__all__ = ["Estimate", "bits_per_dim", "bits_per_image", "context_gain", "kl_to_truth",
+           "mean_nll", "negative_log_likelihoods"]
 
 #: Rows per ``log_prob`` call: large enough to be fast, small enough for any memory.
 DEFAULT_BATCH_SIZE = 8192
@@ -38,8 +38,8 @@ def _estimate(values):
 
 
 def _log_probs(model, x, batch_size, context=None):
-    """``model.log_prob`` of the rows of ``x`` (given their contexts), ``batch_size`` at a
-    time, as a float64 vector."""
+    """``model.log_prob`` of the rows of ``x`` (given their contexts, or one context row
+    ``[K]`` or ``[1, K]`` for all rows), ``batch_size`` at a time, as a float64 vector."""
     batch_size = check_positive_int(batch_size, "batch_size")
     n = len(x)
     if n == 0:
@@ -48,18 +48,20 @@ def _log_probs(model, x, batch_size, context=None):
         chunks = [model.log_prob(x[i:i + batch_size]) for i in range(0, n, batch_size)]
     else:
         context = np.asarray(context)
-        if context.ndim != 2 or len(context) != n:
-            raise ValueError(f"expected one context row per data row, shape [{n}, K], got "
-                             f"{context.shape}")
-        chunks = [model.log_prob(x[i:i + batch_size], context=context[i:i + batch_size])
+        one = context.ndim == 1 or (context.ndim == 2 and len(context) == 1)
+        if not one and (context.ndim != 2 or len(context) != n):
+            raise ValueError(f"expected one context row per data row, shape [{n}, K], or one "
+                             f"row [K] for all, got {context.shape}")
+        chunks = [model.log_prob(x[i:i + batch_size],
+                                 context=context if one else context[i:i + batch_size])
                   for i in range(0, n, batch_size)]
     return np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in chunks])
 
 
 def negative_log_likelihoods(model, x, batch_size=DEFAULT_BATCH_SIZE, context=None):
-    """``-log p(x_i)`` (``-log p(x_i | c_i)`` with ``context``, one row per row of ``x``)
-    for every row of ``x``, as a float64 NumPy array, computed ``batch_size`` rows at a time
-    (``model.log_prob`` in inference mode).
+    """``-log p(x_i)`` (``-log p(x_i | c_i)`` with ``context``: one row per row of ``x``, or
+    one row ``[K]`` for all) for every row of ``x``, as a float64 NumPy array, computed
+    ``batch_size`` rows at a time (``model.log_prob`` in inference mode).
 
     Example:
         >>> import tensorflow_probability as tfp
@@ -86,7 +88,7 @@ def mean_nll(model, x, batch_size=DEFAULT_BATCH_SIZE, context=None):
       x: data of shape ``[n, *event_shape]`` (NumPy array or tensor), ``n >= 1``.
       batch_size: rows per ``log_prob`` call.
       context: for a conditional flow, the rows' contexts ``[n, K]`` (then the value is the
-        mean of ``-log p(x_i | c_i)``).
+        mean of ``-log p(x_i | c_i)``), or one context ``[K]`` (or ``[1, K]``) for all rows.
 
     Returns:
       :class:`Estimate` ``(value, std_error)`` in nats. A row of zero density gives
@@ -211,7 +213,8 @@ def bits_per_dim(model, images, num_levels, num_draws=4, seed=0,
       num_draws: dequantisation draws per image.
       seed: seed of the uniform noise (anything :func:`numpy.random.default_rng` takes).
       batch_size: images per ``log_prob`` call.
-      context: for a conditional flow, one context row per image (e.g. one-hot labels).
+      context: for a conditional flow, one context row per image (e.g. one-hot labels), or
+        one row ``[K]`` (or ``[1, K]``) for all images.
 
     Returns:
       :class:`Estimate` ``(value, std_error)`` in bits per dimension.
@@ -278,3 +281,58 @@ def bits_per_image(model, images, num_levels, num_draws=4, seed=0,
                                             batch_size, context)
                    for _ in range(int(num_draws))], axis=0)
     return nll / (dims * math.log(2.0))
+
+
+def context_gain(model, x, context, seed=0, batch_size=DEFAULT_BATCH_SIZE, num_levels=None,
+                 num_draws=4):
+    r"""How much a conditional flow uses its context: the mean NLL of the rows of ``x``
+    given the contexts shuffled among the rows, minus the mean NLL given their own,
+
+    .. math::
+        \frac{1}{n} \sum_{i=1}^{n} \big(-\log p(x_i \mid c_{\pi(i)})\big)
+        - \big(-\log p(x_i \mid c_i)\big)
+
+    for one random permutation :math:`\pi` of the rows, with the standard error of these
+    paired differences. About 0 for a flow that ignores its context; the more ``x``
+    depends on ``c`` in the flow, the larger (the NLL given shuffled contexts is the mean
+    NLL plus this gain). For the exact density, with :math:`c' = c_{\pi(i)}` taken as a
+    context drawn independently of :math:`x_i`, its expectation is
+    :math:`I(x; c) + E_{c'}[\mathrm{KL}(p(x) \,\|\, p(x \mid c'))] \ge I(x; c)`.
+
+    Args:
+      model: a conditional flow (``log_prob(x, context=c)``).
+      x: data rows ``[n, *event_shape]``, ``n >= 1`` (held-out rows, to measure what
+        generalises); integer images with ``num_levels``.
+      context: their contexts ``[n, K]``.
+      seed: seeds the permutation (:func:`numpy.random.default_rng`) and, for images, the
+        dequantisation noise, the same draws for both terms.
+      batch_size: rows per ``log_prob`` call.
+      num_levels: for integer images, ``K`` pixel levels: then the terms are each image's
+        bits per dimension (:func:`bits_per_image`) instead of nats per row.
+      num_draws: for images, dequantisation draws per image.
+
+    Returns:
+      :class:`Estimate` ``(value, std_error)`` in nats per row (bits per dimension for
+      images).
+
+    Example:
+        >>> class Shift:   # p(x | c) = N(x; c, 1)
+        ...     def log_prob(self, x, context):
+        ...         return -0.5 * ((x - context) ** 2).sum(-1) - 0.5 * np.log(2 * np.pi)
+        >>> c = np.arange(6.0)[:, None]
+        >>> gain = context_gain(Shift(), c + 0.1, c, seed=0)
+        >>> bool(gain.value > 1), context_gain(Shift(), c + 0.1, np.zeros((6, 1))).value
+        (True, 0.0)
+    """
+    context = np.asarray(context)
+    if context.ndim != 2 or len(context) != len(x):
+        raise ValueError(f"expected one context row per data row, shape [{len(x)}, K], got "
+                         f"{context.shape}")
+    shuffled = context[np.random.default_rng(seed).permutation(len(context))]
+    if num_levels is None:
+        def score(c):
+            return negative_log_likelihoods(model, x, batch_size, c)
+    else:
+        def score(c):
+            return bits_per_image(model, x, num_levels, num_draws, seed, batch_size, c)
+    return _estimate(score(shuffled) - score(context))
