@@ -16,10 +16,12 @@ Baselines, fitted on the same training images:
 * independent per-pixel categorical (add-one smoothing), whose bits/dim is exact.
 
 Speed. Training images per second, ``glow(event_shape, num_steps=K, hidden_channels=H)``
-under Keras ``fit`` (default compile, and with ``jit_compile=True``: XLA) against stock ``tfb.Glow`` of the same layout (2 levels, ``K`` steps per
-level, ``GlowDefaultNetwork(num_hidden=H)``, learned exit priors) trained by a hand-written
-``tf.function`` GradientTape loop with ``tf_keras`` Adam (the only way it trains under
-Keras 3), same batches, measured in one process; the ratio is ours / stock.
+under Keras ``fit`` (default ``compile``, which turns XLA on for image flows, and with
+``jit_compile=False``) against stock ``tfb.Glow`` of the same layout (2 levels, ``K`` steps
+per level, ``GlowDefaultNetwork(num_hidden=H)``, learned exit priors) trained by a
+hand-written ``tf.function`` GradientTape loop with ``tf_keras`` Adam (the only way it trains
+under Keras 3), plain and with ``jit_compile=True``; our ``real_nvp`` both ways. Same
+batches, measured in one process, interleaved; ratios are ours / stock.
 
     python benchmarks/images.py --data digits --minutes 10
     python benchmarks/images.py --data mnist5k --minutes 20 --flows real_nvp
@@ -148,7 +150,10 @@ def _stock_glow(shape, num_steps, hidden, levels, alpha):
     return tfd.TransformedDistribution(base, chain), glow
 
 
-def speed(name, num_steps, hidden, batch_size, steps, seed):
+def speed(name, num_steps, hidden, batch_size, steps, seed, repeats=3):
+    """Training images/s: stock ``tfb.Glow`` (plain and XLA-compiled step), our ``glow``
+    with ``compile(jit_compile=False)`` and with the default ``compile``, and our
+    ``real_nvp`` both ways; ``repeats`` interleaved rounds, the median of each."""
     x_train, _, levels = load(name)
     shape = tuple(x_train.shape[1:])
     batches = [datasets.dequantize(x_train[np.random.default_rng(i).choice(
@@ -159,53 +164,65 @@ def speed(name, num_steps, hidden, batch_size, steps, seed):
     variables = glow.trainable_variables
     optimizer = tf_keras.optimizers.Adam(1e-3)
 
-    @tf.function
     def stock_step(x):
         with tf.GradientTape() as tape:
             loss = -tf.reduce_mean(dist.log_prob(x))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
-    def time_stock():
-        for b in batches[:3]:
-            stock_step(b)
-        start = time.perf_counter()
-        for b in batches:
-            loss = stock_step(b)
-        float(loss)
-        return len(batches) * batch_size / (time.perf_counter() - start)
+    def stock_timer(step):
+        def time_stock():
+            for b in batches[:3]:
+                step(b)
+            start = time.perf_counter()
+            for b in batches:
+                loss = step(b)
+            float(loss)
+            return len(batches) * batch_size / (time.perf_counter() - start)
+        return time_stock
 
     data = tf.data.Dataset.from_tensor_slices(np.concatenate(batches)).batch(batch_size)
-    ours = {}
-    for label, jit in (("ours", False), ("ours_xla", True)):
-        flow = tfp_flows.glow(event_shape=shape, num_levels=levels, num_steps=num_steps,
-                              hidden_channels=hidden, seed=seed, alpha=ALPHAS[name])
-        flow.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
+
+    def ours_timer(builder, settings, **compile_kwargs):
+        flow = getattr(tfp_flows, builder)(event_shape=shape, num_levels=levels, seed=seed,
+                                           alpha=ALPHAS[name], **settings)
+        flow.compile(keras.optimizers.Adam(1e-3), **compile_kwargs)
         flow.fit(data.take(3), epochs=1, verbose=0)
-        ours[label] = flow
 
-    def time_ours(flow):
-        start = time.perf_counter()
-        flow.fit(data, epochs=1, verbose=0)
-        return len(batches) * batch_size / (time.perf_counter() - start)
+        def time_ours():
+            start = time.perf_counter()
+            flow.fit(data, epochs=1, verbose=0)
+            return len(batches) * batch_size / (time.perf_counter() - start)
+        time_ours.params = flow.count_params()
+        return time_ours
 
-    rates = {"stock": [], "ours": [], "ours_xla": []}
-    for _ in range(3):  # interleaved, so that machine noise hits all of them
-        rates["stock"].append(time_stock())
-        for label, flow in ours.items():
-            rates[label].append(time_ours(flow))
-    stock_params = int(sum(np.prod(v.shape) for v in variables))
+    glow_settings = dict(num_steps=num_steps, hidden_channels=hidden)
+    timers = {
+        "stock": stock_timer(tf.function(stock_step)),
+        "stock_xla": stock_timer(tf.function(stock_step, jit_compile=True)),
+        "glow_no_xla": ours_timer("glow", glow_settings, jit_compile=False),
+        "glow": ours_timer("glow", glow_settings),
+        "real_nvp_no_xla": ours_timer("real_nvp", SETTINGS[name]["real_nvp"],
+                                      jit_compile=False),
+        "real_nvp": ours_timer("real_nvp", SETTINGS[name]["real_nvp"]),
+    }
+    rates = {label: [] for label in timers}
+    for _ in range(repeats):  # interleaved, so that machine noise hits all of them
+        for label, timer in timers.items():
+            rates[label].append(timer())
     result = {f"{k}_images_per_s": float(np.median(v)) for k, v in rates.items()}
-    result.update(stock_params=stock_params, ours_params=ours["ours"].count_params(),
-                  batch_size=batch_size, num_steps=num_steps, hidden=hidden)
-    result["ratio"] = result["ours_images_per_s"] / result["stock_images_per_s"]
-    result["ratio_xla"] = result["ours_xla_images_per_s"] / result["stock_images_per_s"]
-    print(f"speed on {name} {shape}, batch {batch_size}, {num_steps} steps x 2 levels, "
-          f"hidden {hidden}: stock tfb.Glow {result['stock_images_per_s']:.0f} images/s "
-          f"({stock_params} weights); ours {result['ours_images_per_s']:.0f} images/s "
-          f"({result['ours_params']} weights), ratio {result['ratio']:.2f}; ours with "
-          f"jit_compile=True {result['ours_xla_images_per_s']:.0f} images/s, ratio "
-          f"{result['ratio_xla']:.2f}", flush=True)
+    stock = result["stock_images_per_s"]
+    result.update(stock_params=int(sum(np.prod(v.shape) for v in variables)),
+                  glow_params=timers["glow"].params,
+                  real_nvp_params=timers["real_nvp"].params, batch_size=batch_size,
+                  num_steps=num_steps, hidden=hidden)
+    print(f"speed on {name} {shape}, batch {batch_size}, glow {num_steps} steps x 2 levels, "
+          f"hidden {hidden} ({result['stock_params']} stock weights, "
+          f"{result['glow_params']} ours); images/s, median of {repeats}:", flush=True)
+    for label in timers:
+        rate = result[f"{label}_images_per_s"]
+        print(f"  {label:>16} {rate:8.0f}   / stock {rate / stock:5.2f}   / stock XLA "
+              f"{rate / result['stock_xla_images_per_s']:5.2f}", flush=True)
     return result
 
 

@@ -3,11 +3,12 @@
 All: 6 MAF layers, MADE hidden units (256, 256) with relu, reverse permutations, event size
 2, Adam(1e-3), standardised two moons. Stock: tfb.AutoregressiveNetwork +
 tfb.MaskedAutoregressiveFlow under tf_keras (the tutorial pattern); ours: Keras 3 ``fit`` with
-``FlowModel.compile``'s defaults (16 steps per execution for vector flows), and the variants
-one step per execution and ``jit_compile=True`` (and, with ``--variants``, a fused Adam:
-one ``ResourceApplyAdam`` per variable). A rate is ``steps / time`` of the fastest of
+``FlowModel.compile``'s defaults (16 steps per execution for vector flows, the fused Adam),
+and the variants one step per execution and ``jit_compile=True``. A rate is ``steps / time`` of the fastest of
 the timed epochs (after a warm-up epoch), best of ``--rounds`` alternating rounds; ratios > 1
-mean tfp_flows is faster.
+mean tfp_flows is faster. Experiments (``--variants``): ``tfp_flows_keras_adam`` (Keras's
+own Adam update instead of the fused one) and ``tfp_flows_no_guard`` (the train step without
+its non-finite guard: what the guard costs).
 
 ``--clock cpu --threads 1`` measures steps per CPU-second of the process with TensorFlow on
 one thread: a measure of the work per step that background load on a shared machine barely
@@ -35,6 +36,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 import tfp_flows  # noqa: E402
+from tfp_flows import model_training  # noqa: E402
 from tfp_flows.datasets import load_toy  # noqa: E402
 
 LAYERS, HIDDEN = 6, (256, 256)
@@ -71,22 +73,23 @@ def rate_ours(x, batch_size, steps, clock, epochs, optimizer=keras.optimizers.Ad
     return steps / min(timer.times[1:])
 
 
-class FusedAdam(keras.optimizers.Adam):
-    """Keras 3's Adam with one fused ``ResourceApplyAdam`` kernel per variable (tf_keras's
-    way) instead of about twenty small ops: does Keras's op count cost time at batch 100?"""
+def _apply_unguarded(optimizer, tape, loss, weights):
+    """The update without the non-finite guard (no global norm, no ``tf.cond``)."""
+    with tape:
+        scaled = optimizer.scale_loss(loss)
+    optimizer.apply(tape.gradient(scaled, weights), weights)
+    return loss
 
-    def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        index = self._get_variable_index(variable)
-        handle = lambda v: getattr(v, "_value", v).handle  # noqa: E731
-        tf.raw_ops.ResourceApplyAdam(
-            var=handle(variable), m=handle(self._momentums[index]),
-            v=handle(self._velocities[index]), beta1_power=tf.pow(beta_1, step),
-            beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype), beta1=beta_1,
-            beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype), grad=gradient,
-            use_locking=False)
+
+def rate_unguarded(*args, **kwargs):
+    """``rate_ours`` with ``FlowModel``'s train step applying every update unchecked: what
+    the finiteness guard costs (issue 22 §3)."""
+    guarded = model_training.apply_if_finite
+    model_training.apply_if_finite = _apply_unguarded
+    try:
+        return rate_ours(*args, **kwargs)
+    finally:
+        model_training.apply_if_finite = guarded
 
 
 def rate_zuko(python, batch_size, steps, threads):
@@ -107,8 +110,9 @@ def main():
                         help="TensorFlow intra- and inter-op threads (default: TF's choice)")
     parser.add_argument("--batch-sizes", default="100,1024")
     parser.add_argument("--variants", default=None,
-                        help="comma-separated variants to time (default: all but "
-                             "tfp_flows_fused_adam); stock_tfp must be among them")
+                        help="comma-separated variants to time (default: stock_tfp, "
+                             "tfp_flows, tfp_flows_1_step, tfp_flows_jit); stock_tfp must be "
+                             "among them")
     parser.add_argument("--zuko-python", default=None,
                         help="a Python with torch and zuko, to time zuko's MAF (wall clock)")
     args = parser.parse_args()
@@ -124,8 +128,10 @@ def main():
                                                    steps_per_execution=1),
         "tfp_flows_jit": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs,
                                                 jit_compile=True),
-        "tfp_flows_fused_adam": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs,
-                                                       optimizer=FusedAdam),
+        "tfp_flows_keras_adam": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs,
+                                                       fused_optimizer=False),
+        "tfp_flows_no_guard": lambda x, b: rate_unguarded(x, b, args.steps, clock,
+                                                          args.epochs),
     }
     unknown = set(args.variants.split(",")) - set(variants) if args.variants else set()
     if unknown or (args.variants and "stock_tfp" not in args.variants.split(",")):
@@ -133,8 +139,9 @@ def main():
                      f"includes stock_tfp (the reference); got {args.variants!r}")
     if args.variants:
         variants = {k: v for k, v in variants.items() if k in args.variants.split(",")}
-    else:
-        del variants["tfp_flows_fused_adam"]   # an experiment, not a default row
+    else:   # the experiments are not default rows
+        variants = {k: v for k, v in variants.items()
+                    if k not in ("tfp_flows_keras_adam", "tfp_flows_no_guard")}
     results = {}
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         x = data(batch_size, args.steps)

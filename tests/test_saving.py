@@ -86,11 +86,10 @@ for name in json.load(open("saved.json")):
     model.fit(x, epochs=1, batch_size=10, verbose=0)  # the optimizer state came back too
     out[name] = {"log_prob": before.tolist(), "class": type(model).__name__,
                  "optimizer_steps": int(model.optimizer.iterations.numpy()),
+                 "xla": [model.xla_default, bool(model.jit_compile)],
                  "changed": bool(np.abs(model.log_prob(x).numpy() - before).max() > 0)}
 json.dump(out, open("loaded.json", "w"))
 '''
-
-
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +114,9 @@ def test_a_fresh_process_loads_and_reproduces_log_prob(saved_and_loaded, name):
     # 2 epochs x 3 batches before saving, then 2 batches after loading.
     assert loaded[name]["optimizer_steps"] == 6 + 2
     assert loaded[name]["changed"]
+    # the builders' XLA choice (tfp_flows.xla) is saved and resolved again by compile
+    xla = name in ("iaf", "nsf", "nsf_ar")
+    assert loaded[name]["xla"] == [xla, xla]
 
 
 RESUMABLE = '''

@@ -66,8 +66,9 @@ from tfp_flows.layers import (
 )
 from tfp_flows.model import FlowModel
 from tfp_flows.seeds import spawn_seeds
-from tfp_flows.validation import (check_dtype_policy, check_event_shape, check_hidden_units,
-                                  check_positive_float, check_positive_int, check_seed)
+from tfp_flows.validation import (check_dtype_policy, check_event_shape, check_flag,
+                                  check_hidden_units, check_positive_float,
+                                  check_positive_int, check_seed)
 
 __all__ = ["BUILDERS", "build_flow", "glow", "iaf", "maf", "nice", "nsf", "real_nvp"]
 
@@ -156,8 +157,7 @@ def _options(builder, args, shape, min_size=1):
     _check_shared(args)
     if args["permutation"] is not None:
         make_permutation(shape[0], args["permutation"])  # raises on a bad name or sequence
-    if not isinstance(args["standardize"], bool):
-        raise ValueError(f"standardize must be True or False, got {args['standardize']!r}")
+    check_flag(args["standardize"], "standardize")
     return _Options(size=shape[0], num_layers=num_layers, hidden_units=hidden_units,
                     activation=args["activation"], permutation=args["permutation"],
                     base_distribution=args["base_distribution"],
@@ -167,9 +167,9 @@ def _options(builder, args, shape, min_size=1):
                     name=args["name"])
 
 
-def _model(options, steps, last=()):
-    """The one helper that makes a vector flow: ``steps`` (layers, or lists of layers) with
-    permutations between them, then ``last``, then the standardisation, in a FlowModel."""
+def _model(options, steps, last=(), xla=False):
+    """The one helper that makes a vector flow, a FlowModel with ``xla_default=xla``: ``steps``
+    (layers, or lists of layers) with permutations between, ``last``, the standardisation."""
     size, n = options.size, len(steps)
     layers = []
     for i, step in enumerate(steps):
@@ -182,7 +182,8 @@ def _model(options, steps, last=()):
         layers.append(ActNormLayer((size,), trainable=False, dtype=options.dtype,
                                    name="standardize"))
     return FlowModel(layers, event_shape=(size,), base_distribution=options.base_distribution,
-                     dtype=options.dtype, name=options.name, context_size=options.context_size)
+                     dtype=options.dtype, name=options.name, context_size=options.context_size,
+                     xla_default=xla)
 
 
 def _autoregressive_layers(options, transform, inverse=False):
@@ -240,7 +241,7 @@ def iaf(*, event_shape, num_layers=5, hidden_units=(64, 64), activation="relu",
     """
     options = _options("iaf", locals(), check_event_shape(event_shape))
     transform = Affine(options.log_scale_bound)
-    return _model(options, _autoregressive_layers(options, transform, inverse=True))
+    return _model(options, _autoregressive_layers(options, transform, inverse=True), xla=True)
 
 
 def real_nvp(*, event_shape, num_layers=6, hidden_units=(64, 64), activation="relu",
@@ -371,14 +372,13 @@ def nsf(*, event_shape, num_layers=4, hidden_units=(64, 64), activation="relu",
         >>> flow.log_prob(np.zeros((2, 2), "float32")).shape
         TensorShape([2])
     """
-    if not isinstance(autoregressive, bool):
-        raise ValueError(f"autoregressive must be True or False, got {autoregressive!r}")
+    check_flag(autoregressive, "autoregressive")
     options = _options("nsf" if autoregressive else "nsf (coupling)", locals(),
                        check_event_shape(event_shape), min_size=1 if autoregressive else 2)
     spline = RationalQuadratic(num_bins=num_bins, bound=bound)
     if autoregressive:
-        return _model(options, _autoregressive_layers(options, spline))
-    return _model(options, _coupling_layers(options, spline))
+        return _model(options, _autoregressive_layers(options, spline), xla=True)
+    return _model(options, _coupling_layers(options, spline), xla=True)
 
 
 BUILDERS = {"maf": maf, "iaf": iaf, "real_nvp": real_nvp, "nice": nice, "glow": glow, "nsf": nsf}

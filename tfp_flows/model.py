@@ -25,6 +25,7 @@ from tfp_flows.export import export_flow
 from tfp_flows.saving import check_save_path
 from tfp_flows.summary import flow_summary
 from tfp_flows.validation import (
+    check_flag,
     check_input,
     check_positive_float,
     check_positive_int,
@@ -35,8 +36,6 @@ tfd = tfp.distributions
 tfb = tfp.bijectors
 
 __all__ = ["FlowModel", "BASE_DISTRIBUTIONS", "STUDENT_T_DF"]
-
-
 
 
 def _stateless_seed(seed):
@@ -79,6 +78,8 @@ class FlowModel(MaximumLikelihood, keras.Model):
         ``flow_layers`` (those with a ``context_size``) must all take ``K``.
       standardize_context: put a :class:`~tfp_flows.layers.ContextStandardization` in front
         of the conditional layers, set from the training contexts when ``fit`` starts.
+      xla_default: whether ``compile(jit_compile="auto")`` compiles the training step with
+        XLA on CPUs too (:mod:`tfp_flows.xla`); builders set it where it measured faster.
       **kwargs: ``keras.Model`` arguments (``name``, ``dtype``).
 
     Example:
@@ -89,7 +90,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
     """
 
     def __init__(self, flow_layers, event_shape, base_distribution=DEFAULT_BASE, num_levels=None,
-                 context_size=None, standardize_context=True, **kwargs):
+                 context_size=None, standardize_context=True, xla_default=False, **kwargs):
         # Data, latents and log-densities stay in the variable dtype under a mixed-precision
         # policy (only the conditioner networks compute in float16/bfloat16).
         kwargs["autocast"] = False
@@ -115,10 +116,8 @@ class FlowModel(MaximumLikelihood, keras.Model):
         self.context_size = None if context_size is None else check_positive_int(
             context_size, "context_size")
         check_layer_contexts(layers, self.context_size)
-        if not isinstance(standardize_context, bool):
-            raise ValueError(f"standardize_context must be True or False, got "
-                             f"{standardize_context!r}")
-        self.standardize_context = standardize_context
+        self.standardize_context = check_flag(standardize_context, "standardize_context")
+        self.xla_default = check_flag(xla_default, "xla_default")
         self.context_standardization = None
         if self.context_size is not None and standardize_context:
             self.context_standardization = ContextStandardization(
@@ -384,6 +383,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
             "num_levels": self.num_levels,
             "context_size": self.context_size,
             "standardize_context": self.standardize_context,
+            "xla_default": self.xla_default,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
         }
 

@@ -33,6 +33,22 @@ def check_positive_int(value, name, minimum=1):
     return int(value)
 
 
+def check_flag(value, name):
+    """Returns ``value`` if it is ``True`` or ``False`` (not ``0``, ``1`` or ``"yes"``).
+
+    Args:
+      value: the argument to check.
+      name: the argument's name, for the message.
+
+    Example:
+        >>> check_flag(True, "standardize")
+        True
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def check_positive_float(value, name):
     """Returns ``value`` as a ``float`` if it is a finite number ``> 0``.
 
