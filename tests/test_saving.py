@@ -82,11 +82,12 @@ x = np.load("x.npy")
 out = {}
 for name in json.load(open("saved.json")):
     model = keras.models.load_model(f"{name}.keras")
+    xla = [model.xla_default, bool(model.jit_compile)]   # compile ran at load
     before = model.log_prob(x).numpy()
     model.fit(x, epochs=1, batch_size=10, verbose=0)  # the optimizer state came back too
     out[name] = {"log_prob": before.tolist(), "class": type(model).__name__,
                  "optimizer_steps": int(model.optimizer.iterations.numpy()),
-                 "xla": [model.xla_default, bool(model.jit_compile)],
+                 "xla": xla,
                  "changed": bool(np.abs(model.log_prob(x).numpy() - before).max() > 0)}
 json.dump(out, open("loaded.json", "w"))
 '''

@@ -16,6 +16,12 @@ TINY = dict(event_shape=(4, 4, 1), num_levels=LEVELS, hidden_channels=2, num_ste
 IMAGES = np.random.default_rng(0).integers(0, LEVELS, size=(24, 4, 4, 1)).astype("int32")
 
 
+@pytest.fixture
+def long_fits(monkeypatch):
+    """Every fit counts as long enough for XLA (the tests' fits take a few steps)."""
+    monkeypatch.setattr(tfp_flows.xla, "XLA_MIN_STEPS", 0)
+
+
 @pytest.fixture(scope="module")
 def image_flow():
     flow = tfp_flows.glow(**TINY)
@@ -30,6 +36,9 @@ def test_auto_turns_xla_on_where_the_builder_measured_it_faster(image_flow):
         vector = tfp_flows.build_flow(builder, **small)
         vector.compile()
         assert vector.xla_default is xla and vector.jit_compile is xla, builder
+    mixed = tfp_flows.nsf(dtype="mixed_bfloat16", **small)   # mixed precision: not measured
+    mixed.compile()
+    assert mixed.xla_default and mixed.jit_compile is False
     images = tfp_flows.real_nvp(event_shape=(4, 4, 1), num_levels=LEVELS, hidden_channels=2,
                                 num_blocks=0, seed=0)
     images.compile()
@@ -46,7 +55,7 @@ def test_auto_turns_xla_on_where_the_builder_measured_it_faster(image_flow):
     assert eager.jit_compile is False
 
 
-def test_default_xla_trains_and_evaluates_like_no_xla(image_flow):
+def test_default_xla_trains_and_evaluates_like_no_xla(image_flow, long_fits):
     plain = tfp_flows.glow(**TINY)
     plain.compile(keras.optimizers.Adam(1e-3), jit_compile=False)
     plain.set_weights(image_flow.get_weights())
@@ -60,7 +69,23 @@ def test_default_xla_trains_and_evaluates_like_no_xla(image_flow):
     assert image_flow.jit_compile is True and image_flow._xla_by_default
 
 
-def test_falls_back_with_a_warning_when_xla_cannot_compile():
+def test_short_fits_skip_xla_long_ones_use_it(monkeypatch):
+    flow = tfp_flows.glow(**TINY)
+    flow.compile()
+    data = tfp_flows.datasets.dequantize(IMAGES, seed=1, num_levels=LEVELS)
+    flow.fit(data, batch_size=8, epochs=2, verbose=0)   # 6 steps: compiling would not pay
+    assert flow.jit_compile is False and flow._xla_by_default
+    monkeypatch.setattr(tfp_flows.xla, "XLA_MIN_STEPS", 6)
+    flow.fit(data, batch_size=8, epochs=2, verbose=0)   # 6 steps: now long enough
+    assert flow.jit_compile is True
+    monkeypatch.setattr(tfp_flows.xla, "XLA_MIN_STEPS", 10**9)
+    unknown = tf.data.Dataset.from_tensor_slices(data).batch(8).filter(lambda x: True)
+    assert int(unknown.cardinality()) < 0
+    flow.fit(unknown, epochs=1, verbose=0)              # unknown length: counts as long
+    assert flow.jit_compile is True
+
+
+def test_falls_back_with_a_warning_when_xla_cannot_compile(long_fits):
     flow = tfp_flows.glow(**TINY)
     flow.compile(keras.optimizers.Adam(1e-3))
     assert flow.jit_compile is True

@@ -148,8 +148,9 @@ class MaximumLikelihood(XLADefault):
 
         ``jit_compile``: ``"auto"`` (default) is Keras's choice (XLA on GPUs) and, on CPUs,
         XLA for the training step of the flows measured faster with it (``xla_default``:
-        ``nsf``, ``iaf``, the image ``glow``; :mod:`tfp_flows.xla`, with a warning and a
-        fallback if XLA cannot compile the step); ``True`` or ``False`` as in Keras."""
+        ``nsf``, ``iaf``, the image ``glow``) in fits long enough to repay compiling
+        (:mod:`tfp_flows.xla`, with a warning and a fallback if XLA cannot compile the
+        step); ``True`` or ``False`` as in Keras."""
         if loss is not None:
             raise ValueError(
                 "FlowModel trains by maximum likelihood: its loss is the mean negative "
@@ -345,5 +346,8 @@ class MaximumLikelihood(XLADefault):
             with self.distribute_strategy.scope():
                 self.optimizer.build(self.trainable_variables)
         callbacks = list(callbacks or []) + [StopOnNonFinite()]
+        per_epoch = kwargs.get("steps_per_epoch") or int(data.train.cardinality())
+        self.plan_xla(None if per_epoch < 0 else per_epoch * (epochs - kwargs.get(
+            "initial_epoch", 0)))
         return super().fit(data.train, epochs=epochs, callbacks=callbacks,
                            validation_data=data.validation, shuffle=False, **kwargs)

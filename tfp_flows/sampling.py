@@ -5,6 +5,8 @@ import itertools
 
 import numpy as np
 
+from tfp_flows.validation import check_positive_int
+
 __all__ = ["sample_in_batches"]
 
 
@@ -45,10 +47,8 @@ def sample_in_batches(model, num_samples, *, context=None, batch_size=65536, see
         >>> x.shape, x.dtype.name
         ((5, 3, 2), 'float64')
     """
-    for value, name in ((num_samples, "num_samples"), (batch_size, "batch_size")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"expected {name} to be a positive integer, got {value!r}")
-    n, batch = int(num_samples), int(batch_size)
+    n = check_positive_int(num_samples, "num_samples")
+    batch = check_positive_int(batch_size, "batch_size")
     if context is not None:
         context = np.asarray(context)
         if context.ndim != 2 or len(context) == 0:

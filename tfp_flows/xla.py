@@ -16,16 +16,24 @@ from ``jit_compile=True``:
   on without XLA. The batch that the failed call had taken is not trained on (its update
   was never computed); every later batch is, and the epoch keeps its number of steps.
 
+XLA compiles the step once per model, which takes seconds (2 to 9 on this machine's CPU:
+BENCHMARKS.md), so the default turns it on only for a fit long enough to repay that:
+:data:`XLA_MIN_STEPS` planned training steps or more (``epochs`` times the steps per epoch;
+a dataset of unknown length counts as long). A short fit of such a model runs without XLA.
+
 ``compile(jit_compile=False)`` skips XLA, ``True`` asks for Keras's own XLA everywhere (and
 an error if it cannot compile).
 """
 import warnings
 
-import keras
 import tensorflow as tf
 from tensorflow.python.framework.config import is_op_determinism_enabled  # as Keras does
 
-__all__ = ["xla_wins", "XLADefault"]
+__all__ = ["XLA_MIN_STEPS", "XLADefault", "xla_wins"]
+
+#: The fewest planned training steps of one ``fit`` for which the default turns XLA on (the
+#: compile time, 2-9 s, is repaid after about 700 (``nsf``) to 4,000 (``iaf``) steps).
+XLA_MIN_STEPS = 2000
 
 
 def xla_wins(model):
@@ -39,7 +47,7 @@ def xla_wins(model):
             and not is_op_determinism_enabled()
             and not tf.distribute.has_strategy()
             and getattr(model, "_distribute_strategy", None) is None
-            and keras.config.dtype_policy().name in ("float32", "float64")
+            and model.dtype_policy.name in ("float32", "float64")
             and not tf.config.list_physical_devices("GPU"))
 
 
@@ -63,6 +71,17 @@ class XLADefault:
         if self._xla_by_default:
             self._jit_compile = True
         return self._xla_by_default
+
+    def plan_xla(self, steps):
+        """Before a ``fit`` of ``steps`` planned training steps (``None``: unknown, long):
+        under the default's XLA choice, XLA for this fit if it is long enough
+        (:data:`XLA_MIN_STEPS`); the training function is rebuilt when that changes."""
+        if not self._xla_by_default:
+            return
+        wanted = steps is None or steps >= XLA_MIN_STEPS
+        if bool(self._jit_compile) != wanted:
+            self._jit_compile = wanted
+            self.train_function = None
 
     def make_train_function(self, force=False):
         """Keras's training function; under our XLA default, one that falls back to no XLA
@@ -97,11 +116,11 @@ class XLADefault:
     def _without_default_xla(self, make, force):
         if not self._xla_by_default:
             return make(force=force)
-        self._jit_compile = False
+        before, self._jit_compile = self._jit_compile, False
         try:
             return make(force=force)
         finally:
-            self._jit_compile = True
+            self._jit_compile = before
 
     def make_test_function(self, force=False):
         """Keras's ``evaluate`` function, without XLA when XLA is our choice."""

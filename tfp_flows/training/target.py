@@ -31,7 +31,8 @@ from tfp_flows.model_training import (
 )
 from tfp_flows.training.callbacks import Recipe, check_recipe, compile_with_adam
 from tfp_flows.training.joint import is_joint_distribution
-from tfp_flows.validation import check_positive_int, check_seed
+from tfp_flows.validation import check_flag, check_positive_int, check_seed
+from tfp_flows.xla import XLADefault
 
 __all__ = ["ReverseKL", "check_target", "fit_to_target", "resolve_target"]
 
@@ -127,11 +128,12 @@ def check_target(flow, target, num_draws=8, seed=0):
 
 
 @keras.saving.register_keras_serializable(package="tfp_flows")
-class ReverseKL(keras.Model):
+class ReverseKL(XLADefault, keras.Model):
     r"""The trainer :func:`fit_to_target` fits: one step draws ``num_draws`` samples from
     the flow and takes a step on the negative ELBO :math:`\mathbb{E}_q[\log q - \log \tilde
-    p]`. It shares the flow's weights and optimizer; it is not meant to be saved (save the
-    flow).
+    p]`. It shares the flow's weights and optimizer, and its XLA choice (the flow's
+    ``jit_compile``, with :mod:`tfp_flows.xla`'s fallback where that was the default's
+    choice); it is not meant to be saved (save the flow).
 
     Args:
       flow: the :class:`~tfp_flows.FlowModel` to train.
@@ -255,8 +257,7 @@ def fit_to_target(flow, target, *, epochs, steps_per_epoch=100, num_draws=256,
                             min_learning_rate=min_learning_rate, ema_momentum=ema_momentum)
     steps_per_epoch = check_positive_int(steps_per_epoch, "steps_per_epoch")
     num_draws = check_positive_int(num_draws, "num_draws")
-    if not isinstance(path_derivative, bool):
-        raise ValueError(f"path_derivative must be True or False, got {path_derivative!r}")
+    check_flag(path_derivative, "path_derivative")
     seed = check_seed(seed)
     if seed is not None and not isinstance(seed, int):
         raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
@@ -270,7 +271,9 @@ def fit_to_target(flow, target, *, epochs, steps_per_epoch=100, num_draws=256,
                           steps_per_epoch * settings["epochs"], settings["ema_momentum"])
         trainer = ReverseKL(flow, log_prob, num_draws, path_derivative)
         trainer.compile(optimizer=flow.optimizer, steps_per_execution=1 if distributed
-                        else VECTOR_STEPS_PER_EXECUTION)
+                        else VECTOR_STEPS_PER_EXECUTION, jit_compile=flow.jit_compile)
+        trainer._xla_by_default = flow._xla_by_default
+        trainer.plan_xla(steps_per_epoch * settings["epochs"])
     recipe = Recipe(trainer, "loss", epochs=settings["epochs"], patience=settings["patience"],
                     schedule=schedule, lr_patience=settings["lr_patience"],
                     lr_factor=settings["lr_factor"],
