@@ -65,12 +65,11 @@ class XLADefault:
 
     def _resolve_jit_compile(self, jit_compile, run_eagerly):
         """After Keras's ``compile``: turns XLA on where :func:`xla_wins` and the user left
-        ``jit_compile="auto"``; returns whether it did."""
+        ``jit_compile="auto"``."""
         self._xla_by_default = bool(jit_compile == "auto" and not run_eagerly and
                                     not self.jit_compile and xla_wins(self))
         if self._xla_by_default:
             self._jit_compile = True
-        return self._xla_by_default
 
     def plan_xla(self, steps):
         """Before a ``fit`` of ``steps`` planned training steps (``None``: unknown, long):
@@ -95,7 +94,7 @@ class XLADefault:
             def train_function(iterator):
                 try:
                     return compiled(iterator)
-                except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+                except tf.errors.OpError as error:
                     if not _xla_failure(error):
                         raise
                     reason = str(error).strip().splitlines()[0][:300]
