@@ -17,6 +17,7 @@ loss scaling (``LossScaleOptimizer`` wraps it) and ``tf.distribute`` handled by 
 ``apply`` around the fused step.
 """
 import types
+import weakref
 
 import keras
 import tensorflow as tf
@@ -29,8 +30,6 @@ def _fused_update_step(self, gradient, variable, learning_rate):
     if isinstance(gradient, tf.IndexedSlices):
         return type(self).update_step(self, gradient, variable, learning_rate)
     dtype = variable.dtype
-    step = tf.cast(self.iterations + 1, dtype)
-    beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
     index = self._get_variable_index(variable)
 
     def handle(v):
@@ -38,10 +37,27 @@ def _fused_update_step(self, gradient, variable, learning_rate):
 
     tf.raw_ops.ResourceApplyAdam(
         var=handle(variable), m=handle(self._momentums[index]),
-        v=handle(self._velocities[index]), beta1_power=tf.pow(beta_1, step),
-        beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype), beta1=beta_1,
-        beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype),
+        v=handle(self._velocities[index]), **_step_scalars(self, learning_rate, dtype),
         grad=tf.cast(gradient, dtype), use_locking=False)
+
+
+def _step_scalars(self, learning_rate, dtype):
+    """The kernel's scalar arguments (``beta1_power = beta_1 ** t``, ...): computed once per
+    graph, learning rate and dtype in a traced step (Keras passes every variable's update the
+    same ``learning_rate``), not once per variable; afresh in eager mode."""
+    graph = tf.compat.v1.get_default_graph()
+    cache = self.__dict__.get("_fused_scalars")   # weak: a finished trace's graph can go
+    if tf.executing_eagerly() or cache is None or cache[0]() is not graph or \
+            cache[1] != id(learning_rate):
+        cache = self.__dict__["_fused_scalars"] = (weakref.ref(graph), id(learning_rate), {})
+    if dtype not in cache[2]:
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        cache[2][dtype] = dict(
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+            lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+            epsilon=tf.cast(self.epsilon, dtype))
+    return cache[2][dtype]
 
 
 def _inner(optimizer):

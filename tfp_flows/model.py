@@ -11,26 +11,17 @@ from tfp_flows.base_distributions import DEFAULT as DEFAULT_BASE
 from tfp_flows.base_distributions import deserialize_base, make_base, serialize_base
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.bijectors.conditional import Conditional
-from tfp_flows.contexts import (
-    ContextStandardization,
-    check_layer_contexts,
-    broadcast_with_data,
-    check_context,
-    context_rows,
-)
+from tfp_flows.contexts import (ContextStandardization, broadcast_with_data, check_context,
+                                check_layer_contexts, context_rows)
 from tfp_flows.layers.base import FlowLayer, chain_latent_shape, check_event_shape, layer_context
 from tfp_flows.layers.fixed import BijectorLayer
 from tfp_flows.model_training import MaximumLikelihood
 from tfp_flows.export import export_flow
+from tfp_flows.graph_mode import compiled_when_repeated
 from tfp_flows.saving import check_save_path
 from tfp_flows.summary import flow_summary
-from tfp_flows.validation import (
-    check_flag,
-    check_input,
-    check_positive_float,
-    check_positive_int,
-    check_seed,
-)
+from tfp_flows.validation import (check_flag, check_input, check_positive_float,
+                                  check_positive_int, check_seed)
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -204,6 +195,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
             return x, batch
         return tf.reshape(x, (-1,) + tuple(shape)), batch
 
+    @compiled_when_repeated
     def _encode(self, h, rows, training):
         total = tf.zeros(tf.shape(h)[:1], h.dtype)
         for layer in reversed(self.flow_layers):
@@ -319,6 +311,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
             z = z * tf.constant(temperature, z.dtype)
         return tf.reshape(self._decode(z, context), shape + self.event_shape)
 
+    @compiled_when_repeated
     def _decode(self, z, rows=None):
         """Base draws ``z`` to data (``rows``: one context per draw), in the pixel cube."""
         for layer in self.flow_layers:
@@ -339,15 +332,19 @@ class FlowModel(MaximumLikelihood, keras.Model):
         if n == 0:
             return (tf.zeros(shape + self.event_shape, self.flow_dtype),
                     tf.zeros(shape, self.flow_dtype))
-        base = self.base_distribution
-        h = base.sample(n, seed=_stateless_seed(seed))
-        log_prob = base.log_prob(h)
+        h, log_prob = self._decode_and_log_prob(
+            self.base_distribution.sample(n, seed=_stateless_seed(seed)), context)
+        return tf.reshape(h, shape + self.event_shape), tf.reshape(log_prob, shape)
+
+    @compiled_when_repeated
+    def _decode_and_log_prob(self, h, rows):
+        """Base draws ``h`` to data and the data's log-densities, one pass."""
+        log_prob = self.base_distribution.log_prob(h)
         for layer in self.flow_layers:
-            bijector = layer.bijector(context=layer_context(layer, context))
+            bijector = layer.bijector(context=layer_context(layer, rows))
             h, fldj = forward_and_log_det(bijector, h, h.shape.rank - 1)
             log_prob -= fldj
-        return (tf.reshape(self._into_pixel_cube(h), shape + self.event_shape),
-                tf.reshape(log_prob, shape))
+        return self._into_pixel_cube(h), log_prob
 
     # ------------------------------------------------------------ saving
     def save(self, filepath, overwrite=True, **kwargs):
