@@ -22,14 +22,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 from tfp_flows_cli.errors import CLIError, error_line  # noqa: E402
 from tfp_flows_cli.options import (  # noqa: E402
-    FLOW_NAMES,
-    IMAGE_DATA_NAMES,
-    IMAGE_FLOW_NAMES,
-    SCHEDULE_NAMES,
-    TOY_DATA_NAMES,
-    _UsageError,
-    build_parser,
-)
+    FLOW_NAMES, IMAGE_DATA_NAMES, IMAGE_FLOW_NAMES, SCHEDULE_NAMES, TOY_DATA_NAMES, _UsageError,
+    build_parser)
 
 __all__ = ["FLOW_NAMES", "IMAGE_DATA_NAMES", "IMAGE_FLOW_NAMES", "SCHEDULE_NAMES",
            "TOY_DATA_NAMES", "build_parser", "main"]

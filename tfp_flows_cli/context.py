@@ -1,8 +1,7 @@
 """Contexts of conditional flows on the command line, checked without TensorFlow: which
 columns of a data file hold the context (:class:`Layout`, recorded by ``fit`` in
 metrics.json and found again by ``sample`` / ``log-prob``), and the contexts given by
-``--context``, ``--context-file`` or ``--label`` (:class:`ContextRequest`). Columns are
-0-based indices (``-1`` the last) or the names of a CSV header."""
+``--context``, ``--context-file`` or ``--label`` (:class:`ContextRequest`)."""
 import json
 import math
 from pathlib import Path
@@ -11,10 +10,7 @@ import numpy as np
 
 from tfp_flows_cli.errors import CLIError
 from tfp_flows_cli.files import check_data_file
-
-#: The options that give a context to ``sample`` / ``log-prob``: attribute -> option.
-CONTEXT_OPTIONS = {"context": "--context", "context_file": "--context-file",
-                   "label": "--label", "context_columns": "--context-columns"}
+from tfp_flows_cli.options import given_options
 
 
 class Layout:
@@ -27,10 +23,9 @@ class Layout:
 
     @classmethod
     def from_spec(cls, spec, path, names, width):
-        """The layout of the table at ``path`` (header ``names``, ``width`` columns, as
-        :func:`~tfp_flows_cli.files.check_data_file` tells them) whose context columns
-        ``spec`` (from :func:`~tfp_flows_cli.options.column_list`) names, in the order
-        given; ``None`` if the file cannot be read (the loader says why)."""
+        """The layout of the table at ``path`` (header ``names``, ``width`` columns) whose
+        context columns ``spec`` (from :func:`~tfp_flows_cli.options.column_list`) names,
+        in the order given; ``None`` if the file cannot be read (the loader says why)."""
         option, given = "--context-columns", ",".join(map(str, spec))
         if isinstance(spec[0], str):
             if names is None:
@@ -65,18 +60,11 @@ class Layout:
         x = [i for i in range(width) if i not in context]
         return cls(width, context, x, names)
 
-    @classmethod
-    def context_first(cls, context_size, event_size):
-        """The layout ``sample`` writes when nothing is recorded: context, then ``x``."""
-        k = context_size
-        return cls(k + event_size, range(k), range(k, k + event_size))
-
     def names_of(self, indices):
         return None if self.names is None else [self.names[i] for i in indices]
 
     def header(self):
-        """The file's names, or ``c1..cK`` at the context columns and ``x1..xD`` at the
-        others."""
+        """The file's names, else ``c1..cK`` (the context columns) and ``x1..xD`` (x's)."""
         header = [""] * self.width
         for kind, indices in (("c", self.context), ("x", self.x)):
             for j, i in enumerate(indices, start=1):
@@ -85,8 +73,7 @@ class Layout:
 
     def describe(self, indices):
         """``'dose, age'`` (names) or ``'2, 3'`` (0-based indices)."""
-        shown = self.names_of(indices) or [str(i) for i in indices]
-        return ", ".join(shown)
+        return ", ".join(self.names_of(indices) or map(str, indices))
 
     def record(self):
         """What ``fit`` writes into metrics.json."""
@@ -119,11 +106,10 @@ def recorded_layout(model_path, context_size, event_size):
     if (len(context), len(x)) != (context_size, event_size) or \
             sorted(context + x) != list(range(width)):
         return None
-    header = None
-    if all(isinstance(n, list) for n in names):
-        header = dict(zip(context + x, names[0] + names[1]))
-        header = [str(header[i]) for i in range(width)]
-    return Layout(width, context, x, header)
+    if not all(isinstance(n, list) for n in names):
+        return Layout(width, context, x)
+    header = dict(zip(context + x, names[0] + names[1]))
+    return Layout(width, context, x, [str(header[i]) for i in range(width)])
 
 
 def _count(n, what="column"):
@@ -132,11 +118,10 @@ def _count(n, what="column"):
 
 
 def data_layout(args, request, event_size):
-    """Which columns of ``log-prob``'s data file hold ``x`` and which the context, checked
-    before TensorFlow is imported: ``None`` for all columns as ``x`` (an unconditional
-    model, or contexts from ``request`` with no recorded ``x`` names in the file's header);
-    else ``--context-columns`` if given, or the recorded columns (by name if the file has
-    them in its header, else by position)."""
+    """The :class:`Layout` of ``log-prob``'s data file: ``None`` for all columns as ``x``
+    (an unconditional model, or contexts from ``request`` and no recorded ``x`` names in the
+    file's header); else ``--context-columns``, or the recorded columns (by name if the
+    file's header has them, else by position)."""
     if request is None:
         return None
     path, recorded, context_size = args.data, request.recorded, request.k
@@ -148,9 +133,8 @@ def data_layout(args, request, event_size):
             f"{context_size} context values)"
     if args.context_columns is not None:
         layout = Layout.from_spec(args.context_columns, path, names, width)
-        if layout is None:
-            return None
-        if len(layout.context) != context_size or len(layout.x) != event_size:
+        if layout is not None and \
+                (len(layout.context), len(layout.x)) != (context_size, event_size):
             raise CLIError(f"{model}; --context-columns names {_count(len(layout.context))} "
                            f"of {path} and leaves {_count(len(layout.x))}")
         return layout
@@ -188,13 +172,11 @@ def columns_named(names, wanted):
 
 
 def context_request(args, config):
-    """The checked :class:`ContextRequest` of ``sample`` / ``log-prob`` for the model whose
-    ``config.json`` config is ``config`` (no TensorFlow needed), or ``None`` for a model
-    without a context, which refuses the context options. Image models with a context are
-    those ``fit --condition-on-labels`` makes (a one-hot label)."""
+    """The :class:`ContextRequest` of ``sample`` / ``log-prob`` for the model whose config
+    is ``config``, or ``None`` for a model without a context (which refuses the context
+    options). Image models with a context take a one-hot label (``--condition-on-labels``)."""
     k = config.get("context_size")
-    given = [flag for name, flag in CONTEXT_OPTIONS.items()
-             if getattr(args, name, None) is not None]
+    given = given_options(args, "context", "context_file", "label", "context_columns")
     if k is None:
         if given and config:
             raise CLIError(f"{given[0]} is for conditional models; {args.model} was fitted "
@@ -204,15 +186,14 @@ def context_request(args, config):
     label_model = config.get("num_levels") is not None
     event = math.prod(config.get("event_shape") or [0])
     recorded = None if label_model else recorded_layout(args.model, k, event)
-    request = ContextRequest(args, k, label_model, recorded)
-    request.check()
-    return request
+    return ContextRequest(args, k, label_model, recorded)
 
 
 class ContextRequest:
     """The context(s) ``sample`` / ``log-prob`` were given (``--context``, ``--context-file``
-    or ``--label``) for a model with ``context_size`` K: :meth:`check` needs no TensorFlow,
-    :meth:`load` (after it is imported) returns float32 contexts ``[m, K]``."""
+    or ``--label``) for a model with ``context_size`` K, checked on construction (no
+    TensorFlow needed; only ``log-prob`` of vectors may leave them to the data file);
+    :meth:`load` returns float32 contexts ``[m, K]``."""
 
     def __init__(self, args, context_size, label_model, recorded=None):
         self.args, self.k, self.label_model = args, context_size, label_model
@@ -220,13 +201,7 @@ class ContextRequest:
         self.values, self.file, self.labels = args.context, args.context_file, args.label
         self.columns = None    # the columns of --context-file that hold the context
         self.file_labels = False
-
-    @property
-    def given(self):
-        return any(v is not None for v in (self.values, self.file, self.labels))
-
-    def check(self):
-        k, model = self.k, self.args.model
+        k, model = self.k, args.model
         if self.labels is not None:
             if not self.label_model:
                 raise CLIError(f"--label applies to image models fitted with "
@@ -241,6 +216,21 @@ class ContextRequest:
                            f"a context of {k} ({self.describe()})")
         if self.file is not None:
             self._check_file(*check_data_file(self.file, what="--context-file"))
+        if label_model and args.command == "log-prob":   # one label for all, or a file
+            if args.context_columns is not None:
+                raise CLIError(f"--context-columns applies to vector models; {model} is an "
+                               "image model: give the images' labels with --label L or "
+                               "--context-file LABELS.npy (one label per image)")
+            if self.labels is not None and len(self.labels) > 1:
+                raise CLIError(f"log-prob takes one --label for all images (got "
+                               f"{len(self.labels)}); give one label per image with "
+                               "--context-file LABELS.npy")
+        if not self.given and (label_model or args.command == "sample"):
+            raise self.missing()
+
+    @property
+    def given(self):
+        return any(v is not None for v in (self.values, self.file, self.labels))
 
     def describe(self):
         """What the context is: ``'columns group, t of the data ...'``, ..."""
@@ -278,8 +268,7 @@ class ContextRequest:
                        f"{labels}{named}")
 
     def load(self, n=None):
-        """Float32 contexts ``[m, K]`` (call :meth:`check` first): for ``n`` data rows
-        (``log-prob``; the metrics take one context for all), ``n`` rows or one."""
+        """Float32 contexts ``[m, K]`` (for ``n`` data rows: ``n`` rows, or one for all)."""
         from tfp_flows.datasets import load_array, one_hot
 
         if self.labels is not None:
@@ -300,7 +289,7 @@ class ContextRequest:
             except ValueError as err:
                 raise CLIError(f"--context-file {self.file}: {err} (index 0: the first "
                                "row)") from None
-        # k columns, or those named (check() refused other widths; load_array reads a
-        # table of the width of its first line or none)
+        # k columns, or those named (other widths were refused; load_array reads a table
+        # of the width of its first line or none)
         return table if self.columns is None else table[:, self.columns]
 

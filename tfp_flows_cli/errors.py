@@ -30,7 +30,5 @@ def warning_line(message):
 
 def first_line(err):
     """The first non-empty line of an exception's message (TF errors run to pages)."""
-    for line in str(err).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(err).__name__
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__

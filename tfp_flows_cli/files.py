@@ -1,6 +1,5 @@
-"""Input files of ``tfp-flows``, checked before TensorFlow is imported (data files, models,
-``.npy`` headers, a CSV's first line); loading a model.
-TensorFlow and Keras are imported inside the functions that need them."""
+"""Input files of ``tfp-flows`` (data files, models), checked before TensorFlow is imported;
+only :func:`load_flow_model` imports it."""
 import csv
 import json
 import math
@@ -30,8 +29,7 @@ _KERAS_MEMBERS = ("config.json", "metadata.json")
 def quiet_tensorflow_startup():
     """Imports TensorFlow with file descriptor 2 pointing to a temporary file, so that the
     C++ start-up lines ("failed call to cuInit", ...) that TF prints before its logging
-    honours ``TF_CPP_MIN_LOG_LEVEL`` do not reach the terminal (if start-up fails, they are
-    written to stderr). Subcommands call it after the checks that need no TensorFlow."""
+    honours ``TF_CPP_MIN_LOG_LEVEL`` do not reach the terminal (unless start-up fails)."""
     if "tensorflow" in sys.modules:
         return
     saved = os.dup(2)
@@ -52,14 +50,11 @@ def quiet_tensorflow_startup():
 
 
 def check_data_file(path, what="data file"):
-    """Checks a ``.csv`` / ``.npy`` table without reading it all (no TensorFlow needed): it
-    exists, a ``.npy`` is complete (:func:`peek_npy`), and a CSV's first line is not a row
-    of numbers some of which are nan / inf (which ``load_array`` would take for a header).
-
-    Returns ``(names, width)``: ``names`` is the CSV header (a first line with no number in
-    it, as :func:`tfp_flows.datasets.load_array` reads it) or ``None``; ``width`` is the
-    number of columns, ``None`` if it cannot be told (the loader reports such a file).
-    """
+    """Checks a ``.csv`` / ``.npy`` table without reading it all: it exists, a ``.npy`` is
+    complete (:func:`peek_npy`), and a CSV's first line is not a row of numbers some of which
+    are nan / inf (which ``load_array`` would take for a header). Returns ``(names, width)``:
+    the CSV header (a first line with no number in it, as ``load_array`` reads it) or
+    ``None``, and the number of columns (``None`` if it cannot be told: the loader says)."""
     path = Path(path)
     if not path.exists():
         raise CLIError(f"{what} not found: {path}")
@@ -93,8 +88,7 @@ def _number(text):
 
 
 def _first_csv_line(path):
-    """``(fields, line number)`` of a CSV's first non-empty line, or ``(None, 0)`` if it
-    cannot be read."""
+    """``(fields, line number)`` of a CSV's first non-empty line, else ``(None, 0)``."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
@@ -107,12 +101,11 @@ def _first_csv_line(path):
 
 
 def check_model_file(path):
-    """Checks a ``.keras`` file without TensorFlow: a file named ``*.keras``, a complete zip
-    archive (CRCs checked, so a truncated copy is caught here and not reported by Keras as
-    "File not found") holding a Keras model. Returns the model's ``config`` (read from its
-    ``config.json``; ``{}`` if it cannot be read, which Keras reports on loading): a
-    tfp_flows model's holds ``event_shape``, ``context_size`` and ``num_levels`` (``None``
-    for vector models, ``K`` for image models)."""
+    """Checks a ``.keras`` file: a complete zip archive (CRCs checked, so that Keras does not
+    report a truncated copy as "File not found") holding a Keras model. Returns the model's
+    ``config`` from its ``config.json`` (``{}`` if unreadable: Keras reports it on loading):
+    a tfp_flows model's has ``event_shape``, ``context_size`` and ``num_levels`` (``None``
+    for vector models)."""
     path = Path(path)
     if not path.is_file():
         raise CLIError(f"model file not found: {path}" if not path.exists() else
@@ -151,9 +144,8 @@ def check_model_file(path):
 
 
 def load_flow_model(path):
-    """Imports TensorFlow (:func:`quiet_tensorflow_startup`) and loads a ``.keras`` file
-    written by ``fit`` with :func:`tfp_flows.load_model`; any failure becomes a
-    :class:`CLIError`. Call :func:`check_model_file` first (before TensorFlow is imported)."""
+    """Imports TensorFlow and loads a ``.keras`` file checked by :func:`check_model_file`
+    with :func:`tfp_flows.load_model`; any failure becomes a :class:`CLIError`."""
     quiet_tensorflow_startup()
     import tfp_flows
 
@@ -170,9 +162,8 @@ def load_flow_model(path):
 
 
 def peek_npy(path):
-    """``(shape, dtype)`` of a ``.npy`` file, read from its header (no TensorFlow needed),
-    after checking that the file holds all the bytes its header announces; a file that is
-    not a valid ``.npy`` array of numbers is a :class:`CLIError`."""
+    """``(shape, dtype)`` from a ``.npy`` file's header, if the file holds all the bytes it
+    announces (else, or if it is no ``.npy`` array of numbers, a :class:`CLIError`)."""
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)

@@ -1,10 +1,7 @@
-"""``tfp-flows fit`` and ``demo``: one skeleton for every kind of data. Check the files and
-options (no TensorFlow); load a :class:`~tfp_flows_cli.loaders.Data`; build and train with
-:func:`tfp_flows.build_flow` and :func:`tfp_flows.training.fit_flow`, passing only the
-options given (the library owns the defaults; ``settings`` in metrics.json records the values
-used); measure and draw; hand the run record to :func:`~tfp_flows_cli.output.write_run`. A
-library ``ValueError`` ends the run with its message as the one error line."""
-import argparse
+"""``tfp-flows fit`` and ``demo``: one skeleton for every kind of data. Check the data and
+options; build and train with :func:`tfp_flows.build_flow` and
+:func:`tfp_flows.training.fit_flow`, passing only the options given (the library owns the
+defaults; ``settings`` in metrics.json records the values used); measure, draw, write."""
 import inspect
 import json
 import math
@@ -48,20 +45,19 @@ def _used(function, args, names):
     package exports), as recorded in metrics.json."""
     params = inspect.signature(function).parameters
     package = sys.modules[function.__module__.rpartition(".")[0]]
-
-    def used(name):
+    used = {}
+    for name in filter(params.__contains__, names):
         default = params[name].default
         if default is None:
             default = getattr(package, f"DEFAULT_{name.upper()}", None)
-        return default if getattr(args, name, None) is None else getattr(args, name)
-
-    return {n: used(n) for n in names if n in params}
+        used[name] = default if getattr(args, name, None) is None else getattr(args, name)
+    return used
 
 
 def _measure(model, data, seed):
     """The metrics of ``model`` on each split of ``data`` (and given shuffled contexts:
     :func:`tfp_flows.training.context_gain` over the test rows)."""
-    from tfp_flows.training import bits_per_dim, context_gain, mean_nll
+    from tfp_flows.training import bits_per_dim, context_gain, kl_to_truth, mean_nll
 
     images = {} if data.kind != "images" else dict(
         num_levels=data.num_levels, num_draws=NUM_DRAWS, batch_size=EVAL_BATCH_SIZE)
@@ -84,16 +80,14 @@ def _measure(model, data, seed):
         raise CLIError("training diverged (the test metrics are not finite); try a smaller "
                        "--learning-rate")
     if data.truth is not None:
-        from tfp_flows.training import kl_to_truth
-
         metrics.update(kl_to_truth_nats=kl_to_truth(model, data.truth, seed=seed + 1,
                                                     num_samples=loaders.N_TRUTH_TEST).value,
                        true_entropy_nats=float(data.truth.entropy()))
     return metrics
 
 
-def _kind_metrics(data, history):
-    """What metrics.json says about the data's kind."""
+def _kind_metrics(data, history, to_bits):
+    """What metrics.json says about the data's kind (``to_bits``: nats to bits/dim)."""
     if data.kind != "images":
         extra = {"nll_space": "data units (the model standardises inside itself)"}
         if data.layout is not None:
@@ -102,7 +96,6 @@ def _kind_metrics(data, history):
                          "nats per row; 'shuffled context': the test contexts permuted among "
                          "the test rows")
         return extra
-    to_bits = 1.0 / (math.prod(data.event_shape) * math.log(2.0))
     extra = {"num_levels": data.num_levels, "bits_per_dim_num_draws": NUM_DRAWS,
              "uniform_bits_per_dim": math.log2(data.num_levels),
              "bits_per_dim_definition": "-log p(x + u) / (D ln 2), u ~ U[0, 1)^D, averaged "
@@ -157,7 +150,7 @@ def fit_and_write(args, command="fit"):
         "written_by": f"tfp-flows {command}", "data": args.data,
         "data_kind": data.kind, "flow": args.flow, "event_shape": list(data.event_shape),
         data.n_key: {s: len(data.x[s]) for s in loaders.SPLITS},
-        **measured, **_kind_metrics(data, history), "test_set": data.test_set,
+        **measured, **_kind_metrics(data, history, to_bits), "test_set": data.test_set,
         "epochs_run": len(history.get("loss", [])), "best_epoch": fitted.best_epoch,
         "stopped_by": fitted.stopped_by,
         "stopped_on_nan": fitted.stopped_by == "non_finite_loss",
@@ -177,8 +170,8 @@ def fit_and_write(args, command="fit"):
     }
     from tfp_flows_cli.pictures import pictures
 
-    key = data.keys[0].format("test")
-    figures, skipped = pictures(model, data, history, args.seed, args.flow, metrics[key])
+    figures, skipped = pictures(model, data, history, args.seed, args.flow,
+                                metrics[data.keys[0].format("test")])
     if skipped:
         metrics["plots_skipped"] = skipped
     return write_run(out, model, metrics, figures, start)
@@ -213,9 +206,8 @@ def run_demo(args):
     replaces = is_demo_output(args.out)
     fit_args = build_parser().parse_args(["fit", "--data", "moons", "--flow", "maf",
                                           "--out", args.out])
-    fit_args = argparse.Namespace(**{**vars(fit_args), **settings, "seed": args.seed,
-                                     "quiet": args.quiet,
-                                     "overwrite": args.overwrite or replaces})
+    vars(fit_args).update(settings, seed=args.seed, quiet=args.quiet,
+                          overwrite=args.overwrite or replaces)
     OutputDir(fit_args.out, fit_args.overwrite)   # refuse a bad --out before the banner
     if not args.quiet:
         took = "a few seconds" if args.quick else DEMO_DURATION

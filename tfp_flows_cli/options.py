@@ -10,6 +10,7 @@ import sys
 
 from tfp_flows_cli.errors import PROG, warning_line
 from tfp_flows_cli.files import DEMO_DURATION
+from tfp_flows_cli.report import package_version
 
 #: Flow names accepted by ``--flow`` (the keys of :data:`tfp_flows.flows.BUILDERS`; listed
 #: here so that building the parser needs no TensorFlow).
@@ -79,6 +80,13 @@ def column_list(text):
     return tuple(items)
 
 
+def given_options(args, *names):
+    """The options (``--context-file``) of the attributes ``names`` (``context_file``) that
+    the command line gave (absent from ``args`` or ``None``: not given)."""
+    return [f"--{name.replace('_', '-')}" for name in names
+            if getattr(args, name, None) is not None]
+
+
 class _Store(argparse.Action):
     """``store``, with a one-line note on stderr when a deprecated spelling is used."""
 
@@ -117,15 +125,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_seed(parser, default=0, help="random seed, 0 to 2147483646 (default 0)"):
     parser.add_argument("--seed", type=seed_value, default=default, metavar="N", help=help)
-
-
-def add_common(parser):
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out if it exists (a directory: and is not empty)")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress output (errors and the final summary only)")
-    parser.add_argument("--traceback", action="store_true",
-                        help="on an unexpected error, show the Python traceback")
 
 
 def add_fit_options(parser):
@@ -218,12 +217,7 @@ LOG_PROB_DESCRIPTION = (
 
 def build_parser():
     """The ``argparse`` parser of ``tfp-flows`` (no TensorFlow needed)."""
-    from importlib import metadata
-
-    try:
-        version = metadata.version("tfp_flows")
-    except metadata.PackageNotFoundError:   # pragma: no cover
-        version = "unknown (not installed)"
+    version = package_version("tfp_flows") or "unknown (not installed)"
     parser = _Parser(prog=PROG, description="Fit normalizing flows (TensorFlow Probability, "
                      "Keras 3) to data, sample from them and score data with them.",
                      epilog=f"Run '{PROG} COMMAND --help' for the options of a command.")
@@ -241,7 +235,6 @@ def build_parser():
                      help=f"flow architecture (images: {' or '.join(IMAGE_FLOW_NAMES)})")
     add_fit_options(fit)
     fit.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    add_common(fit)
 
     sample = commands.add_parser("sample", description=SAMPLE_DESCRIPTION,
                                  help="draw samples from a fitted model into a CSV or NPY file")
@@ -257,7 +250,6 @@ def build_parser():
                              "reduced temperature: T < 1 gives cleaner, less varied samples; "
                              "default 1, the model itself; huge T overflows float32)")
     add_context_options(sample, "sample")
-    add_common(sample)
 
     log_prob = commands.add_parser("log-prob", description=LOG_PROB_DESCRIPTION,
                                    help="log-density of each row (bits/dim of each image)")
@@ -270,7 +262,6 @@ def build_parser():
          help="image models: dequantisation draws per image (default 4)")
     _add_seed(log_prob, None, "image models: seed of the dequantisation noise (default 0)")
     add_context_options(log_prob, "log-prob")
-    add_common(log_prob)
 
     demo = commands.add_parser(
         "demo", help=f"fit a flow to two moons ({DEMO_DURATION})",
@@ -283,5 +274,11 @@ def build_parser():
     demo.add_argument("--quick", action="store_true",
                       help="a few seconds' version with tiny settings (a smoke test)")
     _add_seed(demo)
-    add_common(demo)
+    for command in (fit, sample, log_prob, demo):   # the options every command ends with
+        command.add_argument("--overwrite", action="store_true",
+                             help="replace --out if it exists (a directory: and is not empty)")
+        command.add_argument("-q", "--quiet", action="store_true",
+                             help="no progress output (errors and the final summary only)")
+        command.add_argument("--traceback", action="store_true",
+                             help="on an unexpected error, show the Python traceback")
     return parser

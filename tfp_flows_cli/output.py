@@ -1,7 +1,6 @@
-"""All-or-nothing output (no TensorFlow needed): a directory (:class:`OutputDir`, filled by
-:func:`write_run`, the one writer of ``fit``) or a file (:func:`write_text_atomically`)
-appears only when complete, with the usual permissions, never over what another process
-wrote meanwhile; a run killed at any point leaves at most a hidden temporary entry."""
+"""All-or-nothing output (no TensorFlow needed): a directory (:class:`OutputDir`) or a file
+(:func:`write_text_atomically`) appears only when complete, with the usual permissions; a
+run killed at any point leaves at most a hidden temporary entry."""
 import io
 import json
 import os
@@ -15,18 +14,9 @@ import numpy as np
 from tfp_flows_cli.errors import CLIError
 
 
-def _is_inside(path, directory):
-    try:
-        Path(path).resolve().relative_to(Path(directory).resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def _make_unique(parent, prefix, make=Path.mkdir):
     """``(path, make(path))`` for a fresh ``parent/prefix<random>``: by default a directory
-    with the usual permissions (``0o777`` less the umask; ``tempfile.mkdtemp``'s 0700 would
-    end up on the output directory)."""
+    with the usual permissions (``tempfile.mkdtemp``'s 0700 would end up on the output)."""
     for _ in range(100):
         path = Path(parent) / f"{prefix}{secrets.token_hex(4)}"
         try:
@@ -57,12 +47,10 @@ class OutputDir:
 
     def __init__(self, final, overwrite=False, protect=()):
         self.final = Path(final)
-        self.overwrite = overwrite
         self.path = None
         self._created = []
         self._replace = None   # identity of the non-empty directory --overwrite replaces
-        here = Path.cwd().resolve()
-        if self.final.resolve() == here or self.final.resolve() in here.parents:
+        if Path.cwd().resolve().is_relative_to(self.final.resolve()):
             raise CLIError(f"--out {final} is the current directory or one of its parents; "
                            "choose a new directory")
         if self.final.exists() or self.final.is_symlink():
@@ -72,18 +60,15 @@ class OutputDir:
                 if not overwrite:
                     raise CLIError(f"--out {final} exists and is not empty; pass --overwrite "
                                    "to replace it, or choose another directory")
-                for item in protect:
-                    if item is not None and _is_inside(item, self.final):
+                for item in filter(None, protect):
+                    if Path(item).resolve().is_relative_to(self.final.resolve()):
                         raise CLIError(f"--out {final} holds the input {item}; --overwrite "
                                        "would delete it: choose another directory")
                 self._replace = _identity(self.final)
 
     def __enter__(self):
         parent = self.final.absolute().parent
-        missing = []
-        while not parent.exists():
-            missing.append(parent)
-            parent = parent.parent
+        missing = [folder for folder in (parent, *parent.parents) if not folder.exists()]
         try:
             for folder in reversed(missing):
                 folder.mkdir()
@@ -100,7 +85,6 @@ class OutputDir:
                         "discarded (use another --out)")
 
     def commit(self):
-        """Moves the finished directory into place (see the class docstring)."""
         final = self.final
         now = _identity(final)
         try:
@@ -153,10 +137,8 @@ class OutputDir:
 
 
 def write_run(out, model, metrics, figures, start):
-    """Writes a run record into ``out`` (an :class:`OutputDir` checked at the start):
-    ``model.keras``, the ``figures`` (``{file name: matplotlib figure}``) and
-    ``metrics.json`` (with ``files`` and ``wall_time_s`` since ``start``), then puts the
-    directory in place at once; returns ``metrics``."""
+    """Writes ``model.keras``, the ``figures`` (``{file name: figure}``) and ``metrics.json``
+    (with ``files`` and ``wall_time_s`` since ``start``) into ``out``; returns ``metrics``."""
     import matplotlib.pyplot as plt
 
     try:
@@ -194,20 +176,17 @@ def check_output_file(out, overwrite, protect=()):
 
 
 def write_text_atomically(out, data, overwrite=False):
-    """Writes ``data`` (text or bytes) to a temporary file next to ``out`` (permissions
-    ``0o666`` less the umask), then puts it in place: with ``overwrite`` by ``os.replace``;
-    otherwise by a hard link, which fails if another process created ``out`` meanwhile
-    (where links are not supported, by a last check and a rename)."""
+    """Writes ``data`` (text or bytes) to a temporary file next to ``out``, then puts it in
+    place: with ``overwrite`` by ``os.replace``; otherwise by a hard link, which fails if
+    another process created ``out`` meanwhile (without links: a last check and a rename)."""
     out = Path(out)
     data = data.encode() if isinstance(data, str) else bytes(data)
     taken = CLIError(f"--out {out} was written by another process while this run was "
                      "working; it was left as it is")
+    tmp = None
     try:
         tmp, fd = _make_unique(out.absolute().parent, f".{out.name}.tmp-", lambda path: os.open(
             path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    except OSError as err:
-        raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
-    try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         if overwrite:
@@ -224,7 +203,7 @@ def write_text_atomically(out, data, overwrite=False):
     except OSError as err:
         raise CLIError(f"cannot write --out {out}: {err.strerror or err}") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
 
 

@@ -1,6 +1,5 @@
 """The pictures of ``tfp-flows fit``, drawn by :mod:`tfp_flows.plotting` (this module is
-imported after TensorFlow): each function returns ``{file name: figure}`` for
-:func:`tfp_flows_cli.output.write_run`, and the names it skipped with the reason."""
+imported after TensorFlow) as ``{file name: figure}``."""
 import math
 
 import numpy as np
@@ -53,9 +52,8 @@ def _vectors(model, data, history, seed):
 
 
 def _conditional(model, data, history, seed):
-    """loss.png; samples.png (:func:`tfp_flows.plotting.plot_conditional_samples`: samples
-    given a few test contexts against the training rows with the nearest contexts);
-    density.png for a 2-column x."""
+    """loss.png, samples.png (samples given a few test contexts against the training rows
+    with the nearest contexts) and, for a 2-column x, density.png."""
     figures = {"loss.png": plotting.plot_loss(
         history, title=f"training ({model.name}, -log p(x | c))")}
     train_x, layout, wide = data.x["train"], data.layout, data.x["train"].shape[1] > 1

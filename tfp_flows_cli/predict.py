@@ -1,7 +1,6 @@
 """``tfp-flows sample`` and ``log-prob`` with a model written by ``fit`` (in the data's units;
 images as integer pixels and bits/dim; conditional models with contexts from
-:mod:`tfp_flows_cli.context`). Files and contexts are checked before TensorFlow is imported.
-A ``-inf`` log-density (``inf`` bits/dim) gets a warning line; a ``nan`` is an error."""
+:mod:`tfp_flows_cli.context`). Files and contexts are checked before TensorFlow is imported."""
 import math
 import sys
 from pathlib import Path
@@ -11,19 +10,17 @@ import numpy as np
 from tfp_flows_cli import files
 from tfp_flows_cli.context import Layout, context_request, data_layout
 from tfp_flows_cli.errors import CLIError, warning_line
+from tfp_flows_cli.fit import EVAL_BATCH_SIZE, NUM_DRAWS
+from tfp_flows_cli.options import given_options
 from tfp_flows_cli.output import check_output_file, npy_bytes, write_text_atomically
 
+#: Rows per ``sample`` / ``log_prob`` call for vector models (image models: as ``fit``).
 _CHUNK = 65536
-#: Images per ``sample`` / ``log_prob`` call for image models.
-_IMAGE_CHUNK = 512
-DEFAULT_DRAWS = 4
 
 
 def _check_model(args, inputs):
     """Checks ``--out`` (not one of ``inputs``) and the model file; returns the model's config
-    (see :func:`~tfp_flows_cli.files.check_model_file`) and, for an image model, its
-    ``(event_shape, num_levels)`` (``None`` for a vector model, or a file Keras will reject
-    later)."""
+    and, for an image model, its ``(event_shape, num_levels)`` (else ``None``)."""
     check_output_file(args.out, args.overwrite, protect=[args.model, *inputs])
     config = files.check_model_file(args.model)
     levels, shape = config.get("num_levels"), config.get("event_shape")
@@ -60,8 +57,6 @@ def run_sample(args):
                        f"{image[1]} levels): its samples are integer images, written with "
                        f"--out FILE.npy (CSV is for vector models), got {got}")
     request = context_request(args, config)
-    if request is not None and not request.given:
-        raise request.missing()
     model = files.load_flow_model(args.model)
     import tensorflow as tf
 
@@ -73,7 +68,7 @@ def run_sample(args):
     n = args.num_samples
     samples = sample_in_batches(model, n, context=contexts, seed=args.seed,
                                 temperature=args.temperature,
-                                batch_size=_CHUNK if image is None else _IMAGE_CHUNK)
+                                batch_size=_CHUNK if image is None else EVAL_BATCH_SIZE)
     _check_samples(samples, args)
     if contexts is not None:   # the n samples of context 1 first
         samples = np.swapaxes(samples, 0, 1)
@@ -86,8 +81,9 @@ def run_sample(args):
     width = math.prod(model.event_shape)
     if contexts is None:
         data, header = samples.reshape(n, width), [f"x{i + 1}" for i in range(width)]
-    else:
-        layout = request.recorded or Layout.context_first(request.k, width)
+    else:   # as fitted, or (nothing recorded) the context, then x
+        k = request.k
+        layout = request.recorded or Layout(k + width, range(k), range(k, k + width))
         data = layout.rows(contexts, samples.reshape(len(contexts), n, width))
         header = layout.header()
     shape = f" [{', '.join(map(str, data.shape))}] (float64)" if _is_npy(args.out) else ""
@@ -123,68 +119,28 @@ def _check_images_file(args, shape, levels):
         raise CLIError(f"{intro}; got shape {got}")
 
 
-def _image_bits(model, args, levels, request=None):
-    """Per-image bits/dim (the mean over ``--draws`` dequantisations), given the contexts
-    of ``request`` (one row for all images, or one per image) for a conditional model."""
-    from tfp_flows.datasets import load_images_npy
-    from tfp_flows.training import bits_per_image
-
-    try:
-        images = load_images_npy(args.data, num_levels=levels)
-    except (ValueError, OSError) as err:
-        raise CLIError(f"{err} (the model {args.model} has {levels} pixel levels)") from None
-    draws = DEFAULT_DRAWS if args.num_draws is None else args.num_draws
-    seed = 0 if args.seed is None else args.seed
-    context = None if request is None else request.load(len(images))
-    return bits_per_image(model, images, levels, draws, seed, batch_size=_IMAGE_CHUNK,
-                          context=context), draws
-
-
-def _log_prob_plan(args, config, image):
-    """The context request of ``log-prob`` and, for a vector model, the
-    :class:`~tfp_flows_cli.context.Layout` of its data file (both checked without
-    TensorFlow)."""
-    request = context_request(args, config)
-    if image is None:
-        return request, data_layout(args, request, math.prod(config.get("event_shape") or []))
-    if request is not None:   # an image model fitted with --condition-on-labels
-        if args.context_columns is not None:
-            raise CLIError(f"--context-columns applies to vector models; {args.model} is an "
-                           "image model: give the images' labels with --label L or "
-                           "--context-file LABELS.npy (one label per image)")
-        if request.labels is not None and len(request.labels) > 1:
-            raise CLIError(f"log-prob takes one --label for all images (got "
-                           f"{len(request.labels)}); give one label per image with "
-                           "--context-file LABELS.npy")
-        if not request.given:
-            raise request.missing()
-    return request, None
-
-
 def run_log_prob(args):
     """``tfp-flows log-prob MODEL.keras FILE [--out FILE.csv]`` (image models:
-    ``[--draws N] [--seed S]``)."""
+    ``[--num-draws N] [--seed S]``)."""
     data_path = Path(args.data)
     files.check_data_file(data_path)
-    config, image = _check_model(args, [args.data, getattr(args, "context_file", None)])
+    config, image = _check_model(args, [args.data, args.context_file])
     if image is not None:
         _check_images_file(args, *image)
     else:
-        given = [opt for opt, value in (("--num-draws", args.num_draws),
-                                        ("--seed", getattr(args, "seed", None)))
-                 if value is not None]
+        given = given_options(args, "num_draws", "seed")
         if given:
             raise CLIError(f"{given[0]} applies to image models (the dequantisation noise); "
                            f"{args.model} is a vector model, whose log-density needs none")
-    request, layout = _log_prob_plan(args, config, image)
+    request = context_request(args, config)
+    if image is None:
+        layout = data_layout(args, request, math.prod(config.get("event_shape") or []))
     model = files.load_flow_model(args.model)
-    from tfp_flows.datasets import load_array
-
     if image is not None:
-        values, draws = _image_bits(model, args, image[1], request)
-        _check_finite(values, args, what="bits/dim", bad="inf")
-        return _emit(values, ["bits_per_dim"], args,
-                     f"bits/dim of {len(values)} images ({draws} dequantisation draws each)")
+        return _image_log_prob(model, args, image[1], request)
+    from tfp_flows.datasets import load_array
+    from tfp_flows.training import negative_log_likelihoods
+
     width = math.prod(model.event_shape)
     expected = width if layout is None else layout.width
     try:
@@ -200,12 +156,29 @@ def run_log_prob(args):
     if layout is not None:   # the file holds the contexts, or more columns than x
         context = x[:, layout.context] if layout.context else context
         x = x[:, layout.x]
-    from tfp_flows.training import negative_log_likelihoods
-
     x = x.reshape((len(x),) + tuple(model.event_shape))
     values = -negative_log_likelihoods(model, x, batch_size=_CHUNK, context=context)
     _check_finite(values, args)
     return _emit(values, ["log_prob"], args, f"{len(values)} log-densities (nats)")
+
+
+def _image_log_prob(model, args, levels, request):
+    """Per-image bits/dim (the mean over ``--num-draws`` dequantisations), given the
+    contexts of ``request`` (one row for all images, or one per image), if any."""
+    from tfp_flows.datasets import load_images_npy
+    from tfp_flows.training import bits_per_image
+
+    try:
+        images = load_images_npy(args.data, num_levels=levels)
+    except (ValueError, OSError) as err:
+        raise CLIError(f"{err} (the model {args.model} has {levels} pixel levels)") from None
+    draws = NUM_DRAWS if args.num_draws is None else args.num_draws
+    context = None if request is None else request.load(len(images))
+    values = bits_per_image(model, images, levels, draws, args.seed or 0,
+                            batch_size=EVAL_BATCH_SIZE, context=context)
+    _check_finite(values, args, what="bits/dim", bad="inf")
+    return _emit(values, ["bits_per_dim"], args,
+                 f"bits/dim of {len(values)} images ({draws} dequantisation draws each)")
 
 
 def _rows(index, shown=5):

@@ -1,29 +1,28 @@
-"""What ``tfp-flows fit`` prints and records besides the numbers: package versions,
-JSON-safe floats, and the summary printed at the end of a run (from its metrics dict). No
-TensorFlow needed (the progress lines are :class:`tfp_flows.training.ProgressPrinter`'s).
-"""
+"""What ``tfp-flows fit`` prints and records besides the numbers (no TensorFlow needed):
+package versions, JSON-safe floats and the summary at the end of a run."""
 import math
 import platform
 from importlib import metadata
 
+from tfp_flows_cli.files import shape_text
+
+
+def package_version(name):
+    """The installed version of the distribution ``name``, or ``None``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
 
 def versions():
-    out = {"python": platform.python_version()}
-    for name in ("tfp_flows", "tensorflow", "keras", "tensorflow-probability", "numpy",
-                 "matplotlib"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    names = ("tfp_flows", "tensorflow", "keras", "tensorflow-probability", "numpy",
+             "matplotlib")
+    return {"python": platform.python_version(), **{n: package_version(n) for n in names}}
 
 
 def finite_or_none(value):
     return value if value is not None and math.isfinite(value) else None
-
-
-def fmt(value, digits=4):
-    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def summary(metrics, out):
@@ -31,13 +30,13 @@ def summary(metrics, out):
     s = metrics["settings"]
     best = f", best {metrics['best_epoch']}" if metrics["best_epoch"] else ""
     took = f"{metrics['epochs_run']} epochs{best}, {metrics['wall_time_s']:.1f} s"
-    m = {k: fmt(v) if isinstance(v, float) or v is None else v for k, v in metrics.items()}
+    m = {k: "n/a" if v is None else f"{v:.4f}" if isinstance(v, float) else v
+         for k, v in metrics.items()}
     if metrics["data_kind"] == "images":
         n = metrics["n_images"]
-        shape = "x".join(str(int(v)) for v in metrics["event_shape"])
-        lines = [f"fitted {s['flow']} to {m['data']} ({shape} images, {m['num_levels']} "
-                 f"levels; {n['train']} train, {n['validation']} validation, {n['test']} "
-                 f"test): {took}",
+        lines = [f"fitted {s['flow']} to {m['data']} ({shape_text(metrics['event_shape'])} "
+                 f"images, {m['num_levels']} levels; {n['train']} train, {n['validation']} "
+                 f"validation, {n['test']} test): {took}",
                  f"bits/dim ({m['bits_per_dim_num_draws']} dequantisation draws): train "
                  f"{m['train_bits_per_dim']}  validation {m['validation_bits_per_dim']}  "
                  f"test {m['test_bits_per_dim']} +/- {m['test_bits_per_dim_std_error']}  "
@@ -50,12 +49,10 @@ def summary(metrics, out):
         what = f"{s['flow']} ({s['num_layers']} layers, hidden " \
                f"{','.join(map(str, s['hidden_units']))})"
         given = ""
-        if "context_columns" in metrics:
-            def shown(columns):
-                return ", ".join(map(str, columns["names"] or columns["indices"]))
-
-            what = f"a conditional {what}"
-            given = f" p({shown(metrics['x_columns'])} | {shown(metrics['context_columns'])})"
+        if "context_columns" in metrics:   # p(x names | context names), or their indices
+            x, c = (", ".join(map(str, metrics[k]["names"] or metrics[k]["indices"]))
+                    for k in ("x_columns", "context_columns"))
+            what, given = f"a conditional {what}", f" p({x} | {c})"
         lines = [f"fitted {what} to {m['data']}{given}: {took}",
                  f"NLL (nats per point, data units): train {m['train_nll_nats']}  validation "
                  f"{m['validation_nll_nats']}  test {m['test_nll_nats']}"]
