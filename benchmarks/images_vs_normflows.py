@@ -17,7 +17,8 @@ early stopping, no schedule (ours: ``fit_flow(schedule="constant", patience=None
 ``time_budget``). Training images/s is the median over the full epochs after the first (the
 first, where ours traces and compiles, is reported alone; the JSON also has
 ``overall_images_per_s``, all images trained over the whole budget); sampling images/s is
-the median of 3 draws of 1,000 images after a warm-up; test bits/dim = ``-log p(x + u) /
+the median of 3 draws of 1,000 images after 5 warm-up draws (ours: by then the compiled
+pass of :mod:`tfp_flows.graph_mode`); test bits/dim = ``-log p(x + u) /
 (D ln 2)`` over the test images, averaged over ``--draws`` draws of ``u``. The ratio is
 ours / normflows. The machine's load average is printed before each run: the numbers mean
 little on a busy machine (PyTorch's two threads slow down many times when another process
@@ -84,7 +85,8 @@ def ours(kind, x_train, x_test, levels, seconds, draws, seed):
     full = [len(x_train) / s for n, s in timer.epochs[1:] if n == per_epoch]
     seen = sum(len(x_train) if n == per_epoch else BATCH * n for n, _ in timer.epochs)
     test = bits_per_dim(flow, x_test, levels, num_draws=draws, seed=seed)
-    flow.sample(16, seed=seed)  # warm-up
+    for i in range(5):   # warm-up: eager calls, then (tfp_flows.graph_mode) the traced pass
+        flow.sample(SAMPLES, seed=seed + 100 + i)
     rates = []
     for i in range(3):
         began = time.perf_counter()

@@ -2,14 +2,15 @@
 
 A flow called eagerly (``flow.sample(1000)``, ``flow.log_prob(x)`` in a plotting or
 evaluation loop) dispatches every op from Python: for an image flow that is about a thousand
-small ops per call, and most of the call's time. The same pass as a ``tf.function`` runs 4-9
-times faster (``benchmarks/sampling_speed.py``), but tracing it costs 5-10 eager calls, which a
-flow sampled once never repays. So a method decorated with :func:`compiled_when_repeated` runs
-eagerly until its eager calls on that model have taken :data:`COMPILE_AFTER_SECONDS` in
-all, then as one ``tf.function`` per model and method (``reduce_retracing``, so new batch sizes
-do not trace again): the rent-or-buy rule, which never spends more than about twice the better
-of the two choices made in hindsight. Inside a ``tf.function`` (``fit``'s train step, an
-exported signature) the method is inlined as before.
+small ops per call, and most of the call's time. The same pass as a ``tf.function`` runs
+1.6-10 times faster (``benchmarks/sampling_speed.py``), but tracing it costs 5-10 eager
+calls, which a flow sampled once never repays. So a method decorated with
+:func:`compiled_when_repeated` runs eagerly until its eager calls on that model have taken
+:data:`COMPILE_AFTER_SECONDS` in all, then as one ``tf.function`` per model and method
+(``reduce_retracing``, so new batch sizes do not trace again): the rent-or-buy rule, which
+with the threshold near the cost of tracing (0.2-1.3 s here) spends at most about twice what
+the better choice, made in hindsight, would have. Inside a ``tf.function`` (``fit``'s train
+step, an exported signature) the method is inlined as before.
 
 Example:
     >>> import tfp_flows
