@@ -18,6 +18,9 @@ __all__ = ["forward_and_log_det", "inverse_and_log_det"]
 # returns TFP's private base class _Invert, so isinstance(x, tfb.Invert) is False for them.
 _INVERT_CLASSES = tuple(c for c in tfp.bijectors.Invert.__mro__
                         if c.__name__ in ("Invert", "_Invert"))
+#: Bijectors whose log-det is 0 everywhere.
+_VOLUME_PRESERVING = (tfp.bijectors.Permute, tfp.bijectors.Reshape, tfp.bijectors.Transpose,
+                      tfp.bijectors.Identity)
 
 
 def _reduce(ldj, bijector, event_ndims, direction):
@@ -87,10 +90,15 @@ def forward_and_log_det(bijector, x, event_ndims, **kwargs):
 
 def _one_pass(bijector, value, event_ndims, direction, **kwargs):
     """``(value mapped in direction, its log-det)``: the fused map when the bijector has one
-    (through ``tfb.Invert`` too), else TFP's two calls."""
+    (through ``tfb.Invert`` too), a constant 0 for a volume-preserving bijector (TFP's own
+    value, without the ops TFP spends to reach it), else TFP's two calls."""
     if isinstance(bijector, _INVERT_CLASSES):
         other = "forward" if direction == "inverse" else "inverse"
         return _one_pass(bijector.bijector, value, event_ndims, other, **kwargs)
+    if isinstance(bijector, _VOLUME_PRESERVING):
+        _static_min_ndims(bijector, direction)   # refuses structured event ndims, as TFP
+        out = getattr(bijector, direction)(value, **kwargs)
+        return out, tf.zeros([], out.dtype)
     fused = getattr(bijector, f"_{direction}_and_log_det", None)
     if fused is None:
         out = getattr(bijector, direction)(value, **kwargs)

@@ -120,7 +120,8 @@ class Affine(Transform):
 
     def inverse(self, y, params):
         shift, log_scale = self._split(params)
-        return (y - shift) * tf.exp(-log_scale), -log_scale
+        log_det = -log_scale
+        return (y - shift) * tf.exp(log_det), log_det
 
     def get_config(self):
         return {"kind": "affine", "log_scale_bound": self.log_scale_bound}
