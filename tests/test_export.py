@@ -112,29 +112,17 @@ def _converter(folder, name):
 
 
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated")
-def test_tflite_converts_the_affine_flows_log_prob(exported):
-    """MAF's and Real NVP's (conditional too) log_prob convert to TFLite's built-in ops and
-    give the flow's numbers."""
+def test_tflite_converts_log_prob_with_its_builtin_ops(exported):
+    """MAF's, the spline flow's (its bin search is a comparison and a sum, no UpperBound)
+    and Real NVP's (conditional too) log_prob convert to TFLite's built-in ops and give the
+    flow's numbers."""
     cases, _, folder = exported
-    for name in ("maf", "conditional"):
+    for name in ("maf", "nsf", "conditional"):
         flow, inputs = cases[name]
         interpreter = tf.lite.Interpreter(model_content=_converter(folder, name).convert())
         got = interpreter.get_signature_runner("log_prob")(**inputs)["log_prob"]
         expected = flow.log_prob(inputs["x"], context=inputs.get("context"))
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
-
-
-def test_tflite_converts_the_spline_flow_only_with_tensorflow_ops(exported):
-    """NSF's spline looks up its bin with tf.searchsorted (UpperBound), which TFLite's
-    built-in ops lack: it converts with TF Select ops (a runtime with the Flex delegate runs
-    it; the Python interpreter here has none)."""
-    _, _, folder = exported
-    with pytest.raises(Exception, match="UpperBound"):
-        _converter(folder, "nsf").convert()
-    converter = _converter(folder, "nsf")
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
-                                           tf.lite.OpsSet.SELECT_TF_OPS]
-    assert len(converter.convert()) > 1000
 
 
 def test_export_refuses_what_it_cannot_do(tmp_path):
