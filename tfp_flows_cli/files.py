@@ -19,8 +19,9 @@ from tfp_flows_cli.errors import CLIError, first_line
 DATA_EXTENSIONS = (".csv", ".npy")
 
 #: How long ``tfp-flows demo`` takes (its help, its banner and README.md say so; measured
-#: on a 2-core machine shared with other jobs: 3 min 31 s).
-DEMO_DURATION = "about 2 to 4 minutes on two CPU cores"
+#: on an idle 2-core machine: 42 s of fitting and about a minute in all, since nsf's spline
+#: traces in seconds; a busy machine takes about twice as long).
+DEMO_DURATION = "about 1 to 2 minutes on two CPU cores"
 
 #: The members every ``.keras`` archive holds (Keras 3 saving format).
 _KERAS_MEMBERS = ("config.json", "metadata.json")
