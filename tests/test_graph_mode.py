@@ -81,3 +81,15 @@ def test_conditional_and_batch_norm_flows_compile(compile_at_once, tmp_path):
     draws = [images.sample(3, seed=5).numpy() for _ in range(2)]
     np.testing.assert_allclose(draws[0], draws[1], rtol=1e-5, atol=1e-5)
     assert draws[1].min() >= 0 and draws[1].max() < 4
+
+
+@pytest.mark.parametrize("dtype", ["float64", "mixed_bfloat16"])
+def test_compiled_passes_keep_the_flows_dtype(compile_at_once, dtype):
+    flow = tfp_flows.nsf(event_shape=2, num_layers=2, hidden_units=(8,), seed=0, dtype=dtype)
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    eager, compiled = (flow.log_prob(x) for _ in range(2))
+    assert "_encode" in _compiled(flow) and compiled.dtype == flow.flow_dtype
+    np.testing.assert_allclose(eager.numpy(), compiled.numpy(), rtol=1e-5, atol=1e-5)
+    draws = [flow.sample(4, seed=1) for _ in range(2)]
+    assert draws[1].dtype == flow.flow_dtype
+    np.testing.assert_allclose(draws[0].numpy(), draws[1].numpy(), rtol=1e-5, atol=1e-5)
