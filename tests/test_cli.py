@@ -318,7 +318,7 @@ def test_demo_help_names_the_flow_it_fits(capsys):
     assert main(["demo", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "neural spline flow (nsf" in text and "autoregressive" not in text
-    assert "2 to 4 minutes" in text
+    assert "1 to 2 minutes" in text
 
 
 def test_log_prob_far_rows_give_minus_inf_and_a_warning(tmp_path, capsys):

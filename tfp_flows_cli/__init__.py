@@ -5,7 +5,7 @@
     tfp-flows fit --data moons --flow maf --out runs/moons     # model, metrics, pictures
     tfp-flows sample runs/moons/model.keras -n 1000 --out samples.csv
     tfp-flows log-prob runs/moons/model.keras samples.csv
-    tfp-flows demo                                              # two moons, 2 to 4 minutes
+    tfp-flows demo                                              # two moons, 1 to 2 minutes
 
 A thin shell over :mod:`tfp_flows`: this module dispatches to :mod:`~tfp_flows_cli.fit` and
 :mod:`~tfp_flows_cli.predict`. Errors are one line, ``tfp-flows: error: ...``, exit status 1
