@@ -18,14 +18,18 @@ A flow's ``base_distribution`` is a name or a ``tfd.Distribution``:
   saves it when it is built from :data:`SAVED_FAMILIES` (alone or inside ``tfd.Sample`` /
   ``tfd.Independent``); saving a model with another distribution raises.
 """
+import math
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import samplers
 
 tfd = tfp.distributions
 
 __all__ = ["BASE_DISTRIBUTIONS", "DEFAULT", "SAVED_FAMILIES", "STUDENT_T_DF",
-           "check_base_distribution", "deserialize_base", "make_base", "serialize_base"]
+           "base_log_prob", "check_base_distribution", "deserialize_base", "make_base",
+           "sample_base", "serialize_base"]
 
 #: The base distributions known by name.
 BASE_DISTRIBUTIONS = ("normal", "student_t")
@@ -78,7 +82,9 @@ def make_base(base, latent_shape, dtype):
         one = tf.ones_like(zero)
         if base == "student_t":
             return tfd.Sample(tfd.StudentT(STUDENT_T_DF * one, zero, one), latent_shape)
-        return tfd.Sample(tfd.Normal(zero, one), latent_shape)
+        normal = tfd.Sample(tfd.Normal(zero, one), latent_shape)
+        normal._standard_normal_shape = latent_shape   # see sample_base and base_log_prob
+        return normal
     batch, event = tuple(base.batch_shape), tuple(base.event_shape)
     if batch != () or event != latent_shape:
         raise ValueError(
@@ -91,6 +97,40 @@ def make_base(base, latent_shape, dtype):
             f"in {dtype.name}: build it from {dtype.name} parameters, e.g. "
             f"tfd.Normal(np.{dtype.name}(0), np.{dtype.name}(1))")
     return base
+
+
+def sample_base(base, n, seed):
+    """``base.sample(n, seed=seed)``: for the ``"normal"`` base of :func:`make_base` the same
+    draws (TFP's own sampler, bit for bit) from one random op instead of TFP's dozen.
+
+    Example:
+        >>> base = make_base("normal", (3,), "float32")
+        >>> bool(tf.reduce_all(sample_base(base, 4, (0, 1)) == base.sample(4, seed=(0, 1))))
+        True
+    """
+    shape = getattr(base, "_standard_normal_shape", None)
+    if shape is None:
+        return base.sample(n, seed=seed)
+    return samplers.normal([n, *shape], seed=seed, dtype=base.dtype)
+
+
+def base_log_prob(base, z):
+    r"""``base.log_prob(z)``: for the ``"normal"`` base of :func:`make_base`
+    :math:`-\tfrac12 \lVert z \rVert^2 - \tfrac{D}{2}\log 2\pi` over the event's ``D``
+    entries in four ops.
+
+    Example:
+        >>> base = make_base("normal", (3,), "float64")
+        >>> z = tf.constant([[0.5, -1.0, 2.0]], tf.float64)
+        >>> abs(float(base_log_prob(base, z)[0] - base.log_prob(z)[0])) < 1e-12
+        True
+    """
+    shape = getattr(base, "_standard_normal_shape", None)
+    if shape is None:
+        return base.log_prob(z)
+    square = tf.reduce_sum(tf.square(z), axis=list(range(-len(shape), 0)))
+    return -0.5 * square - tf.constant(0.5 * math.prod(shape) * math.log(2.0 * math.pi),
+                                       square.dtype)
 
 
 def serialize_base(base):

@@ -8,7 +8,8 @@ import tensorflow_probability as tfp
 
 from tfp_flows.base_distributions import BASE_DISTRIBUTIONS, STUDENT_T_DF  # noqa: F401
 from tfp_flows.base_distributions import DEFAULT as DEFAULT_BASE
-from tfp_flows.base_distributions import deserialize_base, make_base, serialize_base
+from tfp_flows.base_distributions import (base_log_prob, deserialize_base, make_base,
+                                          sample_base, serialize_base)
 from tfp_flows.bijectors.log_det import forward_and_log_det, inverse_and_log_det
 from tfp_flows.bijectors.conditional import Conditional
 from tfp_flows.contexts import (ContextStandardization, broadcast_with_data, check_context,
@@ -233,7 +234,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
         if flat.shape[0] == 0:   # no rows: convolutions refuse empty batches
             return tf.zeros(batch, self.flow_dtype)
         z, log_det = self._encode(flat, self._standardized_rows(context), training)
-        log_prob = self.base_distribution.log_prob(z) + log_det
+        log_prob = base_log_prob(self.base_distribution, z) + log_det
         if self.num_levels is not None:
             log_prob = tf.where(self._in_pixel_cube(flat), log_prob,
                                 tf.constant(-np.inf, log_prob.dtype))
@@ -306,7 +307,7 @@ class FlowModel(MaximumLikelihood, keras.Model):
         shape, n, context = self._sample_plan(sample_shape, context)
         if n == 0:
             return tf.zeros(shape + self.event_shape, self.flow_dtype)
-        z = self.base_distribution.sample(n, seed=_stateless_seed(seed))
+        z = sample_base(self.base_distribution, n, _stateless_seed(seed))
         if temperature != 1.0:
             z = z * tf.constant(temperature, z.dtype)
         return tf.reshape(self._decode(z, context), shape + self.event_shape)
@@ -333,13 +334,13 @@ class FlowModel(MaximumLikelihood, keras.Model):
             return (tf.zeros(shape + self.event_shape, self.flow_dtype),
                     tf.zeros(shape, self.flow_dtype))
         h, log_prob = self._decode_and_log_prob(
-            self.base_distribution.sample(n, seed=_stateless_seed(seed)), context)
+            sample_base(self.base_distribution, n, _stateless_seed(seed)), context)
         return tf.reshape(h, shape + self.event_shape), tf.reshape(log_prob, shape)
 
     @compiled_when_repeated
     def _decode_and_log_prob(self, h, rows):
         """Base draws ``h`` to data and the data's log-densities, one pass."""
-        log_prob = self.base_distribution.log_prob(h)
+        log_prob = base_log_prob(self.base_distribution, h)
         for layer in self.flow_layers:
             bijector = layer.bijector(context=layer_context(layer, rows))
             h, fldj = forward_and_log_det(bijector, h, h.shape.rank - 1)
