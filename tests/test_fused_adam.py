@@ -40,3 +40,29 @@ def test_only_adam_and_adamw_without_amsgrad_are_fused():
     assert is_fused(flow.optimizer)
     with pytest.raises(ValueError, match="fused_optimizer must be True or False"):
         flow.compile(fused_optimizer="yes")
+
+
+def test_two_updates_in_one_traced_function_equal_keras_adam():
+    """The fused step's scalars (beta ** t) are shared by one apply's variables, never
+    carried over to a second apply traced into the same function."""
+    import tensorflow as tf
+
+    results = []
+    for fused in (True, False):
+        weights = [keras.Variable(np.ones((3,), "float32")),
+                   keras.Variable(np.zeros((2,), "float32"))]
+        optimizer = keras.optimizers.Adam(0.1)
+        if fused:
+            fuse_adam(optimizer)
+        optimizer.build(weights)
+
+        @tf.function
+        def two_steps():
+            for scale in (1.0, -3.0):
+                optimizer.apply([tf.fill((3,), scale), tf.fill((2,), 2.0 * scale)], weights)
+
+        two_steps()
+        two_steps()
+        results.append([w.numpy() for w in weights])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

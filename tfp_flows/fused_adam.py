@@ -37,19 +37,22 @@ def _fused_update_step(self, gradient, variable, learning_rate):
 
     tf.raw_ops.ResourceApplyAdam(
         var=handle(variable), m=handle(self._momentums[index]),
-        v=handle(self._velocities[index]), **_step_scalars(self, learning_rate, dtype),
+        v=handle(self._velocities[index]), **_step_scalars(self, learning_rate, dtype, index),
         grad=tf.cast(gradient, dtype), use_locking=False)
 
 
-def _step_scalars(self, learning_rate, dtype):
+def _step_scalars(self, learning_rate, dtype, index):
     """The kernel's scalar arguments (``beta1_power = beta_1 ** t``, ...): computed once per
-    graph, learning rate and dtype in a traced step (Keras passes every variable's update the
-    same ``learning_rate``), not once per variable; afresh in eager mode."""
+    ``apply`` and dtype in a traced step (Keras passes every variable's update the same
+    ``learning_rate``; a variable ``index`` seen again means a new ``apply`` in the same
+    graph), not once per variable; afresh in eager mode."""
     graph = tf.compat.v1.get_default_graph()
     cache = self.__dict__.get("_fused_scalars")   # weak: a finished trace's graph can go
     if tf.executing_eagerly() or cache is None or cache[0]() is not graph or \
-            cache[1] != id(learning_rate):
-        cache = self.__dict__["_fused_scalars"] = (weakref.ref(graph), id(learning_rate), {})
+            cache[1] != id(learning_rate) or index in cache[3]:
+        cache = self.__dict__["_fused_scalars"] = (weakref.ref(graph), id(learning_rate), {},
+                                                   set())
+    cache[3].add(index)
     if dtype not in cache[2]:
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
