@@ -47,20 +47,21 @@ def _step_scalars(self, learning_rate, dtype, index):
     ``learning_rate``; a variable ``index`` seen again means a new ``apply`` in the same
     graph), not once per variable; afresh in eager mode."""
     graph = tf.compat.v1.get_default_graph()
-    cache = self.__dict__.get("_fused_scalars")   # weak: a finished trace's graph can go
-    if tf.executing_eagerly() or cache is None or cache[0]() is not graph or \
-            cache[1] != id(learning_rate) or index in cache[3]:
-        cache = self.__dict__["_fused_scalars"] = (weakref.ref(graph), id(learning_rate), {},
-                                                   set())
-    cache[3].add(index)
-    if dtype not in cache[2]:
+    cache = self.__dict__.get("_fused_scalars")
+    if tf.executing_eagerly() or cache is None or cache.graph() is not graph or \
+            cache.learning_rate != id(learning_rate) or index in cache.indices:
+        cache = self.__dict__["_fused_scalars"] = types.SimpleNamespace(
+            graph=weakref.ref(graph),   # weak: a finished trace's graph can go
+            learning_rate=id(learning_rate), indices=set(), by_dtype={})
+    cache.indices.add(index)
+    if dtype not in cache.by_dtype:
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        cache[2][dtype] = dict(
+        cache.by_dtype[dtype] = dict(
             beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
             lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
             epsilon=tf.cast(self.epsilon, dtype))
-    return cache[2][dtype]
+    return cache.by_dtype[dtype]
 
 
 def _inner(optimizer):

@@ -231,7 +231,8 @@ class RationalQuadratic(Transform):
         xi = (v - x_k) / w_k
         s = h_k / w_k
         between = xi * (1.0 - xi)
-        denominator = s + (d_hi + d_lo - 2.0 * s) * between
+        curve = d_hi + d_lo - 2.0 * s
+        denominator = s + curve * between
         y = y_k + h_k * (s * tf.square(xi) + d_lo * between) / denominator
         ldj = self._log_slope(xi, s, d_lo, d_hi, denominator)
         return tf.where(inside, y, x), tf.where(inside, ldj, tf.zeros_like(ldj))
