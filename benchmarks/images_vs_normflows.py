@@ -14,7 +14,9 @@ after the other, each for ``--minutes``:
 Both: logit preprocessing with alpha = 1e-6, uniform dequantisation afresh every epoch,
 Adam(2e-3), batches of 64, all training images, no validation split, no moving average, no
 early stopping, no schedule (ours: ``fit_flow(schedule="constant", patience=None)`` with its
-``time_budget``). Training images/s is the median over the full epochs after the first (the
+``time_budget``). With ``--validation 0.1`` the last 10 % of the training images are held out
+(the same images for both), each library scores them after every full epoch and ends with the
+weights of its best epoch (ours: ``fit_flow``'s ``validation_data``; the rest unchanged). Training images/s is the median over the full epochs after the first (the
 first, where ours traces and compiles, is reported alone; the JSON also has
 ``overall_images_per_s``, all images trained over the whole budget); sampling images/s is
 the median of 3 draws of 1,000 images after 5 warm-up draws (ours: by then the compiled
@@ -27,6 +29,7 @@ competes for the cores).
     python -m venv /work/torch-venv
     /work/torch-venv/bin/pip install torch==2.13.0+cpu normflows numpy
     python benchmarks/images_vs_normflows.py --minutes 10 --json images_vs_normflows.json
+    python benchmarks/images_vs_normflows.py --minutes 10 --validation 0.1     # best epochs
     python benchmarks/images_vs_normflows.py --minutes 0.5 --flows glow     # a quick check
 """
 import argparse
@@ -58,7 +61,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """(batches, seconds) of every epoch, the last one cut short by the budget included."""
+    """(batches, seconds of training) of every epoch, the last one cut short by the budget
+    included; the validation pass after an epoch is not counted (nor is it in normflows's)."""
 
     def __init__(self):
         super().__init__()
@@ -68,19 +72,22 @@ class EpochTimer(keras.callbacks.Callback):
         self.began, self.batches = time.perf_counter(), 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
+        self.batches, self.trained = self.batches + 1, time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs.append((self.batches, time.perf_counter() - self.began))
+    def on_epoch_end(self, epoch, logs=None):  # the training part: validation comes before
+        self.epochs.append((self.batches, self.trained - self.began))
 
 
-def ours(kind, x_train, x_test, levels, seconds, draws, seed):
+def ours(kind, x_train, x_test, levels, seconds, draws, seed, validation=0):
     flow = tfp_flows.build_flow(kind, event_shape=x_train.shape[1:], num_levels=levels,
                                 alpha=ALPHAS["digits"], seed=seed, **OURS[kind])
     timer = EpochTimer()
+    held_out = {"validation_data": x_train[len(x_train) - validation:]} if validation else \
+        {"validation_split": 0.0}
+    x_train = x_train[:len(x_train) - validation]
     history = fit_flow(flow, x_train, epochs=10 ** 6, batch_size=BATCH, learning_rate=RATE,
-                       schedule="constant", patience=None, validation_split=0.0,
-                       time_budget=seconds, callbacks=[timer])
+                       schedule="constant", patience=None, time_budget=seconds,
+                       callbacks=[timer], **held_out)
     per_epoch = math.ceil(len(x_train) / BATCH)
     full = [len(x_train) / s for n, s in timer.epochs[1:] if n == per_epoch]
     seen = sum(len(x_train) if n == per_epoch else BATCH * n for n, _ in timer.epochs)
@@ -96,20 +103,28 @@ def ours(kind, x_train, x_test, levels, seconds, draws, seed):
             "train_images_per_s": float(np.median(full)) if full else None,
             "first_epoch_s": timer.epochs[0][1], "epochs": len(timer.epochs),
             "train_seconds": history.seconds, "stopped_by": history.stopped_by,
+            "validation_images": validation,
+            "best_epoch": history.best_epoch if validation else None,
             "overall_images_per_s": seen / history.seconds,
             "sample_images_per_s": float(np.median(rates)),
             "samples_finite": bool(np.isfinite(images).all()),
             "test_bits_per_dim": test.value, "std_error": test.std_error}
 
 
-def normflows(kind, data, python, seconds, draws, seed):
+def normflows(kind, data, python, seconds, draws, seed, validation=0, threads=2):
     command = [python, os.path.join(HERE, "normflows_images.py"), "--data", data, "--flow",
                kind, "--seconds", str(seconds), "--draws", str(draws), "--seed", str(seed),
                "--alpha", str(ALPHAS["digits"]), "--batch-size", str(BATCH),
                "--learning-rate", str(RATE), "--sample-size", str(SAMPLES),
-               "--threads", "2"] + PEER[kind]
+               "--threads", str(threads), "--validation", str(validation)] + PEER[kind]
     out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def tf_threads():
+    """TensorFlow's thread settings, as the environment gives them (unset: its default)."""
+    return " / ".join(os.environ.get(f"TF_NUM_{kind}_THREADS", "default")
+                      for kind in ("INTEROP", "INTRAOP"))
 
 
 def _fmt(value, spec):
@@ -145,9 +160,15 @@ def main():
     parser.add_argument("--draws", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="write the results to this file")
+    parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--validation", type=float, default=0.0,
+                        help="fraction of the training images held out (the last ones, the "
+                             "same for both); each library then ends with the weights of its "
+                             "epoch with the best validation loss")
     args = parser.parse_args()
     x_train, x_test, levels = load("digits")
     seconds = args.minutes * 60.0
+    validation = int(round(args.validation * len(x_train)))
     print(f"# digits: {len(x_train)} train / {len(x_test)} test images, {levels} levels; "
           f"{args.minutes:g} min per run; {machine()}", flush=True)
     results = {}
@@ -157,23 +178,28 @@ def main():
         for kind in args.flows.split(","):
             results[kind] = {}
             for name, run in (("tfp_flows", lambda: ours(kind, x_train, x_test, levels,
-                                                          seconds, args.draws, args.seed)),
+                                                          seconds, args.draws, args.seed,
+                                                          validation)),
                               ("normflows", lambda: normflows(kind, data, args.python, seconds,
-                                                              args.draws, args.seed))):
+                                                              args.draws, args.seed,
+                                                              validation, args.torch_threads))):
                 load_avg = os.getloadavg()[0]
                 r = results[kind][name] = {**run(), "load_before": load_avg}
                 print(f"{kind} {name} (load {load_avg:.1f} before): "
                       f"{_fmt(r['train_images_per_s'], '.0f')} train images/s over "
-                      f"{r['epochs']} epochs, {r['test_bits_per_dim']:.3f} bits/dim, "
+                      f"{r['epochs']} epochs (best {r['best_epoch']}), "
+                      f"{r['test_bits_per_dim']:.3f} bits/dim, "
                       f"{r['weights']:,} weights", flush=True)
     versions = results[next(iter(results))]["normflows"]["versions"]
     versions.update(tfp_flows=tfp_flows.__version__, keras=keras.__version__,
                     python=sys.version.split()[0])
     print(f"\n{machine()}; " + ", ".join(f"{k} {v}" for k, v in versions.items())
-          + f"; torch with 2 threads\n\n{table(results)}")
+          + f"; torch with {args.torch_threads} threads; TensorFlow threads (inter-op / intra-op) "
+          f"{tf_threads()}\n\n{table(results)}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "minutes": args.minutes, "versions": versions,
+            json.dump({"machine": machine(), "minutes": args.minutes,
+                       "validation_images": validation, "versions": versions,
                        "results": results}, f, indent=2)
 
 

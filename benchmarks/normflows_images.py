@@ -18,7 +18,9 @@ Every factored-out half and the last level's output get normflows' ``DiagGaussia
 learned mean and scale per dimension). Preprocessing as tfp_flows': pixels ``x + u`` in
 ``[0, K)`` are divided by ``K``, then normflows' ``Logit(alpha)``, whose log-det matches
 tfp_flows' ``Logit``; so ``bits/dim = (-log p(x/K) + D log K) / (D ln 2)``, a density over
-pixel units. Training dequantises the images afresh each epoch.
+pixel units. Training dequantises the images afresh each epoch. With ``--validation N`` the
+last N training images are held out, scored after every full epoch (one fixed draw of the
+dequantisation noise) and the model ends with the weights of its best epoch.
 
 Run with a Python that has torch and normflows (they are not tfp_flows dependencies), e.g.
 
@@ -31,6 +33,7 @@ one JSON line (images/s, bits/dim, weights, versions). images_vs_normflows.py ru
 you.
 """
 import argparse
+import copy
 import json
 import math
 import time
@@ -116,6 +119,9 @@ def main():
     parser.add_argument("--sample-size", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validation", type=int, default=0,
+                        help="hold out the last N training images; keep the weights of the "
+                             "epoch with the best validation bits/dim")
     args = parser.parse_args()
 
     import normflows as nf
@@ -128,6 +134,8 @@ def main():
     levels = int(data["num_levels"])
     to_torch = lambda a: torch.tensor(a.transpose(0, 3, 1, 2), dtype=torch.float32)  # NCHW
     x_train, x_test = to_torch(data["x_train"]), to_torch(data["x_test"])
+    x_val = x_train[len(x_train) - args.validation:] if args.validation else None
+    x_train = x_train[:len(x_train) - args.validation]
     shape = tuple(x_train.shape[1:])
     dims = int(np.prod(shape))
     if args.flow == "glow":
@@ -140,7 +148,13 @@ def main():
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
     log_k = dims * math.log(levels)  # x/K: the log-det of the division by K
 
+    def mean_bits(images, generator):
+        x = (images + torch.rand(images.shape, generator=generator)) / levels
+        nll = -torch.cat([model.log_prob(b, None) for b in x.split(256)]).double()
+        return (nll + log_k) / (dims * math.log(2))
+
     epochs, start, steps, skipped = [], time.perf_counter(), 0, 0
+    best = (math.inf, None, 0)  # validation bits/dim, weights, epoch
     model.train()
     while time.perf_counter() - start < args.seconds:
         began, n = time.perf_counter(), 0
@@ -157,17 +171,22 @@ def main():
             if time.perf_counter() - start > args.seconds:
                 break
         epochs.append((n, time.perf_counter() - began))
+        if x_val is not None and n == len(x_train):  # a full epoch: validate it
+            model.eval()
+            with torch.no_grad():
+                value = float(mean_bits(x_val, torch.Generator().manual_seed(args.seed)).mean())
+            model.train()
+            if value < best[0]:
+                best = (value, copy.deepcopy(model.state_dict()), len(epochs))
+    if best[1] is not None:
+        model.load_state_dict(best[1])
     train_seconds = time.perf_counter() - start
     full = [n / s for n, s in epochs[1:] if n == len(x_train)]  # the first: reported alone
 
     model.eval()
     with torch.no_grad():
         gen = torch.Generator().manual_seed(args.seed)
-        nll = torch.zeros(len(x_test), dtype=torch.float64)
-        for _ in range(args.draws):
-            x = (x_test + torch.rand(x_test.shape, generator=gen)) / levels
-            nll -= torch.cat([model.log_prob(b, None) for b in x.split(256)]).double()
-        per_image = (nll / args.draws + log_k) / (dims * math.log(2))
+        per_image = sum(mean_bits(x_test, gen) for _ in range(args.draws)) / args.draws
         model.sample(16)  # warm-up
         rates = []
         for _ in range(3):
@@ -185,6 +204,7 @@ def main():
         "sample_images_per_s": float(np.median(rates)), "samples_finite": finite,
         "test_bits_per_dim": float(per_image.mean()),
         "std_error": float(per_image.std() / math.sqrt(len(per_image))),
+        "validation_images": args.validation, "best_epoch": best[2] or None,
         "threads": args.threads, "batch_size": args.batch_size,
         "versions": {"torch": torch.__version__, "normflows": nf.__version__,
                      "numpy": np.__version__}}))
