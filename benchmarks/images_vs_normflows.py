@@ -16,8 +16,9 @@ Adam(2e-3), batches of 64, all training images, no validation split, no moving a
 early stopping, no schedule (ours: ``fit_flow(schedule="constant", patience=None)`` with its
 ``time_budget``). With ``--validation 0.1`` the last 10 % of the training images are held out
 (the same images for both), each library scores them after every full epoch and ends with the
-weights of its best epoch (ours: ``fit_flow``'s ``validation_data``; the rest unchanged). Training images/s is the median over the full epochs after the first (the
-first, where ours traces and compiles, is reported alone; the JSON also has
+weights of its best epoch (ours: ``fit_flow``'s ``validation_data``; the rest unchanged).
+Training images/s is the median over the full epochs after the first (the first, where ours
+traces and compiles, is reported alone; the JSON also has
 ``overall_images_per_s``, all images trained over the whole budget); sampling images/s is
 the median of 3 draws of 1,000 images after 5 warm-up draws (ours: by then the compiled
 pass of :mod:`tfp_flows.graph_mode`); test bits/dim = ``-log p(x + u) /
@@ -62,7 +63,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 class EpochTimer(keras.callbacks.Callback):
     """(batches, seconds of training) of every epoch, the last one cut short by the budget
-    included; the validation pass after an epoch is not counted (nor is it in normflows's)."""
+    included; the validation pass after an epoch is not counted (nor is normflows' validation)."""
 
     def __init__(self):
         super().__init__()
