@@ -21,9 +21,12 @@ tfd = tfp.distributions
 
 
 def machine():
-    """A one-line description of where the numbers come from."""
+    """A one-line description of where the numbers come from (with TensorFlow's thread
+    environment variables, where set: they change its threading for the whole process)."""
+    threads = [f"{k}={os.environ[k]}" for k in ("TF_NUM_INTEROP_THREADS",
+                                                 "TF_NUM_INTRAOP_THREADS") if k in os.environ]
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"TF {tf.__version__}, TFP {tfp.__version__}")
+            f"TF {tf.__version__}, TFP {tfp.__version__}" + "".join(f", {t}" for t in threads))
 
 
 # ------------------------------------------------------------------ stock TFP references

@@ -122,12 +122,6 @@ def normflows(kind, data, python, seconds, draws, seed, validation=0, threads=2)
     return json.loads(out.strip().splitlines()[-1])
 
 
-def tf_threads():
-    """TensorFlow's thread settings, as the environment gives them (unset: its default)."""
-    return " / ".join(os.environ.get(f"TF_NUM_{kind}_THREADS", "default")
-                      for kind in ("INTEROP", "INTRAOP"))
-
-
 def _fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
 
@@ -195,8 +189,7 @@ def main():
     versions.update(tfp_flows=tfp_flows.__version__, keras=keras.__version__,
                     python=sys.version.split()[0])
     print(f"\n{machine()}; " + ", ".join(f"{k} {v}" for k, v in versions.items())
-          + f"; torch with {args.torch_threads} threads; TensorFlow threads (inter-op / intra-op) "
-          f"{tf_threads()}\n\n{table(results)}")
+          + f"; torch with {args.torch_threads} threads\n\n{table(results)}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine(), "minutes": args.minutes,

@@ -120,7 +120,7 @@ def main():
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     clock = CLOCKS[args.clock]
-    print(f"# {machine()} | clock {args.clock} | TF threads {args.threads or 'default'}")
+    print(f"# {machine()} | clock {args.clock} | TF threads {args.threads or 'default (or as the environment says)'}")
     variants = {
         "stock_tfp": lambda x, b: rate_stock(x, b, args.steps, clock, args.epochs),
         "tfp_flows": lambda x, b: rate_ours(x, b, args.steps, clock, args.epochs),
