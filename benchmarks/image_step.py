@@ -96,6 +96,10 @@ def profile(kind, calls=20):
 
     flow, step, x, jit = trained_step(kind)
     wall = best_ms(lambda: step(x)["loss"])
+    if jit:
+        print(f"\n{kind} (XLA): {wall:.1f} ms per step (wall, best of 5 x 30); XLA fuses the "
+              "step into clusters, no per-op profile")
+        return
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         for _ in range(calls):
@@ -105,10 +109,6 @@ def profile(kind, calls=20):
         space = xplane_pb2.XSpace()
         with open(glob.glob(logdir + "/**/*.xplane.pb", recursive=True)[0], "rb") as f:
             space.ParseFromString(f.read())
-    if jit:
-        print(f"\n{kind} (XLA): {wall:.1f} ms per step (wall, best of 5 x 30); XLA fuses the "
-              "step into clusters, no per-op profile")
-        return
     ms, count = collections.Counter(), collections.Counter()
     for plane in space.planes:
         for line in plane.lines:
