@@ -29,12 +29,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+
+from common import compare_times, machine
+from images_vs_normflows import OURS   # neither starts TensorFlow: threads can still be set
 
 HERE = os.path.abspath(__file__)
-FLOWS = {"real_nvp": dict(hidden_channels=24, num_blocks=1, num_scales=2),
-         "glow": dict(hidden_channels=32, num_steps=4, num_scales=2),
-         "real_nvp_wide": dict(hidden_channels=64, num_blocks=4, num_scales=2)}
+FLOWS = {**OURS, "real_nvp_wide": dict(hidden_channels=64, num_blocks=4, num_scales=2)}
 THREADS = ((0, 0), (2, 1), (1, 2), (1, 1))
 WRAPPERS = ("Process", "Run", "Execute", "ExecuteAsyncOnStream")  # events around the kernels
 REPEATS = 20  # convolutions per timed tf.function call, so that the call's overhead fades
@@ -78,16 +78,8 @@ def trained_step(kind):
 
 
 def best_ms(call, repeats=5, number=30):
-    for _ in range(5):
-        call()
-    best = float("inf")
-    for _ in range(repeats):
-        began = time.perf_counter()
-        for _ in range(number):
-            out = call()
-        getattr(out, "numpy", lambda: out)()
-        best = min(best, (time.perf_counter() - began) / number * 1e3)
-    return best
+    """Milliseconds per call: the best mean of ``number`` calls over ``repeats`` trials."""
+    return compare_times({"call": call}, repeats=repeats, number=number)["call"] * 1e3
 
 
 def profile(kind, calls=20):
@@ -211,9 +203,6 @@ def main():
     args = parser.parse_args()
     if args.step_ms:
         return step_ms(args.step_ms[0], int(args.step_ms[1]), int(args.step_ms[2]))
-    sys.path.insert(0, os.path.dirname(HERE))
-    from common import machine
-
     print(f"# {machine()}")
     kinds = args.flows.split(",")
     parts = args.parts.split(",")
